@@ -1,0 +1,181 @@
+// deployx validate [PATH] [--format text|json|github] [--ref REF]
+//
+// Exit 0: valid. Exit 1: the repository has errors. Exit 2: usage or I/O error.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { type RepositoryLocation, type RepositoryValidation, validateRepository } from '../../../reconciler/src/actions/validate-repository.ts';
+import type { ValidationIssue } from '../../../reconciler/src/core/errors.ts';
+import type { CommandIo } from '../io.ts';
+
+const HELP = `usage: deployx validate [PATH] [--format text|json|github] [--ref REF]
+
+Validates every *.yaml/*.yml under PATH (default: the current directory).
+  --format text    file:line:col: code: message, then a summary (default)
+  --format json    a stable machine-readable report
+  --format github  GitHub Actions workflow annotations
+  --ref REF        validate a commit of the Git repository containing PATH
+                   (branch, tag or oid) instead of the working tree
+
+Exit status: 0 valid, 1 invalid, 2 usage or I/O error.`;
+
+const FORMATS = ['text', 'json', 'github'] as const;
+type Format = (typeof FORMATS)[number];
+
+export async function runValidate(args: string[], io: CommandIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        format: { type: 'string', default: 'text' },
+        ref: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    io.err(`deployx validate: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    io.out(HELP);
+    return 0;
+  }
+  const format = parsed.values.format as Format;
+  if (!FORMATS.includes(format) || parsed.positionals.length > 1) {
+    io.err(`deployx validate: ${parsed.positionals.length > 1 ? 'one PATH at most' : `unknown format "${format}"`}\n\n${HELP}`);
+    return 2;
+  }
+  const given = parsed.positionals[0] ?? '.';
+  const root = path.resolve(io.cwd, given);
+  if (!existsSync(root)) {
+    io.err(`deployx validate: ${given}: no such directory`);
+    return 2;
+  }
+  const toplevel = findGitToplevel(root);
+  let location: RepositoryLocation = { kind: 'directory', root };
+  if (parsed.values.ref !== undefined) {
+    if (toplevel === undefined) {
+      io.err(`deployx validate: --ref needs a Git repository, and ${given} is not inside one`);
+      return 2;
+    }
+    const sub = path.relative(toplevel, root).split(path.sep).join('/');
+    location = { kind: 'git', dir: toplevel, ref: parsed.values.ref, ...(sub ? { path: sub } : {}) };
+  }
+
+  let result: RepositoryValidation;
+  try {
+    result = await validateRepository({ location });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    io.err(`deployx validate: ${(error as Error).message}${code ? ` (${code})` : ''}`);
+    return 2;
+  }
+
+  const display = (file: string): string => path.relative(io.cwd, path.join(root, file)) || file;
+  const fromRepo = (file: string): string =>
+    toplevel ? path.relative(toplevel, path.join(root, file)).split(path.sep).join('/') : display(file);
+  if (format === 'json') io.out(JSON.stringify(jsonReport(result, display), null, 2));
+  else if (format === 'github') printGithub(result, fromRepo, io);
+  else printText(result, given, display, io);
+  return result.issues.length === 0 ? 0 : 1;
+}
+
+function findGitToplevel(start: string): string | undefined {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, '.git'))) return dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+// ---- text ----
+
+function printText(result: RepositoryValidation, given: string, display: (f: string) => string, io: CommandIo): void {
+  for (const issue of result.issues) {
+    io.out(`${display(issue.file)}:${issue.line}:${issue.col}: ${issue.code}: ${issue.message}`);
+  }
+  const where = `${result.revision}, ${result.documentCount} documents`;
+  if (result.issues.length > 0) {
+    const files = new Set(result.issues.map((i) => i.file)).size;
+    io.out(`✗ ${plural(result.issues.length, 'error')} in ${plural(files, 'file')} (${where})`);
+    return;
+  }
+  io.out(`✓ ${given} is valid (${where})`);
+  const model = result.model!;
+  const counts = [
+    [model.fleet ? 1 : 0, 'Fleet'],
+    [model.groups.size, 'Group'],
+    [model.devices.size, 'Device'],
+    [model.software.size, 'Software'],
+    [model.files.size, 'FileDeployment'],
+    [model.scripts.size, 'Script'],
+    [model.profiles.size, 'Profile'],
+    [model.images.size, 'OSImage'],
+  ] as const;
+  io.out(`  ${counts.map(([n, kind]) => `${n} ${kind}`).join(', ')}`);
+  io.out('  declared devices, compiled before any has reported facts:');
+  const states = [...(result.desired?.values() ?? [])];
+  const width = Math.max(6, ...states.map((s) => s.device.length));
+  for (const state of states) {
+    const count = (type: string) => state.resources.filter((r) => r.type === type).length;
+    const profiles = state.profiles.map((p) => p.name).join(',') || '-';
+    io.out(
+      `    ${state.device.padEnd(width)}  ${String(count('package')).padStart(2)} packages ${String(count('file')).padStart(2)} files ${String(count('script')).padStart(2)} scripts  profiles: ${profiles}`,
+    );
+  }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+// ---- json ----
+
+function jsonReport(result: RepositoryValidation, display: (f: string) => string) {
+  return {
+    valid: result.issues.length === 0,
+    revision: result.revision,
+    documents: result.documentCount,
+    issues: result.issues.map((i: ValidationIssue) => ({
+      file: display(i.file),
+      line: i.line,
+      col: i.col,
+      code: i.code,
+      message: i.message,
+      path: i.path,
+      ...(i.suggestion !== undefined ? { suggestion: i.suggestion } : {}),
+    })),
+    devices: result.desired
+      ? [...result.desired.values()].map((s) => ({
+          name: s.device,
+          profiles: s.profiles.map((p) => p.name),
+          groups: s.groups,
+          resources: s.resources.map((r) => ({ key: r.key, fingerprint: r.fingerprint })),
+        }))
+      : [],
+  };
+}
+
+// ---- github ----
+
+function printGithub(result: RepositoryValidation, fromRepo: (f: string) => string, io: CommandIo): void {
+  for (const issue of result.issues) {
+    const props = `file=${escapeProperty(fromRepo(issue.file))},line=${issue.line},col=${issue.col},title=${escapeProperty(`deployx ${issue.code}`)}`;
+    io.out(`::error ${props}::${escapeData(issue.message)}`);
+  }
+  io.out(
+    result.issues.length === 0
+      ? `deployx: ${result.revision} is valid (${result.documentCount} documents)`
+      : `deployx: ${plural(result.issues.length, 'error')} in ${result.revision}`,
+  );
+}
+
+/** Workflow-command escaping, as @actions/core does it. */
+function escapeData(s: string): string {
+  return s.replaceAll('%', '%25').replaceAll('\r', '%0D').replaceAll('\n', '%0A');
+}
+
+function escapeProperty(s: string): string {
+  return escapeData(s).replaceAll(':', '%3A').replaceAll(',', '%2C');
+}

@@ -1,0 +1,42 @@
+// `deployx` — the one entry point for every command. Each command is a module exporting
+// `run(args, io) → exit code`; nothing here reads the environment (commands that need
+// configuration take it from `reconciler/src/config.ts`).
+import { runValidate } from './commands/validate.ts';
+import type { CommandIo } from './io.ts';
+
+type Command = (args: string[], io: CommandIo) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  validate: { run: runValidate, summary: 'validate a fleet repository (working tree or --ref)' },
+};
+
+const USAGE = `usage: deployx <command> [options]
+
+commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
+
+Run "deployx <command> --help" for a command's options.`;
+
+export async function main(argv: string[], io: CommandIo = processIo()): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`deployx: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  return command.run(args, io);
+}
+
+function processIo(): CommandIo {
+  return {
+    out: (line) => process.stdout.write(line + '\n'),
+    err: (line) => process.stderr.write(line + '\n'),
+    cwd: process.cwd(),
+  };
+}

@@ -1,0 +1,126 @@
+// Validate one revision of the fleet repository: every error at once, in a stable order.
+//
+//   syntax   → every YAML error, with its position
+//   schema   → envelope + the kind's JSON Schema, per document
+//   semantic → names, references, sources, identities, selectors, patterns, rollouts
+//   conflict → two profiles giving one declared device different content for one path or
+//              different versions of one package (only when every reference resolves: compile
+//              needs a whole model)
+//
+// The result carries the FleetModel only when there is no issue: an invalid revision is rejected
+// whole, and the caller keeps serving the last good one.
+import type { AnyDoc, Kind } from '../../../../schemas/kinds.ts';
+import { findConflicts } from '../compile/compile.ts';
+import { compareIssues, type ValidationIssue } from '../errors.ts';
+import { KIND_MAP, type DeviceInput, type FleetModel, type Located, type LoadedRevision, type ParsedDocument } from '../model.ts';
+import { IssueList, pointer } from './issues.ts';
+import { checkDocument, type KindValidators } from './schema-check.ts';
+import { type CheckedDocument, checkSemantics } from './semantic-check.ts';
+
+export interface ValidationResult {
+  revision: string;
+  /** Present only when `issues` is empty. */
+  model: FleetModel | undefined;
+  issues: ValidationIssue[];
+  /** Documents read, for summaries. */
+  documentCount: number;
+}
+
+export function validateRevision(loaded: LoadedRevision, validators: KindValidators): ValidationResult {
+  const issues = new IssueList();
+  for (const syntax of loaded.syntaxIssues) {
+    issues.inFile(syntax.file, syntax, 'yaml.syntax', syntax.message);
+  }
+
+  const valid: CheckedDocument[] = [];
+  const defined = new Map<Kind, Set<string>>();
+  for (const parsed of loaded.documents) {
+    const kind = checkDocument(parsed, validators, issues);
+    const name = nameOf(parsed.value);
+    const declaredKind = kind ?? kindOf(parsed.value);
+    if (declaredKind !== undefined && name !== undefined) {
+      let names = defined.get(declaredKind);
+      if (!names) defined.set(declaredKind, (names = new Set()));
+      names.add(name);
+    }
+    if (kind !== undefined) valid.push({ parsed, doc: parsed.value as AnyDoc });
+  }
+
+  checkSemantics({ valid, defined, paths: loaded.paths }, issues);
+  const model = buildModel(loaded, valid);
+
+  const referencesResolve = !issues.items.some((i) => i.code.startsWith('ref.') || i.code === 'name.duplicate');
+  if (referencesResolve && issues.size === 0) checkConflicts(model, issues);
+
+  const sorted = issues.items.sort(compareIssues);
+  return {
+    revision: loaded.revision,
+    model: sorted.length === 0 ? model : undefined,
+    issues: sorted,
+    documentCount: loaded.documents.length,
+  };
+}
+
+function nameOf(value: unknown): string | undefined {
+  const name = (value as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+  return typeof name === 'string' ? name : undefined;
+}
+
+function kindOf(value: unknown): Kind | undefined {
+  const kind = (value as { kind?: unknown } | null)?.kind;
+  return typeof kind === 'string' && kind in KIND_MAP ? (kind as Kind) : kind === 'Fleet' ? 'Fleet' : undefined;
+}
+
+/** The model of the schema-valid documents; on duplicates the first (by file, index) wins. */
+function buildModel(loaded: LoadedRevision, valid: CheckedDocument[]): FleetModel {
+  const maps = {
+    groups: new Map(),
+    devices: new Map(),
+    software: new Map(),
+    files: new Map(),
+    scripts: new Map(),
+    profiles: new Map(),
+    images: new Map(),
+  } as Record<(typeof KIND_MAP)[keyof typeof KIND_MAP], Map<string, Located<AnyDoc>>>;
+  let fleet: Located<AnyDoc> | undefined;
+  for (const { parsed, doc } of valid) {
+    const root = parsed.positions.get('') ?? { line: 1, col: 1 };
+    const located: Located<AnyDoc> = { doc, parsed, origin: { file: parsed.file, index: parsed.index, ...root } };
+    if (doc.kind === 'Fleet') {
+      fleet ??= located;
+      continue;
+    }
+    const map = maps[KIND_MAP[doc.kind]];
+    if (!map.has(doc.metadata.name)) map.set(doc.metadata.name, located);
+  }
+  return { revision: loaded.revision, fleet, ...maps, repoFiles: loaded.files } as FleetModel;
+}
+
+/** The declared devices, as compile sees them before any has reported facts. */
+export function declaredDevices(model: FleetModel): DeviceInput[] {
+  return [...model.devices.values()].map(({ doc }) => ({
+    name: doc.metadata.name,
+    labels: doc.metadata.labels ?? {},
+    facts: undefined,
+    declared: true,
+  }));
+}
+
+/**
+ * Conflicts between profiles, found by compiling every declared device. The issue points at the
+ * second profile's reference to the conflicting item, so the author sees where the clash enters.
+ */
+function checkConflicts(model: FleetModel, issues: IssueList): void {
+  const seen = new Set<string>();
+  for (const conflict of findConflicts(model, declaredDevices(model))) {
+    const profile = model.profiles.get(conflict.profiles[1]);
+    if (!profile) continue;
+    const field = conflict.code === 'conflict.file' ? 'files' : 'software';
+    const index = (profile.doc.spec[field] ?? []).indexOf(conflict.item);
+    const dedupe = `${conflict.code}|${conflict.profiles.join('|')}|${conflict.key}`;
+    if (seen.has(dedupe)) continue;
+    seen.add(dedupe);
+    const path = index >= 0 ? pointer('spec', field, index) : pointer('spec', field);
+    issues.at(profile.parsed as ParsedDocument, path, conflict.code, conflict.message);
+  }
+}

@@ -1,0 +1,234 @@
+// One commit as a revision, read straight from the object store (no checkout): the ref is
+// resolved once when the reader is opened, the tree is walked once, blobs are read by oid.
+//
+// Revision strings (source-controller style): `main@sha1:<oid>` for a branch, `v1.2@sha1:<oid>`
+// for a tag (peeled to its commit), `origin/main@sha1:<oid>` for a remote-tracking branch, the
+// checked-out branch for `HEAD`, and `sha1:<oid>` for an oid or a detached HEAD.
+import nodeFs from 'node:fs';
+import { join } from 'node:path';
+import git, { type FsClient } from 'isomorphic-git';
+import { gitErrorCode, RevisionError } from './errors.ts';
+import { comparePaths, isIgnoredDirectory, normaliseRootPath } from './fleet-paths.ts';
+import { mapLimit } from './map-limit.ts';
+import type { RevisionEntry, RevisionReader } from './revision-reader.ts';
+
+/** Where the repository is: a working repository (`dir`, gitdir `dir/.git`) or a git directory. */
+export type GitRepoLocation = { dir: string; gitdir?: string } | { gitdir: string; dir?: undefined };
+
+export type GitCommitReaderOptions = GitRepoLocation & {
+  /** A branch, tag, other ref, `HEAD`, or a (possibly abbreviated) commit oid. */
+  ref: string;
+  /** The fleet root inside the repository; the repository root when omitted. */
+  path?: string;
+  /** Default node:fs. */
+  fs?: FsClient;
+  /**
+   * isomorphic-git's object cache (pack indexes and packfiles). Share one object between the
+   * readers of one repository; a new one is made per reader when omitted.
+   */
+  cache?: object;
+  /** Trees and blobs read at once. Default 16. */
+  concurrency?: number;
+};
+
+const FULL_OID = /^[0-9a-f]{40}$/i;
+const SHORT_OID = /^[0-9a-f]{4,39}$/i;
+const MODE_SYMLINK = '120000';
+
+export class GitCommitReader implements RevisionReader {
+  /** `<ref short name>@sha1:<oid>` or `sha1:<oid>`. */
+  readonly revision: string;
+  /** The commit, after peeling tags. */
+  readonly oid: string;
+  /** The short name the ref was resolved through; undefined for an oid or a detached HEAD. */
+  readonly refName: string | undefined;
+  /** The fleet root inside the repository, `''` for the repository root. */
+  readonly root: string;
+  readonly #fs: FsClient;
+  readonly #gitdir: string;
+  readonly #cache: object;
+  readonly #concurrency: number;
+  readonly #rootTree: string;
+  #listing: Promise<{ entries: RevisionEntry[]; oids: Map<string, string> }> | undefined;
+
+  private constructor(init: {
+    fs: FsClient;
+    gitdir: string;
+    cache: object;
+    concurrency: number;
+    oid: string;
+    refName: string | undefined;
+    root: string;
+    rootTree: string;
+  }) {
+    this.#fs = init.fs;
+    this.#gitdir = init.gitdir;
+    this.#cache = init.cache;
+    this.#concurrency = init.concurrency;
+    this.oid = init.oid;
+    this.refName = init.refName;
+    this.root = init.root;
+    this.#rootTree = init.rootTree;
+    this.revision = init.refName === undefined ? `sha1:${init.oid}` : `${init.refName}@sha1:${init.oid}`;
+  }
+
+  /** Resolves `ref` to a commit and the fleet root to a tree; typed `RevisionError`s otherwise. */
+  static async open(options: GitCommitReaderOptions): Promise<GitCommitReader> {
+    const fs = options.fs ?? nodeFs;
+    const gitdir = options.gitdir ?? join(options.dir as string, '.git');
+    const cache = options.cache ?? {};
+    const root = normaliseRootPath(options.path);
+    if (root === undefined) {
+      throw new RevisionError('revision.path-invalid', `fleet root ${JSON.stringify(options.path)} leaves the repository`);
+    }
+
+    const { oid: resolved, refName } = await resolveRef(fs, gitdir, options.ref, cache);
+    let oid: string;
+    let commitTree: string;
+    try {
+      const { oid: commitOid, commit } = await git.readCommit({ fs, gitdir, oid: resolved, cache });
+      oid = commitOid;
+      commitTree = commit.tree;
+    } catch (err) {
+      const code = gitErrorCode(err);
+      if (code === 'ObjectTypeError') {
+        throw new RevisionError('revision.not-a-commit', `${options.ref} (${resolved}) is not a commit`, { cause: err });
+      }
+      if (code === 'NotFoundError') {
+        throw new RevisionError('revision.ref-not-found', `${options.ref} (${resolved}) is not in ${gitdir}`, { cause: err });
+      }
+      throw err;
+    }
+
+    let rootTree = commitTree;
+    if (root !== '') {
+      try {
+        rootTree = (await git.readTree({ fs, gitdir, oid: commitTree, filepath: root, cache })).oid;
+      } catch (err) {
+        const code = gitErrorCode(err);
+        if (code === 'NotFoundError' || code === 'ObjectTypeError') {
+          throw new RevisionError('revision.root-not-found', `${root} is not a directory in commit ${oid}`, { cause: err });
+        }
+        throw err;
+      }
+    }
+
+    return new GitCommitReader({
+      fs,
+      gitdir,
+      cache,
+      concurrency: options.concurrency ?? 16,
+      oid,
+      refName,
+      root,
+      rootTree,
+    });
+  }
+
+  async list(): Promise<readonly RevisionEntry[]> {
+    return (await this.#list()).entries;
+  }
+
+  async read(path: string): Promise<Uint8Array> {
+    const { oids } = await this.#list();
+    const oid = oids.get(path);
+    if (oid === undefined) {
+      throw new RevisionError('revision.file-not-found', `${path} is not a file of ${this.revision}`);
+    }
+    const { blob } = await git.readBlob({ fs: this.#fs, gitdir: this.#gitdir, oid, cache: this.#cache });
+    return blob;
+  }
+
+  #list(): Promise<{ entries: RevisionEntry[]; oids: Map<string, string> }> {
+    this.#listing ??= this.#walk();
+    return this.#listing;
+  }
+
+  /** Every tree object is read once; blobs are only named here, never read. */
+  async #walk(): Promise<{ entries: RevisionEntry[]; oids: Map<string, string> }> {
+    const entries: RevisionEntry[] = [];
+    let level: { oid: string; prefix: string }[] = [{ oid: this.#rootTree, prefix: '' }];
+    while (level.length > 0) {
+      const next = await mapLimit(level, this.#concurrency, async ({ oid, prefix }) => {
+        const { tree } = await git.readTree({ fs: this.#fs, gitdir: this.#gitdir, oid, cache: this.#cache });
+        const subtrees: { oid: string; prefix: string }[] = [];
+        for (const entry of tree) {
+          if (entry.type === 'tree') {
+            if (!isIgnoredDirectory(entry.path)) subtrees.push({ oid: entry.oid, prefix: `${prefix}${entry.path}/` });
+          } else if (entry.type === 'blob' && entry.mode !== MODE_SYMLINK) {
+            entries.push({ path: prefix + entry.path, id: entry.oid });
+          }
+          // Submodules (`commit` entries) and symbolic links are not part of a revision.
+        }
+        return subtrees;
+      });
+      level = next.flat();
+    }
+    entries.sort((a, b) => comparePaths(a.path, b.path));
+    return { entries, oids: new Map(entries.map((e) => [e.path, e.id as string])) };
+  }
+}
+
+/** A ref or oid → the object it names and the short name to show in the revision string. */
+async function resolveRef(
+  fs: FsClient,
+  gitdir: string,
+  ref: string,
+  cache: object,
+): Promise<{ oid: string; refName: string | undefined }> {
+  if (FULL_OID.test(ref)) return { oid: ref.toLowerCase(), refName: undefined };
+  if (!isPlausibleRefName(ref)) {
+    throw new RevisionError('revision.ref-not-found', `${JSON.stringify(ref)} is not a valid ref name`);
+  }
+  let fullname: string | undefined;
+  try {
+    fullname = await git.expandRef({ fs, gitdir, ref });
+  } catch (err) {
+    if (gitErrorCode(err) !== 'NotFoundError') throw err;
+  }
+  if (fullname !== undefined) {
+    let oid: string;
+    try {
+      oid = await git.resolveRef({ fs, gitdir, ref: fullname });
+    } catch (err) {
+      if (gitErrorCode(err) !== 'NotFoundError') throw err;
+      throw new RevisionError('revision.ref-not-found', `${ref} does not resolve in ${gitdir}`, { cause: err });
+    }
+    if (fullname === 'HEAD') {
+      const branch = await git.currentBranch({ fs, gitdir, fullname: false });
+      return { oid, refName: branch ?? undefined };
+    }
+    return { oid, refName: shortRefName(fullname) };
+  }
+  if (SHORT_OID.test(ref)) {
+    try {
+      return { oid: await git.expandOid({ fs, gitdir, oid: ref.toLowerCase(), cache }), refName: undefined };
+    } catch (err) {
+      if (gitErrorCode(err) !== 'NotFoundError') throw err;
+    }
+  }
+  throw new RevisionError('revision.ref-not-found', `${ref} is neither a ref nor a commit in ${gitdir}`);
+}
+
+/**
+ * The parts of `git check-ref-format` that keep a ref inside the git directory: refs are looked up
+ * as files under it, so `..`, absolute paths and control characters never reach the file system.
+ */
+function isPlausibleRefName(ref: string): boolean {
+  return (
+    ref !== '' &&
+    !ref.startsWith('/') &&
+    !ref.endsWith('/') &&
+    !ref.includes('..') &&
+    !ref.includes('//') &&
+    !/[\\\x00-\x20\x7f~^:?*[]/.test(ref)
+  );
+}
+
+/** `refs/heads/main` → `main`, `refs/tags/v1` → `v1`, `refs/remotes/origin/main` → `origin/main`. */
+export function shortRefName(fullname: string): string {
+  for (const prefix of ['refs/heads/', 'refs/tags/', 'refs/remotes/', 'refs/']) {
+    if (fullname.startsWith(prefix)) return fullname.slice(prefix.length);
+  }
+  return fullname;
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { test } from 'node:test';
+import sqlite3 from 'sqlite3';
+import { loadMigrations } from './migrate.ts';
+import { isStoreError } from './store.ts';
+import { tempStore } from './test-support.ts';
+
+function rawAll<T>(file: string, sql: string): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(file);
+    db.all<T>(sql, (err, rows) => db.close(() => (err ? reject(err) : resolve(rows))));
+  });
+}
+
+function rawExec(file: string, sql: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(file);
+    db.exec(sql, (err) => db.close(() => (err ? reject(err) : resolve())));
+  });
+}
+
+test('migrations apply once and reopening applies nothing', async (t) => {
+  const { store, file, open } = await tempStore(t);
+  await store.close();
+  const known = await loadMigrations();
+  const first = await rawAll<{ version: number; name: string }>(file, 'SELECT version, name FROM schema_migrations ORDER BY version');
+  assert.deepEqual(first.map((r) => r.version), known.map((m) => m.version));
+  assert.equal(first[0]?.name, 'initial');
+
+  const again = await open();
+  await again.close();
+  const second = await rawAll<{ version: number; applied_at: string }>(file, 'SELECT version, applied_at FROM schema_migrations ORDER BY version');
+  assert.equal(second.length, first.length);
+  const tables = await rawAll<{ name: string }>(file, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+  assert.deepEqual(
+    tables.map((r) => r.name),
+    ['devices', 'enrollment_tokens', 'inventory', 'jobs', 'observed_sets', 'revisions', 'schema_migrations'],
+  );
+});
+
+test('a database migrated by a newer DeployX is refused with store.schema-too-new', async (t) => {
+  const { store, file, open } = await tempStore(t);
+  await store.recordRevision({
+    revision: 'main@sha1:abc', oid: 'abc', branch: 'main', author: 'a', message: 'm',
+    committedAt: '2025-01-01T00:00:00Z', seenAt: '2025-01-01T00:00:00Z', status: 'accepted', errors: [],
+  });
+  await store.close();
+  await rawExec(file, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00.000Z')");
+  await assert.rejects(open(), (err) => isStoreError(err, 'store.schema-too-new'));
+  // Refusing did not touch the data.
+  const rows = await rawAll<{ oid: string }>(file, 'SELECT oid FROM revisions');
+  assert.deepEqual(rows, [{ oid: 'abc' }]);
+});
+
+test('a failing migration is rolled back whole and the store does not open', async (t) => {
+  const { store, file, dir, open } = await tempStore(t);
+  await store.close();
+  const migrations = join(dir, 'migrations');
+  await mkdir(migrations);
+  const dirUrl = pathToFileURL(migrations + '/');
+  for (const m of await loadMigrations()) {
+    await writeFile(join(migrations, `${String(m.version).padStart(3, '0')}-${m.name}.sql`), m.sql);
+  }
+  await writeFile(
+    join(migrations, '900-broken.sql'),
+    'CREATE TABLE half_done (x INTEGER); INSERT INTO no_such_table VALUES (1);',
+  );
+  await assert.rejects(open({ migrationsDir: dirUrl }), (err) => isStoreError(err, 'store.migration-failed'));
+  const tables = await rawAll<{ name: string }>(file, "SELECT name FROM sqlite_master WHERE name = 'half_done'");
+  assert.deepEqual(tables, []);
+  const versions = await rawAll<{ v: number }>(file, 'SELECT max(version) AS v FROM schema_migrations');
+  assert.notEqual(versions[0]?.v, 900);
+
+  // Fixed, it applies on the next start.
+  await writeFile(join(migrations, '900-broken.sql'), 'CREATE TABLE half_done (x INTEGER);');
+  const fixed = await open({ migrationsDir: dirUrl });
+  await fixed.close();
+  const after = await rawAll<{ v: number }>(file, 'SELECT max(version) AS v FROM schema_migrations');
+  assert.equal(after[0]?.v, 900);
+});
+
+test('migration files must be named NNN-name.sql and versions must be unique', async (t) => {
+  const { dir } = await tempStore(t);
+  const bad = join(dir, 'bad');
+  await mkdir(bad);
+  await writeFile(join(bad, 'initial.sql'), 'SELECT 1;');
+  await assert.rejects(loadMigrations(pathToFileURL(bad + '/')), (err) => isStoreError(err, 'store.migration-failed'));
+
+  const dup = join(dir, 'dup');
+  await mkdir(dup);
+  await writeFile(join(dup, '001-a.sql'), 'SELECT 1;');
+  await writeFile(join(dup, '1-b.sql'), 'SELECT 1;');
+  await assert.rejects(loadMigrations(pathToFileURL(dup + '/')), (err) => isStoreError(err, 'store.migration-failed'));
+
+  const ok = join(dir, 'ok');
+  await mkdir(ok);
+  await writeFile(join(ok, '010-later.sql'), 'SELECT 1;');
+  await writeFile(join(ok, '002-earlier.sql'), 'SELECT 1;');
+  await writeFile(join(ok, 'README.md'), 'not a migration');
+  const loaded = await loadMigrations(pathToFileURL(ok + '/'));
+  assert.deepEqual(loaded.map((m) => [m.version, m.name]), [[2, 'earlier'], [10, 'later']]);
+});

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isStoreError } from './store.ts';
+import { at, enroll, tempStore } from './test-support.ts';
+
+test('an enrolled device is found by its credential hash and by nothing else', async (t) => {
+  const { store } = await tempStore(t);
+  const device = await store.enrollDevice({
+    id: 'web-01', machineId: 'm-1', labels: { role: 'web' },
+    facts: { hostname: 'web-01.lab', os: { family: 'debian' } }, credentialHash: 'c'.repeat(64), now: at(0),
+  });
+  assert.deepEqual(device, {
+    id: 'web-01', machineId: 'm-1', name: 'web-01.lab', labels: { role: 'web' },
+    facts: { hostname: 'web-01.lab', os: { family: 'debian' } }, hasCredential: true, enrolledAt: at(0),
+  });
+  assert.equal((await store.findDeviceByCredential('web-01', 'c'.repeat(64)))?.id, 'web-01');
+  assert.equal(await store.findDeviceByCredential('web-01', 'd'.repeat(64)), undefined);
+  assert.equal(await store.findDeviceByCredential('web-01', 'c'.repeat(63)), undefined);
+  assert.equal(await store.findDeviceByCredential('web-02', 'c'.repeat(64)), undefined);
+  // The record never carries the hash.
+  assert.equal(JSON.stringify(await store.getDevice('web-01')).includes('c'.repeat(64)), false);
+
+  await store.setCredential('web-01', 'e'.repeat(64));
+  assert.equal(await store.findDeviceByCredential('web-01', 'c'.repeat(64)), undefined);
+  assert.equal((await store.findDeviceByCredential('web-01', 'e'.repeat(64)))?.id, 'web-01');
+  await assert.rejects(store.setCredential('nope', 'x'), (err) => isStoreError(err, 'store.not-found'));
+});
+
+test('the same machine enrolling again re-binds its device: same id, new credential, new labels', async (t) => {
+  const { store } = await tempStore(t);
+  await enroll(store, 'a', { machineId: 'm-1', credentialHash: 'old' });
+  const again = await store.enrollDevice({
+    id: 'a-second-id', machineId: 'm-1', labels: { role: 'db' }, facts: { hostname: 'renamed' },
+    credentialHash: 'new', now: at(5),
+  });
+  assert.equal(again.id, 'a');
+  assert.deepEqual(again.labels, { role: 'db' });
+  assert.equal(again.enrolledAt, at(5));
+  assert.equal(await store.findDeviceByCredential('a', 'old'), undefined);
+  assert.equal((await store.findDeviceByCredential('a', 'new'))?.name, 'renamed');
+  assert.equal(await store.countDevices(), 1);
+  assert.equal(await store.getDevice('a-second-id'), undefined);
+});
+
+test('an id taken by another machine is store.conflict', async (t) => {
+  const { store } = await tempStore(t);
+  await enroll(store, 'a', { machineId: 'm-1' });
+  await enroll(store, 'b', { machineId: 'm-2' });
+  await assert.rejects(enroll(store, 'a', { machineId: 'm-3' }), (err) => isStoreError(err, 'store.conflict'));
+  // Machine m-2 asking to become device a: a belongs to m-1.
+  await assert.rejects(enroll(store, 'a', { machineId: 'm-2' }), (err) => isStoreError(err, 'store.conflict'));
+  assert.equal(await store.countDevices(), 2);
+});
+
+test('a deleted device keeps its history, loses its credential, and comes back by re-enrolling', async (t) => {
+  const { store } = await tempStore(t);
+  await enroll(store, 'a', { credentialHash: 'cred-a' });
+  await enroll(store, 'b');
+  await store.deleteDevice('a', at(3));
+
+  assert.equal(await store.findDeviceByCredential('a', 'cred-a'), undefined);
+  const deleted = await store.getDevice('a');
+  assert.equal(deleted?.deletedAt, at(3));
+  assert.equal(deleted?.hasCredential, false);
+  assert.deepEqual((await store.listDevices({ limit: 10 })).map((d) => d.id), ['b']);
+  assert.equal(await store.countDevices(), 1);
+  await assert.rejects(store.setCredential('a', 'x'), (err) => isStoreError(err, 'store.not-found'));
+  await store.deleteDevice('a', at(9)); // idempotent: keeps the first deletion time
+  assert.equal((await store.getDevice('a'))?.deletedAt, at(3));
+  await assert.rejects(store.deleteDevice('nope'), (err) => isStoreError(err, 'store.not-found'));
+
+  const back = await enroll(store, 'a', { credentialHash: 'cred-a2' });
+  assert.equal(back.deletedAt, undefined);
+  assert.equal((await store.findDeviceByCredential('a', 'cred-a2'))?.id, 'a');
+});
+
+test('listDevices pages by id; touchDevices only moves lastSeenAt forward', async (t) => {
+  const { store } = await tempStore(t);
+  for (const id of ['c', 'a', 'e', 'b', 'd']) await enroll(store, id);
+  assert.deepEqual((await store.listDevices({ limit: 2 })).map((d) => d.id), ['a', 'b']);
+  assert.deepEqual((await store.listDevices({ limit: 2, offset: 2 })).map((d) => d.id), ['c', 'd']);
+  assert.deepEqual((await store.listDevices({ limit: 2, offset: 4 })).map((d) => d.id), ['e']);
+  await assert.rejects(store.listDevices({ limit: 2, offset: -1 }), (err) => isStoreError(err, 'store.invalid'));
+
+  await store.touchDevices(['a', 'b', 'ghost'], at(10));
+  await store.touchDevices(['a'], at(5));
+  await store.touchDevices([], at(20));
+  assert.equal((await store.getDevice('a'))?.lastSeenAt, at(10));
+  assert.equal((await store.getDevice('b'))?.lastSeenAt, at(10));
+  assert.equal((await store.getDevice('c'))?.lastSeenAt, undefined);
+});

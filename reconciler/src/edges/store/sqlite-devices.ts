@@ -1,0 +1,196 @@
+// Devices: enrollment, credentials, soft deletion, liveness.
+import { timingSafeEqual } from 'node:crypto';
+import type { Facts } from '../../../../schemas/facts.ts';
+import type { DeviceRecord, EnrollDeviceInput, Store } from './store.ts';
+import { StoreError } from './store.ts';
+import { idList, iso, limitOf, setIf, type SqliteContext } from './sqlite-util.ts';
+
+type DevicesPart = Pick<
+  Store,
+  | 'enrollDevice'
+  | 'setCredential'
+  | 'findDeviceByCredential'
+  | 'getDevice'
+  | 'listDevices'
+  | 'countDevices'
+  | 'deleteDevice'
+  | 'touchDevices'
+>;
+
+export interface DeviceRow {
+  id: string;
+  machine_id: string | null;
+  name: string;
+  labels: string;
+  facts: string;
+  credential_hash: string | null;
+  enrolled_at: string | null;
+  last_seen_at: string | null;
+  last_report_at: string | null;
+  agent_version: string | null;
+  reported_revision: string | null;
+  deleted_at: string | null;
+}
+
+export const DEVICE_COLUMNS =
+  'id, machine_id, name, labels, facts, credential_hash, enrolled_at, last_seen_at, ' +
+  'last_report_at, agent_version, reported_revision, deleted_at';
+
+export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
+  return {
+    async enrollDevice(input: EnrollDeviceInput) {
+      const at = iso(input.now, 'now');
+      const name = input.name ?? input.facts.hostname ?? input.id;
+      return db.transaction(async (c) => {
+        const matches = await c.all<DeviceRow>(
+          `SELECT ${DEVICE_COLUMNS} FROM devices WHERE machine_id = ? OR id = ?`,
+          [input.machineId, input.id],
+        );
+        const byMachine = matches.find((d) => d.machine_id === input.machineId);
+        const byId = matches.find((d) => d.id === input.id);
+        if (byMachine && byId && byId.id !== byMachine.id) {
+          throw new StoreError(
+            'store.conflict',
+            `machine enrolled as device ${byMachine.id} cannot enroll as ${input.id}`,
+          );
+        }
+        if (!byMachine && byId && byId.machine_id !== null) {
+          throw new StoreError('store.conflict', `device id ${input.id} belongs to another machine`);
+        }
+        const id = byMachine?.id ?? byId?.id;
+        const values = [
+          input.machineId,
+          name,
+          JSON.stringify(input.labels),
+          JSON.stringify(input.facts),
+          input.credentialHash,
+          at,
+        ];
+        if (id === undefined) {
+          return mustReturn(
+            await c.get<DeviceRow>(
+              `INSERT INTO devices (machine_id, name, labels, facts, credential_hash, enrolled_at, id)
+               VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ${DEVICE_COLUMNS}`,
+              [...values, input.id],
+            ),
+          );
+        }
+        // Re-binding: the machine gets a new credential and comes back if it was deleted; its
+        // observed set and inventory stay, because they describe the same machine.
+        return mustReturn(
+          await c.get<DeviceRow>(
+            `UPDATE devices SET machine_id = ?, name = ?, labels = ?, facts = ?, credential_hash = ?,
+               enrolled_at = ?, deleted_at = NULL
+             WHERE id = ? RETURNING ${DEVICE_COLUMNS}`,
+            [...values, id],
+          ),
+        );
+      });
+    },
+
+    async setCredential(id, credentialHash) {
+      const { changes } = await db.transaction((c) =>
+        c.run('UPDATE devices SET credential_hash = ? WHERE id = ? AND deleted_at IS NULL', [
+          credentialHash,
+          id,
+        ]),
+      );
+      if (changes === 0) throw new StoreError('store.not-found', `no device ${id}`);
+    },
+
+    async findDeviceByCredential(id, credentialHash) {
+      const row = await db.read((c) =>
+        c.get<DeviceRow>(
+          `SELECT ${DEVICE_COLUMNS} FROM devices
+           WHERE id = ? AND deleted_at IS NULL AND credential_hash IS NOT NULL`,
+          [id],
+        ),
+      );
+      if (!row || row.credential_hash === null || !sameHash(row.credential_hash, credentialHash)) {
+        return undefined;
+      }
+      return toDevice(row);
+    },
+
+    async getDevice(id) {
+      const row = await db.read((c) =>
+        c.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`, [id]),
+      );
+      return row && toDevice(row);
+    },
+
+    async listDevices({ limit, offset = 0 }) {
+      limitOf(limit);
+      if (!Number.isInteger(offset) || offset < 0) {
+        throw new StoreError('store.invalid', `offset must be a non-negative integer, got ${offset}`);
+      }
+      const rows = await db.read((c) =>
+        c.all<DeviceRow>(
+          `SELECT ${DEVICE_COLUMNS} FROM devices WHERE deleted_at IS NULL ORDER BY id LIMIT ? OFFSET ?`,
+          [limit, offset],
+        ),
+      );
+      return rows.map(toDevice);
+    },
+
+    async countDevices() {
+      const row = await db.read((c) =>
+        c.get<{ n: number }>('SELECT count(*) AS n FROM devices WHERE deleted_at IS NULL'),
+      );
+      return row?.n ?? 0;
+    },
+
+    async deleteDevice(id, at) {
+      const t = at === undefined ? now() : iso(at, 'now');
+      const { changes } = await db.transaction((c) =>
+        c.run(
+          'UPDATE devices SET deleted_at = coalesce(deleted_at, ?), credential_hash = NULL WHERE id = ?',
+          [t, id],
+        ),
+      );
+      if (changes === 0) throw new StoreError('store.not-found', `no device ${id}`);
+    },
+
+    async touchDevices(ids, at) {
+      if (ids.length === 0) return;
+      const t = iso(at, 'now');
+      await db.transaction((c) =>
+        c.run(
+          `UPDATE devices SET last_seen_at = ?
+           WHERE id IN (SELECT value FROM json_each(?)) AND (last_seen_at IS NULL OR last_seen_at < ?)`,
+          [t, idList(ids), t],
+        ),
+      );
+    },
+  };
+}
+
+/** Constant-time comparison of two hash strings (a length difference is not secret). */
+function sameHash(stored: string, presented: string): boolean {
+  const a = Buffer.from(stored, 'utf8');
+  const b = Buffer.from(presented, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function mustReturn(row: DeviceRow | undefined): DeviceRecord {
+  if (!row) throw new StoreError('store.internal', 'a write returned no device row');
+  return toDevice(row);
+}
+
+export function toDevice(row: DeviceRow): DeviceRecord {
+  const device: DeviceRecord = {
+    id: row.id,
+    name: row.name,
+    labels: JSON.parse(row.labels) as DeviceRecord['labels'],
+    facts: JSON.parse(row.facts) as Facts,
+    hasCredential: row.credential_hash !== null,
+  };
+  setIf(device, 'machineId', row.machine_id);
+  setIf(device, 'enrolledAt', row.enrolled_at);
+  setIf(device, 'lastSeenAt', row.last_seen_at);
+  setIf(device, 'lastReportAt', row.last_report_at);
+  setIf(device, 'agentVersion', row.agent_version);
+  setIf(device, 'reportedRevision', row.reported_revision);
+  setIf(device, 'deletedAt', row.deleted_at);
+  return device;
+}

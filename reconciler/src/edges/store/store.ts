@@ -1,0 +1,365 @@
+// The Store: the only way the server touches persistence.
+//
+// Every method is async and every implementation (SQLite now, PostgreSQL later) honours the same
+// contracts, which the tests beside `sqlite-store.ts` pin down:
+// - Times are ISO-8601 strings in UTC with milliseconds (`2025-01-02T03:04:05.678Z`). Inputs in any
+//   ISO form are normalised to that form on write, so stored times sort as strings.
+// - Batched methods take arrays and do their work in one transaction.
+// - Writes that can be retried (recordRevision, createJobs, recordJobResult, saveReports,
+//   touchDevices) are idempotent; a retry after an unknown outcome is always safe.
+// - Failures are `StoreError`s with a stable `code`; `transient` says whether retrying can help.
+import type { Facts } from '../../../../schemas/facts.ts';
+import type {
+  AgentReport,
+  JobResult,
+  JobState,
+  ObservedResource,
+  Step,
+} from '../../../../schemas/protocol.ts';
+import type { DesiredResource } from '../../core/model.ts';
+
+export type IsoTime = string;
+export type Labels = Record<string, string>;
+
+// ---- errors ----
+
+export const STORE_ERROR_CODES = {
+  'store.not-found': 'The record the operation names does not exist.',
+  'store.conflict': 'The write contradicts a record that already exists (duplicate id, other machine).',
+  'store.invalid': 'An argument the store cannot use (bad time, bad limit, unknown cursor).',
+  'store.schema-too-new': 'The database was migrated by a newer DeployX; this version refuses to start.',
+  'store.migration-failed': 'A migration failed and was rolled back; the database is unchanged.',
+  'store.unavailable': 'The database is busy, locked or out of space; retry with backoff.',
+  'store.closed': 'The store was closed.',
+  'store.internal': 'Any other database failure.',
+} as const;
+
+export type StoreErrorCode = keyof typeof STORE_ERROR_CODES;
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  readonly code: StoreErrorCode;
+  /** True when the same call may succeed later (busy, locked, I/O): retry with backoff. */
+  readonly transient: boolean;
+
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; transient?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.transient = options?.transient ?? code === 'store.unavailable';
+  }
+}
+
+export function isStoreError(err: unknown, code?: StoreErrorCode): err is StoreError {
+  return err instanceof StoreError && (code === undefined || err.code === code);
+}
+
+// ---- revisions ----
+
+export interface RevisionError {
+  code: string;
+  message: string;
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  suggestion?: string;
+}
+
+export type RevisionStatus = 'accepted' | 'rejected';
+
+export interface RevisionInput {
+  /** `main@sha1:<oid>`. */
+  revision: string;
+  oid: string;
+  branch: string;
+  author: string;
+  message: string;
+  committedAt: IsoTime;
+  /** When the source first resolved the branch to this oid; defaults to the store's clock. */
+  seenAt?: IsoTime;
+  status: RevisionStatus;
+  /** Every error of a rejected revision; empty when accepted. */
+  errors: RevisionError[];
+}
+
+export interface RevisionRecord extends Required<RevisionInput> {
+  /**
+   * The last time the source resolved the branch to this oid. Moves forward when an old oid is
+   * recorded again (a branch reset back to it), so `latestAccepted` follows the branch.
+   */
+  lastSeenAt: IsoTime;
+}
+
+// ---- enrollment tokens ----
+
+export interface EnrollmentTokenInput {
+  id: string;
+  name: string;
+  /** Hash of the secret token; the secret itself is never stored. */
+  tokenHash: string;
+  createdAt?: IsoTime;
+  expiresAt?: IsoTime;
+  /** Unlimited when absent. */
+  maxUses?: number;
+  /** Labels given to devices that enroll with this token. */
+  labels?: Labels;
+  /** The device id a machine enrolling with this token becomes. */
+  boundDevice?: string;
+}
+
+export interface EnrollmentToken {
+  id: string;
+  name: string;
+  tokenHash: string;
+  createdAt: IsoTime;
+  expiresAt?: IsoTime;
+  maxUses?: number;
+  uses: number;
+  revokedAt?: IsoTime;
+  labels: Labels;
+  boundDevice?: string;
+}
+
+export type EnrollmentRefusal = 'unknown' | 'expired' | 'revoked' | 'exhausted';
+
+export type ConsumeResult =
+  | { ok: true; token: EnrollmentToken }
+  | { ok: false; reason: EnrollmentRefusal };
+
+// ---- devices ----
+
+/**
+ * A device as stored. `online` is not here: the server derives it from live connections.
+ * The credential hash never leaves the store; `hasCredential` says whether one is set.
+ */
+export interface DeviceRecord {
+  id: string;
+  machineId?: string;
+  name: string;
+  labels: Labels;
+  facts: Facts;
+  hasCredential: boolean;
+  enrolledAt?: IsoTime;
+  lastSeenAt?: IsoTime;
+  lastReportAt?: IsoTime;
+  agentVersion?: string;
+  /** `revision` of the device's last report: the revision of the last job it completed. */
+  reportedRevision?: string;
+  deletedAt?: IsoTime;
+}
+
+export interface EnrollDeviceInput {
+  /** Used when the machine is new; a machine that enrolled before keeps its id. */
+  id: string;
+  machineId: string;
+  /** Defaults to `facts.hostname`, then `id`. */
+  name?: string;
+  labels: Labels;
+  facts: Facts;
+  credentialHash: string;
+  now: IsoTime;
+}
+
+// ---- reports and observed state ----
+
+export interface ReportInput {
+  deviceId: string;
+  report: AgentReport;
+  receivedAt: IsoTime;
+}
+
+export interface SaveReportsResult {
+  /** Devices whose facts and observed set were written. */
+  saved: number;
+  /** Device ids skipped: unknown, deleted, or already holding a newer report. */
+  skipped: string[];
+}
+
+export interface ObservedSnapshot {
+  deviceId: string;
+  /** Absent while the device has never reported. */
+  reportedAt?: IsoTime;
+  /** Sorted by key. */
+  resources: ObservedResource[];
+}
+
+// ---- jobs ----
+
+export interface NewJob {
+  id: string;
+  deviceId: string;
+  revision: string;
+  idempotencyKey: string;
+  steps: Step[];
+  createdAt: IsoTime;
+  rolloutId?: string;
+}
+
+export interface JobRecord extends NewJob {
+  state: JobState;
+  dispatchedAt?: IsoTime;
+  startedAt?: IsoTime;
+  /** Server time the job reached its final state. */
+  finishedAt?: IsoTime;
+  /** How many times the job was dispatched. */
+  attempts: number;
+  /** The agent's result, verbatim. */
+  result?: JobResult;
+}
+
+export interface CreateJobsResult {
+  /** Ids of the jobs that were inserted. */
+  created: string[];
+  /** Jobs not inserted because their idempotency key exists; `existingId` is the stored job. */
+  duplicates: Array<{ id: string; idempotencyKey: string; existingId: string }>;
+}
+
+export type ResultOutcome =
+  /** Stored; the job took the result's status. */
+  | 'recorded'
+  /** The job already had a result: nothing changed. */
+  | 'duplicate'
+  /** No job has this idempotency key. */
+  | 'unknown'
+  /** The idempotency key belongs to another job id. */
+  | 'conflict';
+
+export interface RecordResultOutcome {
+  jobId: string;
+  idempotencyKey: string;
+  outcome: ResultOutcome;
+}
+
+export interface ListJobsQuery {
+  deviceId?: string;
+  state?: JobState | JobState[];
+  limit: number;
+  /** A job id: return jobs older than it (newest first). */
+  before?: string;
+}
+
+// ---- inventory ----
+
+/** What DeployX applied on a device: the only source of deletions (prune). */
+export interface InventoryEntry {
+  deviceId: string;
+  key: string;
+  fingerprint: string;
+  resource: DesiredResource;
+  revision: string;
+  appliedAt: IsoTime;
+}
+
+export type InventoryUpsert = Omit<InventoryEntry, 'deviceId'>;
+
+// ---- the store ----
+
+export interface Store {
+  // revisions
+  /**
+   * Idempotent on `oid`: the first record wins; recording a known oid again only moves its
+   * `lastSeenAt` forward. Returns the stored record and whether it was created.
+   */
+  recordRevision(input: RevisionInput): Promise<{ created: boolean; revision: RevisionRecord }>;
+  /** Newest first by first-seen time. `before` is an oid from a previous page. */
+  listRevisions(query: { limit: number; before?: string }): Promise<RevisionRecord[]>;
+  getRevision(oid: string): Promise<RevisionRecord | undefined>;
+  /** The accepted revision the branch pointed at most recently: the one to serve. */
+  latestAccepted(): Promise<RevisionRecord | undefined>;
+
+  // enrollment tokens
+  /** Throws `store.conflict` when the id or token hash exists. */
+  createEnrollmentToken(input: EnrollmentTokenInput): Promise<EnrollmentToken>;
+  /** Newest first. */
+  listEnrollmentTokens(): Promise<EnrollmentToken[]>;
+  /** Idempotent (keeps the first revocation time); throws `store.not-found`. */
+  revokeEnrollmentToken(id: string, now?: IsoTime): Promise<EnrollmentToken>;
+  /**
+   * Atomically checks the token (exists, not revoked, not expired at `now`, uses < maxUses) and
+   * counts one use. Refusal reasons are checked in that order.
+   */
+  consumeEnrollmentToken(tokenHash: string, now: IsoTime): Promise<ConsumeResult>;
+
+  // devices
+  /**
+   * Creates the device, or re-binds the device that already has this machineId (new credential,
+   * labels and facts replaced, undeleted). Throws `store.conflict` when `id` is taken by another
+   * machine.
+   */
+  enrollDevice(input: EnrollDeviceInput): Promise<DeviceRecord>;
+  /** Throws `store.not-found` for an unknown or deleted device. */
+  setCredential(id: string, credentialHash: string): Promise<void>;
+  /** The live device whose credential hash equals `credentialHash`, else undefined. */
+  findDeviceByCredential(id: string, credentialHash: string): Promise<DeviceRecord | undefined>;
+  /** Includes deleted devices (with `deletedAt`). */
+  getDevice(id: string): Promise<DeviceRecord | undefined>;
+  /** Live devices ordered by id. */
+  listDevices(query: { limit: number; offset?: number }): Promise<DeviceRecord[]>;
+  /** Number of live devices. */
+  countDevices(): Promise<number>;
+  /** Soft delete: the credential is cleared, history stays. Idempotent; throws `store.not-found`. */
+  deleteDevice(id: string, now?: IsoTime): Promise<void>;
+  /** Moves `lastSeenAt` forward for the given devices; unknown ids are ignored. */
+  touchDevices(ids: string[], now: IsoTime): Promise<void>;
+
+  // reports and observed state
+  /**
+   * The hot path. Per device the latest report wins (by `receivedAt`, then array order): its
+   * facts, agent version and revision are stored and its observed set replaces the previous one.
+   * One transaction for the whole call.
+   */
+  saveReports(reports: ReportInput[]): Promise<SaveReportsResult>;
+  /** Undefined for an unknown device. */
+  getObserved(deviceId: string): Promise<ObservedSnapshot | undefined>;
+  /** Unknown ids are absent from the map. */
+  getObservedMany(ids: string[]): Promise<Map<string, ObservedSnapshot>>;
+
+  // jobs
+  /** Inserts new jobs; a job whose idempotency key exists is not inserted (see `duplicates`). */
+  createJobs(jobs: NewJob[]): Promise<CreateJobsResult>;
+  /** pending|dispatched → dispatched, attempts + 1. Returns the ids that moved. */
+  markDispatched(ids: string[], now: IsoTime): Promise<string[]>;
+  /** pending|dispatched → running. False when the job is already running or final. */
+  markRunning(id: string, now: IsoTime): Promise<boolean>;
+  /**
+   * Stores the agent's result once per idempotency key: a second result changes nothing and
+   * returns `duplicate: true`. A result overrides a final state the server set without one
+   * (cancelled, timed_out): the agent's outcome is the truth. The result's observed resources
+   * are merged into the device's observed set. Throws `store.not-found` / `store.conflict`.
+   */
+  recordJobResult(result: JobResult, now: IsoTime): Promise<{ duplicate: boolean; job: JobRecord }>;
+  /** Batched `recordJobResult`; never throws for a single bad result, reports its outcome. */
+  recordJobResults(results: JobResult[], now: IsoTime): Promise<RecordResultOutcome[]>;
+  /** The device's pending and dispatched jobs, oldest first: what to (re)send on connect. */
+  pendingJobs(deviceId: string): Promise<JobRecord[]>;
+  /** Newest first. */
+  listJobs(query: ListJobsQuery): Promise<JobRecord[]>;
+  getJob(id: string): Promise<JobRecord | undefined>;
+  /** Every state, zero when none. */
+  countJobsByState(): Promise<Record<JobState, number>>;
+  /** Non-final jobs → cancelled. Returns the ids that moved. */
+  cancelJobs(ids: string[], now?: IsoTime): Promise<string[]>;
+
+  // inventory
+  /** Sorted by key. */
+  getInventory(deviceId: string): Promise<InventoryEntry[]>;
+  /** Upserts and deletes by key, in one transaction. */
+  applyInventory(deviceId: string, upserts: InventoryUpsert[], deletes: string[]): Promise<void>;
+  /** Every requested id is in the map (empty array when nothing was applied). */
+  getInventoryMany(ids: string[]): Promise<Map<string, InventoryEntry[]>>;
+
+  /** Waits for queued work, then closes. Later calls throw `store.closed`. */
+  close(): Promise<void>;
+}
+
+export const JOB_STATES: readonly JobState[] = [
+  'pending',
+  'dispatched',
+  'running',
+  'succeeded',
+  'failed',
+  'timed_out',
+  'cancelled',
+];
+
+export const FINAL_JOB_STATES: readonly JobState[] = ['succeeded', 'failed', 'timed_out', 'cancelled'];

@@ -1,0 +1,167 @@
+// The wire between reconciler, agents and dashboard — typed once, used by all three.
+//
+// Socket.IO namespaces:
+//   /agent  agents. Handshake `auth` is AgentAuth. Events below (AgentToServer, ServerToAgent).
+//   /ui     the dashboard: server → browser deltas (UiServerToClient).
+// File and script bodies never travel in socket messages: the agent downloads
+// `GET /api/v1/blobs/sha256/<hex>` with its device credential and verifies the hash.
+import type { Facts } from './facts.ts';
+import type { Interpreter, PackageManager, RunPolicy } from './kinds.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+// ---- handshake ----
+
+export type AgentAuth =
+  | { deviceId: string; credential: string; protocol?: number }
+  | { enrollmentToken: string; machineId: string; facts: Facts; protocol?: number };
+
+/** Sent once after an enrollment handshake; the agent stores it (0600) and acks. */
+export interface Enrollment {
+  deviceId: string;
+  credential: string;
+}
+
+// ---- observed resources (agent → server) ----
+
+export interface ObservedPackage {
+  key: string;
+  type: 'package';
+  manager: PackageManager;
+  name: string;
+  installed: boolean;
+  /** Installed version, when installed. */
+  version?: string;
+}
+
+export interface ObservedFile {
+  key: string;
+  type: 'file';
+  path: string;
+  exists: boolean;
+  sha256?: string;
+  size?: number;
+  /** Octal string (`0644`); absent on Windows. */
+  mode?: string;
+  owner?: string;
+  group?: string;
+}
+
+export interface ObservedScript {
+  key: string;
+  type: 'script';
+  /** SHA-256 of the body that last ran to success (run: once | onChange). */
+  appliedSha256?: string;
+  lastRunAt?: string;
+  lastExitCode?: number;
+}
+
+export type ObservedResource = ObservedPackage | ObservedFile | ObservedScript;
+
+export interface AgentReport {
+  agentVersion: string;
+  facts: Facts;
+  /** The resources this agent manages (its local inventory), observed now. */
+  observed: ObservedResource[];
+  /** Revision of the last job it completed. */
+  revision?: string;
+  /** ISO time on the agent's clock. */
+  sentAt: string;
+}
+
+// ---- steps and jobs (server → agent) ----
+
+/** A Step is the executable unit; agent executors are a table keyed by `action`. */
+export type Step =
+  | {
+      action: 'package.install';
+      key: string;
+      manager: PackageManager;
+      name: string;
+      /** `any`, `latest`, exact or `prefix.*`. */
+      version: string;
+    }
+  | { action: 'package.remove'; key: string; manager: PackageManager; name: string }
+  | {
+      action: 'file.write';
+      key: string;
+      path: string;
+      sha256: string;
+      size: number;
+      mode?: string;
+      owner?: string;
+      group?: string;
+    }
+  | { action: 'file.delete'; key: string; path: string }
+  | {
+      action: 'script.run';
+      key: string;
+      interpreter: Interpreter;
+      /** Body is fetched as a blob by this hash. */
+      sha256: string;
+      run: RunPolicy;
+      check?: string;
+      timeoutSeconds: number;
+      successExitCodes: number[];
+      env?: Record<string, string>;
+    };
+
+export type StepAction = Step['action'];
+
+export interface Job {
+  id: string;
+  deviceId: string;
+  /** `main@sha1:<oid>` the job was planned from. */
+  revision: string;
+  /** Same key ⇒ same job: a redelivered job is not run twice, a redelivered result recorded once. */
+  idempotencyKey: string;
+  steps: Step[];
+  createdAt: string;
+}
+
+export type StepStatus = 'succeeded' | 'failed' | 'skipped';
+
+export interface StepResult {
+  key: string;
+  action: StepAction;
+  status: StepStatus;
+  exitCode?: number;
+  /** Output tail, capped by the agent (64 KiB). */
+  output?: string;
+  error?: string;
+  durationMs: number;
+}
+
+export type JobFinalState = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+export type JobState = 'pending' | 'dispatched' | 'running' | JobFinalState;
+
+export interface JobResult {
+  jobId: string;
+  idempotencyKey: string;
+  status: JobFinalState;
+  steps: StepResult[];
+  /** The job's resources observed after it ran. */
+  observed: ObservedResource[];
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface JobProgress {
+  jobId: string;
+  stepIndex: number;
+  status: 'running' | StepStatus;
+}
+
+export type Ack = { ok: true } | { ok: false; error: string; code?: string };
+
+export interface AgentToServer {
+  report: (report: AgentReport, ack: (res: Ack) => void) => void;
+  'job:progress': (progress: JobProgress) => void;
+  'job:result': (result: JobResult, ack: (res: Ack) => void) => void;
+}
+
+export interface ServerToAgent {
+  enrolled: (enrollment: Enrollment, ack: (res: Ack) => void) => void;
+  job: (job: Job, ack: (res: Ack) => void) => void;
+  'job:cancel': (payload: { jobId: string }) => void;
+}
