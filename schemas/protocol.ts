@@ -165,3 +165,21 @@ export interface ServerToAgent {
   job: (job: Job, ack: (res: Ack) => void) => void;
   'job:cancel': (payload: { jobId: string }) => void;
 }
+
+// ---- HTTP from agents ----
+
+export const AGENT_NAMESPACE = '/agent';
+export const UI_NAMESPACE = '/ui';
+
+/** Path of a content-addressed blob (files, script bodies, boot artifacts). */
+export function blobPath(sha256: string): string {
+  return `/api/v1/blobs/sha256/${sha256}`;
+}
+
+/**
+ * The `Authorization` header an agent sends with HTTP requests: Basic with the device id as the
+ * user and its credential as the password. The server compares the credential's hash.
+ */
+export function deviceAuthorization(deviceId: string, credential: string): string {
+  return `Basic ${btoa(`${deviceId}:${credential}`)}`;
+}
