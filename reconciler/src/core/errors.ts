@@ -48,7 +48,6 @@ export const ISSUE_CODES = {
   'device.duplicate-hostname': 'Two devices declare the same hostname.',
   'selector.empty': 'A group has neither a selector nor devices, or an empty selector.',
   'selector.values': 'In/NotIn without values, or Exists/DoesNotExist with values.',
-  'selector.label': 'A label key or value that is not a valid label.',
   'hostname.pattern': 'A hostnamePattern cannot produce a valid hostname.',
   'conflict.file': 'Two profiles give one device the same path with different content.',
   'conflict.package': 'Two profiles give one device the same package with different versions.',

@@ -20,7 +20,8 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The candidate nearest to `input`, or undefined when none is within a third of the input's
- * length (at least 2 edits, so `hostnmae` → `hostname`, and never a wild guess for short words).
+ * length (at least 2 edits, so `ngnix` → `nginx`), and never one that replaces every character
+ * of the input (no wild guess for short words: `db` is not a typo of `os`).
  * Ties go to the candidate that sorts first, so suggestions are deterministic.
  */
 export function didYouMean(input: string, candidates: Iterable<string>): string | undefined {
@@ -35,7 +36,7 @@ export function didYouMean(input: string, candidates: Iterable<string>): string 
       bestDistance = d;
     }
   }
-  return bestDistance <= limit ? best : undefined;
+  return bestDistance <= limit && bestDistance < input.length ? best : undefined;
 }
 
 /** ` (did you mean "x"?)` or the empty string. */

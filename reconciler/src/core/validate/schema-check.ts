@@ -43,19 +43,30 @@ export function checkDocument(doc: ParsedDocument, validators: KindValidators, i
 }
 
 /**
- * Ajv reports every failed branch of an `anyOf` besides the `anyOf` itself; the branches say
- * nothing the summary does not, so keep only the `anyOf` error for that node. Errors about the
- * envelope constants are dropped: the envelope check above already reported them.
+ * Ajv reports every failed branch of an `anyOf` besides the `anyOf` itself, including errors
+ * below the node (`run: {every: 5 minutes}`: the duration format of the object branch); the
+ * branches say nothing the summary does not, so keep only the `anyOf` error for that node. The
+ * schemas put no other keyword beside an `anyOf`, so every error at or below its node is a branch
+ * error (branch schema paths cannot be compared: past a `$ref` they are relative to another
+ * schema). Errors about the envelope (the `apiVersion`/`kind` constants, a missing `apiVersion`)
+ * are dropped: the envelope check above already reported them.
  */
 function collapse(errors: ErrorObject[]): ErrorObject[] {
   const anyOfs = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
   return errors.filter((e) => {
     if (e.keyword === 'const' && (e.instancePath === '/apiVersion' || e.instancePath === '/kind')) return false;
+    if (e.keyword === 'required' && e.instancePath === '' && isEnvelopeField(e)) return false;
+    // A map key's own errors (`pattern` of a label key) carry `propertyName` and the map's path;
+    // the `propertyNames` error that follows reports the key itself.
+    if (e.propertyName !== undefined) return false;
     if (e.keyword === 'anyOf' || e.keyword === 'oneOf') return true;
-    return !anyOfs.some(
-      (a) => e.instancePath === a.instancePath && e.schemaPath.startsWith(a.schemaPath.replace(/\/(anyOf|oneOf)$/, '')),
-    );
+    return !anyOfs.some((a) => e.instancePath === a.instancePath || e.instancePath.startsWith(`${a.instancePath}/`));
   });
+}
+
+function isEnvelopeField(error: ErrorObject): boolean {
+  const missing = (error.params as { missingProperty?: string }).missingProperty;
+  return missing === 'apiVersion' || missing === 'kind';
 }
 
 const RANGE_KEYWORDS = new Set([
@@ -97,7 +108,10 @@ function reportAjvError(doc: ParsedDocument, error: ErrorObject, issues: IssueLi
     }
     case 'type': {
       const expected = String((error.params as { type: string | string[] }).type);
-      issues.at(doc, path, 'schema.type', `${where} must be ${article(expected)}, not ${typeName(valueAt(doc.value, path))}`);
+      const actual = valueAt(doc.value, path);
+      // YAML reads 0644, 1.24 and yes as numbers and booleans; strings must be quoted.
+      const hint = expected === 'string' && (typeof actual === 'number' || typeof actual === 'boolean') ? ' (quote it in YAML)' : '';
+      issues.at(doc, path, 'schema.type', `${where} must be ${article(expected)}, not ${typeName(actual)}${hint}`);
       return;
     }
     case 'enum': {

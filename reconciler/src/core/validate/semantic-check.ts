@@ -410,6 +410,17 @@ function checkRollout(
   refs: ReferenceChecker,
   issues: IssueList,
 ): void {
+  for (const field of ['maxParallel', 'failureThreshold'] as const) {
+    const value = rollout?.[field];
+    if (value === undefined) continue;
+    const percent = typeof value === 'string' ? Number(value.slice(0, -1)) : undefined;
+    if (percent !== undefined && percent > 100) {
+      issues.at(parsed, `${base}/${field}`, 'rollout.waves', `${field} ${value} is more than 100%`);
+    }
+    if (field === 'maxParallel' && (value === 0 || percent === 0)) {
+      issues.at(parsed, `${base}/${field}`, 'rollout.waves', 'maxParallel 0 would never start a job');
+    }
+  }
   const waves = rollout?.waves;
   if (!waves) return;
   waves.forEach((wave, i) => {

@@ -4,8 +4,8 @@
 //   schema   → envelope + the kind's JSON Schema, per document
 //   semantic → names, references, sources, identities, selectors, patterns, rollouts
 //   conflict → two profiles giving one declared device different content for one path or
-//              different versions of one package (only when every reference resolves: compile
-//              needs a whole model)
+//              different versions of one package (only when everything else is valid: compile
+//              needs a whole model, so conflicts show up once the other errors are fixed)
 //
 // The result carries the FleetModel only when there is no issue: an invalid revision is rejected
 // whole, and the caller keeps serving the last good one.
@@ -49,8 +49,7 @@ export function validateRevision(loaded: LoadedRevision, validators: KindValidat
   checkSemantics({ valid, defined, paths: loaded.paths }, issues);
   const model = buildModel(loaded, valid);
 
-  const referencesResolve = !issues.items.some((i) => i.code.startsWith('ref.') || i.code === 'name.duplicate');
-  if (referencesResolve && issues.size === 0) checkConflicts(model, issues);
+  if (issues.size === 0) checkConflicts(model, issues);
 
   const sorted = issues.items.sort(compareIssues);
   return {

@@ -10,6 +10,7 @@ import git, { type FsClient } from 'isomorphic-git';
 import { gitErrorCode, RevisionError } from './errors.ts';
 import { comparePaths, isIgnoredDirectory, normaliseRootPath } from './fleet-paths.ts';
 import { mapLimit } from './map-limit.ts';
+import { enableDeltaBaseCache } from './pack-delta-cache.ts';
 import type { RevisionEntry, RevisionReader } from './revision-reader.ts';
 
 /** Where the repository is: a working repository (`dir`, gitdir `dir/.git`) or a git directory. */
@@ -23,11 +24,14 @@ export type GitCommitReaderOptions = GitRepoLocation & {
   /** Default node:fs. */
   fs?: FsClient;
   /**
-   * isomorphic-git's object cache (pack indexes and packfiles). Share one object between the
-   * readers of one repository; a new one is made per reader when omitted.
+   * isomorphic-git's cache (parsed pack indexes, packfile contents), used by every read of this
+   * reader. Default: the reader's own, with isomorphic-git's delta-base cache switched on (see
+   * pack-delta-cache.ts), dropped with the reader. Pass one only to share pack loading with calls
+   * made at the same time (`changedPaths`, another reader); it is used as is. A cache kept for a
+   * server's life holds every packfile it ever read in memory, even packs removed by `git gc`.
    */
   cache?: object;
-  /** Trees and blobs read at once. Default 16. */
+  /** Tree objects read at once while listing. Default 16. */
   concurrency?: number;
 };
 
@@ -47,6 +51,8 @@ export class GitCommitReader implements RevisionReader {
   readonly #fs: FsClient;
   readonly #gitdir: string;
   readonly #cache: object;
+  /** Whether `#cache` is the reader's own (so its delta-base cache may be switched on). */
+  readonly #ownsCache: boolean;
   readonly #concurrency: number;
   readonly #rootTree: string;
   #listing: Promise<{ entries: RevisionEntry[]; oids: Map<string, string> }> | undefined;
@@ -55,6 +61,7 @@ export class GitCommitReader implements RevisionReader {
     fs: FsClient;
     gitdir: string;
     cache: object;
+    ownsCache: boolean;
     concurrency: number;
     oid: string;
     refName: string | undefined;
@@ -64,6 +71,7 @@ export class GitCommitReader implements RevisionReader {
     this.#fs = init.fs;
     this.#gitdir = init.gitdir;
     this.#cache = init.cache;
+    this.#ownsCache = init.ownsCache;
     this.#concurrency = init.concurrency;
     this.oid = init.oid;
     this.refName = init.refName;
@@ -117,6 +125,7 @@ export class GitCommitReader implements RevisionReader {
       fs,
       gitdir,
       cache,
+      ownsCache: options.cache === undefined,
       concurrency: options.concurrency ?? 16,
       oid,
       refName,
@@ -136,6 +145,8 @@ export class GitCommitReader implements RevisionReader {
       throw new RevisionError('revision.file-not-found', `${path} is not a file of ${this.revision}`);
     }
     const { blob } = await git.readBlob({ fs: this.#fs, gitdir: this.#gitdir, oid, cache: this.#cache });
+    // Pack indexes load lazily, on the first object of each pack: cheap to call every time.
+    if (this.#ownsCache) enableDeltaBaseCache(this.#cache);
     return blob;
   }
 
@@ -164,6 +175,7 @@ export class GitCommitReader implements RevisionReader {
       });
       level = next.flat();
     }
+    if (this.#ownsCache) enableDeltaBaseCache(this.#cache);
     entries.sort((a, b) => comparePaths(a.path, b.path));
     return { entries, oids: new Map(entries.map((e) => [e.path, e.id as string])) };
   }

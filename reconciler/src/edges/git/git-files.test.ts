@@ -71,6 +71,10 @@ describe('changedPaths', () => {
     assert.deepEqual(await changedPaths(fs, gitdir, second, third, 'fleet/same/deep'), []);
   });
 
+  it('fails with a typed error for an unknown commit', async () => {
+    await assert.rejects(changedPaths(fs, gitdir, 'f'.repeat(40), second), { code: 'revision.ref-not-found' });
+  });
+
   it('does not read subtrees whose oid is the same on both sides', async () => {
     const reads: string[] = [];
     const recordingFs = {

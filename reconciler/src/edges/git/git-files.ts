@@ -3,7 +3,7 @@
 // and nothing below), so the cost follows the size of the change, not of the repository.
 import git, { TREE, type FsClient, type WalkerEntry } from 'isomorphic-git';
 import { comparePaths, isIgnoredDirectory, normaliseRootPath } from './fleet-paths.ts';
-import { RevisionError } from './errors.ts';
+import { gitErrorCode, RevisionError } from './errors.ts';
 
 const MODE_SYMLINK = 0o120000;
 
@@ -24,13 +24,35 @@ export async function changedPaths(
   if (root === undefined) {
     throw new RevisionError('revision.path-invalid', `fleet root ${JSON.stringify(subdir)} leaves the repository`);
   }
-  const cache = {};
   const prefix = root === '' ? '' : `${root}/`;
 
-  const result: unknown = await git.walk({
+  let result: unknown;
+  try {
+    result = await walkChanges(fs, gitdir, oidA, oidB, root, prefix);
+  } catch (err) {
+    if (gitErrorCode(err) === 'NotFoundError' || gitErrorCode(err) === 'ObjectTypeError') {
+      throw new RevisionError('revision.ref-not-found', `${oidA} or ${oidB} is not a commit in ${gitdir}`, { cause: err });
+    }
+    throw err;
+  }
+  const paths = (Array.isArray(result) ? result.flat(Infinity) : []).filter(
+    (p): p is string => typeof p === 'string',
+  );
+  return paths.sort(comparePaths);
+}
+
+function walkChanges(
+  fs: FsClient,
+  gitdir: string,
+  oidA: string,
+  oidB: string,
+  root: string,
+  prefix: string,
+): Promise<unknown> {
+  return git.walk({
     fs,
     gitdir,
-    cache,
+    cache: {},
     trees: [TREE({ ref: oidA }), TREE({ ref: oidB })],
     map: async (filepath: string, [a, b]: Array<WalkerEntry | null>) => {
       if (filepath === '.') return undefined;
@@ -50,10 +72,6 @@ export async function changedPaths(
       return tree && !isIgnoredDirectory(name) ? undefined : null;
     },
   });
-  const paths = (Array.isArray(result) ? result.flat(Infinity) : []).filter(
-    (p): p is string => typeof p === 'string',
-  );
-  return paths.sort(comparePaths);
 }
 
 interface Side {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { symlink } from 'node:fs/promises';
+import { readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LoadedRevision } from '../../core/model.ts';
@@ -327,8 +327,40 @@ describe('GitCommitReader', () => {
     assert.deepEqual(snapshot(await loadRevision(loose, { cache: new ParseCache() })), expected);
 
     await runGit(bare, ['gc', '--quiet', '--aggressive', '--prune=now']);
-    const packed = await GitCommitReader.open({ gitdir: bare, ref: 'main', path: 'fleet', cache: {} });
+    // Its own cache (delta-base cache on) and a caller's (as is) read the same bytes.
+    const packed = await GitCommitReader.open({ gitdir: bare, ref: 'main', path: 'fleet' });
     assert.deepEqual(snapshot(await loadRevision(packed, { cache: new ParseCache() })), expected);
+    const shared = await GitCommitReader.open({ gitdir: bare, ref: 'main', path: 'fleet', cache: {} });
+    assert.deepEqual(snapshot(await loadRevision(shared, { cache: new ParseCache() })), expected);
+  });
+});
+
+describe('GitCommitReader on a packed repository', () => {
+  let tmp: string;
+  after(() => removeDir(tmp));
+
+  it('reads deltified blobs byte for byte, twice, with its delta-base cache', async () => {
+    tmp = await makeTempDir();
+    const body = (i: number, v: number): string =>
+      Array.from({ length: 40 }, (_, line) => `key${line}: value ${line} of file ${i} version ${line === i % 40 ? v : 0}`).join('\n') + '\n';
+    const tree = (v: number): FileTree => Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`f/${i}.yaml`, body(i, v)]));
+    const local = await makeRepo(join(tmp, 'repo'), tree(0));
+    await local.commit(tree(1));
+    await local.commit(tree(2));
+    const gitdir = join(local.dir, '.git');
+    await runGit(local.dir, ['gc', '--quiet', '--aggressive', '--prune=now']);
+    const [idx] = (await readdir(join(gitdir, 'objects', 'pack'))).filter((f) => f.endsWith('.idx'));
+    const stats = await runGit(gitdir, ['verify-pack', '-v', join(gitdir, 'objects', 'pack', idx ?? '')]);
+    assert.match(stats, /^chain length = [2-9]/m, 'the pack holds delta chains');
+
+    const reader = await GitCommitReader.open({ gitdir, ref: 'main' });
+    for (let round = 0; round < 2; round++) {
+      for (const { path } of await reader.list()) {
+        assert.equal(Buffer.from(await reader.read(path)).toString(), body(Number(path.slice(2, -5)), 2), path);
+      }
+    }
+    const old = await GitCommitReader.open({ gitdir, ref: local.first });
+    assert.equal(Buffer.from(await old.read('f/7.yaml')).toString(), body(7, 0));
   });
 });
 

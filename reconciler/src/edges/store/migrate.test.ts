@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import sqlite3 from 'sqlite3';
 import { loadMigrations } from './migrate.ts';
+import { openSqliteStore } from './sqlite-store.ts';
 import { isStoreError } from './store.ts';
 import { tempStore } from './test-support.ts';
 
@@ -26,15 +27,15 @@ test('migrations apply once and reopening applies nothing', async (t) => {
   const { store, file, open } = await tempStore(t);
   await store.close();
   const known = await loadMigrations();
-  const first = await rawAll<{ version: number; name: string }>(file, 'SELECT version, name FROM schema_migrations ORDER BY version');
+  const first = await rawAll<{ version: number; name: string; applied_at: string }>(file, 'SELECT * FROM schema_migrations ORDER BY version');
   assert.deepEqual(first.map((r) => r.version), known.map((m) => m.version));
   assert.equal(first[0]?.name, 'initial');
 
   const again = await open();
   await again.close();
-  const second = await rawAll<{ version: number; applied_at: string }>(file, 'SELECT version, applied_at FROM schema_migrations ORDER BY version');
-  assert.equal(second.length, first.length);
-  const tables = await rawAll<{ name: string }>(file, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+  const second = await rawAll<{ version: number; name: string; applied_at: string }>(file, 'SELECT * FROM schema_migrations ORDER BY version');
+  assert.deepEqual(second, first);
+  const tables = await rawAll<{ name: string }>(file, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
   assert.deepEqual(
     tables.map((r) => r.name),
     ['devices', 'enrollment_tokens', 'inventory', 'jobs', 'observed_sets', 'revisions', 'schema_migrations'],
@@ -102,4 +103,28 @@ test('migration files must be named NNN-name.sql and versions must be unique', a
   await writeFile(join(ok, 'README.md'), 'not a migration');
   const loaded = await loadMigrations(pathToFileURL(ok + '/'));
   assert.deepEqual(loaded.map((m) => [m.version, m.name]), [[2, 'earlier'], [10, 'later']]);
+});
+
+test('a database at an older version gets exactly the missing migrations, in order', async (t) => {
+  const { store, dir } = await tempStore(t);
+  await store.close();
+  const all = await loadMigrations();
+  assert.ok(all.length >= 2, 'this test needs at least two migrations');
+  // Build the old database from the first migration only.
+  const old = join(dir, 'old');
+  await mkdir(old);
+  const first = all[0]!;
+  await writeFile(join(old, `${String(first.version).padStart(3, '0')}-${first.name}.sql`), first.sql);
+  const oldFile = join(dir, 'old.sqlite');
+  await (await openSqliteStore({ file: oldFile, migrationsDir: pathToFileURL(old + '/') })).close();
+  const before = await rawAll<{ version: number; applied_at: string }>(oldFile, 'SELECT version, applied_at FROM schema_migrations');
+  assert.deepEqual(before.map((r) => r.version), [first.version]);
+
+  await (await openSqliteStore({ file: oldFile, now: () => new Date('2031-01-01T00:00:00Z') })).close();
+  const after = await rawAll<{ version: number; applied_at: string }>(oldFile, 'SELECT version, applied_at FROM schema_migrations ORDER BY version');
+  assert.deepEqual(after.map((r) => r.version), all.map((m) => m.version));
+  assert.equal(after[0]?.applied_at, before[0]?.applied_at);
+  assert.ok(after.slice(1).every((r) => r.applied_at === '2031-01-01T00:00:00.000Z'));
+  const index = await rawAll<{ name: string }>(oldFile, "SELECT name FROM sqlite_master WHERE name = 'jobs_pending'");
+  assert.equal(index.length, 1);
 });

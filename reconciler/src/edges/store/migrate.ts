@@ -5,7 +5,8 @@
 // order, each inside its own transaction together with its `schema_migrations` row, so a failed
 // migration leaves the database at the previous version. A database that holds a version this
 // code does not know was migrated by a newer DeployX: opening it is refused (`store.schema-too-new`)
-// rather than risking writes the newer schema does not expect.
+// rather than risking writes the newer schema does not expect. A migration file must not contain
+// BEGIN/COMMIT (the migrator owns the transaction) nor change journal_mode or foreign_keys.
 import { readdir, readFile } from 'node:fs/promises';
 import type { Conn, Db } from './sqlite-db.ts';
 import { StoreError } from './store.ts';

@@ -75,6 +75,11 @@ test('SQL errors become StoreErrors with a code; a closed db refuses work', asyn
     db.transaction((c) => c.run('INSERT INTO u VALUES (?)', ['a'])),
     (err) => isStoreError(err, 'store.conflict'),
   );
+  await db.transaction((c) => c.exec('CREATE TABLE v (n INTEGER NOT NULL CHECK (n > 0));'));
+  await assert.rejects(
+    db.transaction((c) => c.run('INSERT INTO v VALUES (?)', [0])),
+    (err) => isStoreError(err, 'store.invalid'),
+  );
   await assert.rejects(
     db.read((c) => c.all('SELECT nope FROM u')),
     (err) => isStoreError(err, 'store.internal'),

@@ -83,6 +83,8 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
       if (closed) return;
       closed = true;
       await tail;
+      // Lets SQLite refresh the statistics its query planner uses, as its docs advise on close.
+      await conn.exec('PRAGMA optimize').catch(() => undefined);
       await new Promise<void>((resolve, reject) =>
         raw.close((err) => (err ? reject(toStoreError(err, 'closing')) : resolve())),
       );
@@ -122,8 +124,14 @@ export function toStoreError(err: unknown, context: string): StoreError {
   const where = `${message} (${context.replace(/\s+/g, ' ').slice(0, 120)})`;
   switch (code) {
     case 'SQLITE_CONSTRAINT':
+      // UNIQUE / PRIMARY KEY: the record exists. FOREIGN KEY: what it refers to does not.
+      // CHECK / NOT NULL: a value the schema does not allow.
       return new StoreError(
-        /FOREIGN KEY/.test(message) ? 'store.not-found' : 'store.conflict',
+        /FOREIGN KEY/.test(message)
+          ? 'store.not-found'
+          : /UNIQUE|PRIMARY KEY/.test(message)
+            ? 'store.conflict'
+            : 'store.invalid',
         where,
         { cause: err },
       );

@@ -1,7 +1,7 @@
 // Jobs: created once per idempotency key, dispatched, finished by exactly one agent result.
 import type { JobResult, JobState, ObservedResource, Step } from '../../../../schemas/protocol.ts';
 import type { CreateJobsResult, JobRecord, NewJob, RecordResultOutcome, Store } from './store.ts';
-import { JOB_STATES, StoreError } from './store.ts';
+import { FINAL_JOB_STATES, JOB_STATES, StoreError } from './store.ts';
 import { chunkRows, placeholders, type Conn, type SqlValue } from './sqlite-db.ts';
 import { idList, iso, limitOf, setIf, type SqliteContext } from './sqlite-util.ts';
 import { mergeObserved } from './sqlite-reports.ts';
@@ -61,7 +61,8 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
       const job = stored.get(result.idempotencyKey);
       const base = { jobId: result.jobId, idempotencyKey: result.idempotencyKey };
       let outcome: RecordResultOutcome['outcome'];
-      if (!job) outcome = 'unknown';
+      if (!FINAL_JOB_STATES.includes(result.status)) outcome = 'invalid';
+      else if (!job) outcome = 'unknown';
       else if (job.id !== result.jobId) outcome = 'conflict';
       else if (job.has_result) outcome = 'duplicate';
       else {
@@ -175,6 +176,9 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
         if (outcome?.outcome === 'unknown') {
           throw new StoreError('store.not-found', `no job with idempotency key ${result.idempotencyKey}`);
         }
+        if (outcome?.outcome === 'invalid') {
+          throw new StoreError('store.invalid', `job status ${JSON.stringify(result.status)} is not a final state`);
+        }
         if (outcome?.outcome === 'conflict') {
           throw new StoreError(
             'store.conflict',
@@ -196,7 +200,10 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
     async pendingJobs(deviceId) {
       const rows = await db.read((c) =>
         c.all<JobRow>(
-          `SELECT ${COLUMNS} FROM jobs WHERE device_id = ? AND state IN ('pending', 'dispatched')
+          // Without statistics the planner prefers jobs_device_created and walks the device's
+          // whole history; the partial index holds only open jobs, already in order.
+          `SELECT ${COLUMNS} FROM jobs INDEXED BY jobs_pending
+           WHERE device_id = ? AND state IN ('pending', 'dispatched')
            ORDER BY created_at, seq`,
           [deviceId],
         ),
@@ -212,8 +219,12 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
         where.push('device_id = ?');
         params.push(deviceId);
       }
-      if (state !== undefined) {
-        const states = Array.isArray(state) ? state : [state];
+      const states = state === undefined ? [] : Array.isArray(state) ? state : [state];
+      if (states.length === 1) {
+        // `=` rather than IN lets the index deliver rows already in order.
+        where.push('state = ?');
+        params.push(states[0] ?? null);
+      } else if (states.length > 1) {
         where.push('state IN (SELECT value FROM json_each(?))');
         params.push(idList(states));
       }

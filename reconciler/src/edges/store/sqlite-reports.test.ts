@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ObservedResource } from '../../../../schemas/protocol.ts';
+import sqlite3 from 'sqlite3';
 import type { ReportInput } from './store.ts';
 import { at, enroll, file, pkg, report, tempStore } from './test-support.ts';
 
 test('10,000 reports in one call are all persisted, and the next burst replaces every set', async (t) => {
-  const { store, open } = await tempStore(t);
+  const { store, file: dbFile, open } = await tempStore(t);
   const ids = Array.from({ length: 10_000 }, (_, i) => `dev-${String(i).padStart(5, '0')}`);
-  await Promise.all(ids.map((id) => enroll(store, id)));
+  // 10,000 enrollments one by one take seconds; the devices are seeded in one statement instead.
+  await seedDevices(dbFile, ids);
+  assert.equal(await store.countDevices(), 10_000);
 
   const burst = (minute: number, observed: (i: number) => ObservedResource[]): ReportInput[] =>
     ids.map((deviceId, i) => ({
@@ -25,7 +28,9 @@ test('10,000 reports in one call are all persisted, and the next burst replaces 
   const all = await store.getObservedMany(ids);
   assert.equal(all.size, 10_000);
   assert.ok([...all.values()].every((s) => s.resources.length === 10 && s.reportedAt === at(1)));
-  assert.deepEqual(all.get('dev-00042')?.resources[0], pkg('p0', '1.42'));
+  const dev42 = all.get('dev-00042')?.resources;
+  assert.deepEqual(dev42?.find((r) => r.key === 'package/p0'), pkg('p0', '1.42'));
+  assert.deepEqual(dev42?.find((r) => r.key === 'file//etc/f4'), file('/etc/f4', '42'.padStart(64, '0')));
 
   // Second burst: a smaller set per device. Nothing of the first set may survive.
   const second = await store.saveReports(burst(2, (i) => [pkg('nginx', `2.${i}`)]));
@@ -70,6 +75,7 @@ test('reports for unknown or deleted devices and malformed reports are skipped, 
   await enroll(store, 'bad');
   const malformed = report([{ type: 'package' } as unknown as ObservedResource]);
   const res = await store.saveReports([
+    { deviceId: 'a', receivedAt: at(1), report: malformed },
     { deviceId: 'a', receivedAt: at(1), report: report([pkg('x', '1')]) },
     { deviceId: 'ghost', receivedAt: at(1), report: report([pkg('x', '1')]) },
     { deviceId: 'gone', receivedAt: at(1), report: report([pkg('x', '1')]) },
@@ -104,3 +110,14 @@ test('getObserved: undefined for an unknown device, empty and without reportedAt
   assert.deepEqual([...many.keys()], ['a']);
   assert.deepEqual(await store.getObservedMany([]), new Map());
 });
+
+function seedDevices(dbFile: string, ids: readonly string[]): Promise<void> {
+  const values = ids.map((id) => `('${id}', 'machine-${id}', '${id}', 'hash-${id}')`).join(',');
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(dbFile);
+    db.exec(
+      `INSERT INTO devices (id, machine_id, name, credential_hash) VALUES ${values}`,
+      (err) => db.close(() => (err ? reject(err) : resolve())),
+    );
+  });
+}

@@ -48,7 +48,10 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
           const last = lastReportAt.get(p.deviceId);
           // Unknown or deleted device, or a newer report already stored: nothing to write.
           if (last === undefined || (last !== null && last > p.receivedAt)) skipped.add(p.deviceId);
-          else accepted.push(p);
+          else {
+            accepted.push(p);
+            skipped.delete(p.deviceId); // an earlier malformed report of this device
+          }
         }
         await writeObservedSets(
           c,
@@ -101,11 +104,16 @@ export async function mergeObserved(c: Conn, byDevice: ReadonlyMap<string, Obser
 /** Undefined when a resource has no string `key` and `type`; else deduplicated (last wins), sorted. */
 export function normaliseObserved(observed: readonly ObservedResource[]): ObservedResource[] | undefined {
   if (!Array.isArray(observed)) return undefined;
-  const byKey = new Map<string, ObservedResource>();
-  for (const r of observed) {
+  // Fast path: agents usually send a sorted, duplicate-free set; take it as it is.
+  let sorted = true;
+  for (let i = 0; i < observed.length; i++) {
+    const r = observed[i];
     if (typeof r?.key !== 'string' || typeof r.type !== 'string') return undefined;
-    byKey.set(r.key, r);
+    if (i > 0 && !((observed[i - 1] as ObservedResource).key < r.key)) sorted = false;
   }
+  if (sorted) return observed as ObservedResource[];
+  const byKey = new Map<string, ObservedResource>();
+  for (const r of observed) byKey.set(r.key, r);
   return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 

@@ -35,6 +35,8 @@ export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<
   });
   try {
     await migrate(db, migrations, clock);
+    // SQLite's advice for a long-lived connection: refresh planner statistics where useful.
+    await db.read((c) => c.exec('PRAGMA optimize=0x10002'));
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

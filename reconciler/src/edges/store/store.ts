@@ -171,7 +171,7 @@ export interface ReportInput {
 export interface SaveReportsResult {
   /** Devices whose facts and observed set were written. */
   saved: number;
-  /** Device ids skipped: unknown, deleted, or already holding a newer report. */
+  /** Device ids skipped: unknown, deleted, already holding a newer report, or sent a malformed one. */
   skipped: string[];
 }
 
@@ -222,7 +222,9 @@ export type ResultOutcome =
   /** No job has this idempotency key. */
   | 'unknown'
   /** The idempotency key belongs to another job id. */
-  | 'conflict';
+  | 'conflict'
+  /** The status is not a final job state. */
+  | 'invalid';
 
 export interface RecordResultOutcome {
   jobId: string;
@@ -325,7 +327,8 @@ export interface Store {
    * Stores the agent's result once per idempotency key: a second result changes nothing and
    * returns `duplicate: true`. A result overrides a final state the server set without one
    * (cancelled, timed_out): the agent's outcome is the truth. The result's observed resources
-   * are merged into the device's observed set. Throws `store.not-found` / `store.conflict`.
+   * are merged into the device's observed set. Throws `store.not-found` / `store.conflict` /
+   * `store.invalid` for the outcomes `unknown` / `conflict` / `invalid`.
    */
   recordJobResult(result: JobResult, now: IsoTime): Promise<{ duplicate: boolean; job: JobRecord }>;
   /** Batched `recordJobResult`; never throws for a single bad result, reports its outcome. */
