@@ -1,5 +1,6 @@
 // Jobs: created once per idempotency key, dispatched, finished by exactly one agent result.
 import type { JobResult, JobState, ObservedResource, Step } from '../../../../schemas/protocol.ts';
+import type { DesiredResource } from '../../core/model.ts';
 import type { CreateJobsResult, JobRecord, NewJob, RecordResultOutcome, Store } from './store.ts';
 import { FINAL_JOB_STATES, JOB_STATES, StoreError } from './store.ts';
 import { chunkRows, placeholders, type Conn, type SqlValue } from './sqlite-db.ts';
@@ -34,11 +35,12 @@ interface JobRow {
   attempts: number;
   result: string | null;
   rollout_id: string | null;
+  resources: string;
 }
 
 const COLUMNS =
   'id, device_id, revision, idempotency_key, steps, state, created_at, dispatched_at, started_at, ' +
-  'finished_at, attempts, result, rollout_id';
+  'finished_at, attempts, result, rollout_id, resources';
 
 /** SQL list of the states a job is still open in (not final). */
 const OPEN = `('pending', 'dispatched', 'running')`;
@@ -108,13 +110,14 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
         'pending',
         iso(j.createdAt, 'createdAt'),
         j.rolloutId ?? null,
+        JSON.stringify(j.resources ?? {}),
       ]);
       return db.transaction(async (c) => {
         const created = new Set<string>();
-        for (const chunk of chunkRows(rows, 8)) {
+        for (const chunk of chunkRows(rows, 9)) {
           const inserted = await c.all<{ id: string }>(
-            `INSERT INTO jobs (id, device_id, revision, idempotency_key, steps, state, created_at, rollout_id)
-             VALUES ${placeholders(chunk.length, 8)}
+            `INSERT INTO jobs (id, device_id, revision, idempotency_key, steps, state, created_at, rollout_id, resources)
+             VALUES ${placeholders(chunk.length, 9)}
              ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
             chunk.flat(),
           );
@@ -306,5 +309,7 @@ function toJob(row: JobRow): JobRecord {
   setIf(job, 'finishedAt', row.finished_at);
   setIf(job, 'result', row.result === null ? null : (JSON.parse(row.result) as JobResult));
   setIf(job, 'rolloutId', row.rollout_id);
+  const resources = JSON.parse(row.resources) as Record<string, DesiredResource>;
+  if (Object.keys(resources).length > 0) job.resources = resources;
   return job;
 }

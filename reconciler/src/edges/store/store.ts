@@ -193,6 +193,8 @@ export interface NewJob {
   steps: Step[];
   createdAt: IsoTime;
   rolloutId?: string;
+  /** Resource key → the resource the job's step for that key converges to (or deletes). */
+  resources?: Record<string, DesiredResource>;
 }
 
 export interface JobRecord extends NewJob {
