@@ -18,6 +18,16 @@ const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(
 
 const encoder = new TextEncoder();
 
+// Scratch space, not state: every call overwrites what it reads before reading it, and a call
+// runs to completion synchronously, so sharing it is safe and saves three allocations per hash
+// (which dominate hashing the many short canonical-JSON records of compile).
+const scratchState = new Int32Array(8);
+const scratchSchedule = new Int32Array(64);
+const scratchTail = new Uint8Array(128);
+const INITIAL_STATE = new Int32Array([
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+]);
+
 /** UTF-8 bytes of a string (lone surrogates become U+FFFD, as in every UTF-8 encoder). */
 export function utf8Encode(text: string): Uint8Array {
   return encoder.encode(text);
@@ -26,22 +36,22 @@ export function utf8Encode(text: string): Uint8Array {
 /** SHA-256 digest (32 bytes) of `data`; a string is hashed as its UTF-8 bytes. */
 export function sha256(data: string | Uint8Array): Uint8Array {
   const bytes = typeof data === 'string' ? utf8Encode(data) : data;
-  const state = new Int32Array([
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-  ]);
-  const w = new Int32Array(64);
+  const state = scratchState;
+  state.set(INITIAL_STATE);
+  const w = scratchSchedule;
   const length = bytes.length;
   const fullBlocksEnd = length - (length % 64);
   for (let offset = 0; offset < fullBlocksEnd; offset += 64) compress(state, w, bytes, offset);
 
   // The tail: the remaining bytes, 0x80, zeros, and the bit length as a 64-bit big-endian integer.
   const rest = length - fullBlocksEnd;
-  const tail = new Uint8Array(rest < 56 ? 64 : 128);
-  tail.set(bytes.subarray(fullBlocksEnd), 0);
+  const end = rest < 56 ? 64 : 128;
+  const tail = scratchTail;
+  tail.fill(0, 0, end);
+  for (let i = 0; i < rest; i++) tail[i] = bytes[fullBlocksEnd + i]!;
   tail[rest] = 0x80;
   const bitsHigh = Math.floor(length / 0x20000000);
   const bitsLow = (length << 3) >>> 0;
-  const end = tail.length;
   tail[end - 8] = bitsHigh >>> 24;
   tail[end - 7] = bitsHigh >>> 16;
   tail[end - 6] = bitsHigh >>> 8;

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import type { DriftMode, FileDeploymentSpec, RolloutPolicy } from '../../../../schemas/kinds.ts';
 import type { DesiredState, DeviceInput, FileResource, PackageResource, ScriptResource } from '../model.ts';
 import { sha256Hex } from '../sha256.ts';
-import { compileDevice, compileFleet, createCompileContext, findConflicts } from './compile.ts';
+import { compileDevice, compileFleet, createCompileContext, findConflicts, membershipOf } from './compile.ts';
 import { desiredStateFingerprint, fileFingerprint, packageFingerprint, scriptFingerprint } from './fingerprint.ts';
-import { resolveGroupMembers } from './groups.ts';
+import { resolveDeviceGroups, resolveGroupMembers } from './groups.ts';
 import { buildModel, device, factsFor, repoFile, type ModelParts } from './test-builders.ts';
 
 const apt = factsFor('debian', 'apt');
@@ -542,6 +542,11 @@ test('compileDevice agrees with compileFleet, with or without a shared context',
     fingerprint: desiredStateFingerprint([]),
   });
   assert.throws(() => compileDevice(buildModel(), devices[0]!, membership, context));
+  // One device alone, without the fleet's membership.
+  for (const d of devices) {
+    const alone = compileDevice(model, d, membershipOf(d.name, resolveDeviceGroups(model, d)), context);
+    assert.deepEqual(alone, fleet.get(d.name), `${d.name} alone`);
+  }
 });
 
 test('the state fingerprint changes with desired state, not with provenance', () => {
@@ -622,4 +627,55 @@ test('compileFleet output does not depend on the order of devices or documents',
   const codes = web2.issues.map((i) => `${i.code} ${i.subject}`);
   assert.deepEqual(codes, [...codes].sort());
   assert.ok(codes.length > 0);
+});
+
+test('devices with the same profiles through different groups keep their own sources', () => {
+  const model = buildModel({
+    groups: {
+      fra: { selector: { matchLabels: { site: 'fra' } } },
+      ams: { selector: { matchLabels: { site: 'ams' } } },
+    },
+    files: { motd: { path: '/etc/motd', content: 'hi' } },
+    profiles: { base: { targets: ['fra', 'ams'], files: ['motd'] } },
+  });
+  const devices = [
+    device('a-1', { labels: { site: 'ams' } }),
+    device('f-1', { labels: { site: 'fra' } }),
+    device('f-2', { labels: { site: 'fra' } }),
+  ];
+  const states = compileFleet(model, devices);
+  const sourcesOf = (name: string) => states.get(name)!.resources[0]!.sources;
+  assert.deepEqual(sourcesOf('a-1'), [{ profile: 'base', groups: ['ams'] }]);
+  assert.deepEqual(sourcesOf('f-1'), [{ profile: 'base', groups: ['fra'] }]);
+  assert.deepEqual(sourcesOf('f-2'), [{ profile: 'base', groups: ['fra'] }]);
+  assert.equal(states.get('a-1')!.fingerprint, states.get('f-1')!.fingerprint);
+});
+
+test('compiled resources are read-only; each device has its own lists', () => {
+  const model = buildModel({
+    groups: { all: { selector: { matchLabels: { site: 'fra' } } } },
+    files: { motd: { path: '/etc/motd', content: 'hi' } },
+    scripts: { s: { interpreter: 'sh', content: 'true', env: { A: '1' } } },
+    profiles: { base: { targets: ['all'], files: ['motd'], scripts: ['s'] } },
+  });
+  const states = compileFleet(model, [device('f-1', { labels: { site: 'fra' } }), device('f-2', { labels: { site: 'fra' } })]);
+  const one = states.get('f-1')!;
+  const two = states.get('f-2')!;
+  const file = one.resources[0] as FileResource;
+  assert.throws(() => {
+    file.mode = '0777';
+  }, TypeError);
+  assert.throws(() => {
+    file.sources.push({ profile: 'x', groups: [] });
+  }, TypeError);
+  assert.throws(() => {
+    ((one.resources[1] as ScriptResource).env as Record<string, string>).A = '2';
+  }, TypeError);
+  // The lists themselves are the device's own: sorting or filtering one touches no other device.
+  one.resources.reverse();
+  one.groups.push('extra');
+  assert.deepEqual(two.resources.map((r) => r.key), ['file//etc/motd', 'script/s']);
+  assert.deepEqual(two.groups, ['all']);
+  // Freezing copies never freezes the model's own documents.
+  assert.equal(Object.isFrozen(model.scripts.get('s')!.doc.spec.env), false);
 });

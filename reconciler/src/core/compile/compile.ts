@@ -17,6 +17,8 @@
 //                       successExitCodes ?? [0] (sorted, deduplicated), env ?? {}; ensure present,
 //                       prune false. `order` numbers the device's scripts from 0: profiles by
 //                       name, then scripts as listed, first occurrence wins.
+//   A `source` the revision does not hold (validation should have said so) → issue
+//   `source.missing`, left out.
 // - a resource reached through several profiles is one resource: its `sources` list each profile
 //   (by name) with the device's groups that are among that profile's targets; `drift`, and every
 //   other field, come from the first profile.
@@ -29,11 +31,11 @@
 // - resources sorted by key, issues by (code, subject, message); the state fingerprint is
 //   `desiredStateFingerprint` (fingerprint.ts).
 //
-// Everything a device's resources depend on except `sources` is a function of its profile set and
-// package manager, so it is compiled once per distinct (profiles, manager) and shared; resolved
-// resources and their fingerprints are cached per (document, manager). Returned objects may share
-// nested values (rollout policies, env, exit codes, sources): treat them as immutable.
-import { PACKAGE_MANAGERS, type PackageManager, type ProfileDoc, type RolloutPolicy } from '../../../../schemas/kinds.ts';
+// Cost. Everything but `sources` is a function of the device's (profile set, manager), so that is
+// compiled once per distinct pair; documents are resolved (and hashed) once per (document,
+// manager); and devices whose profiles reach them through the same groups share resource objects.
+// Shared objects are frozen: DesiredState values are read-only (copy before changing anything).
+import { PACKAGE_MANAGERS, type DriftMode, type PackageManager, type ProfileDoc, type RolloutPolicy } from '../../../../schemas/kinds.ts';
 import type {
   CompileIssue,
   DesiredResource,
@@ -49,11 +51,12 @@ import type {
 } from '../model.ts';
 import { sha256Hex, utf8Encode } from '../sha256.ts';
 import {
-  desiredStateFingerprint,
+  combineStateDigests,
   fileFingerprint,
   normalizeExitCodes,
   packageFingerprint,
   scriptFingerprint,
+  stateEntryDigest,
 } from './fingerprint.ts';
 import { compareStrings, groupsByDevice, groupsOfDevice, resolveGroupMembers, type GroupMembership } from './groups.ts';
 
@@ -77,18 +80,28 @@ export interface ResourceConflict {
 
 /**
  * Per-model caches shared by every device compiled against that model: prepared profiles,
- * resolved resources per (document, manager), compiled (profiles, manager) combinations. Create
- * one per model with `createCompileContext` and pass it to `compileDevice` to compile many devices
- * cheaply; it fills lazily, so compiling one device only resolves that device's profiles.
+ * resolved documents per manager, compiled (profiles, manager) combinations. Create one per model
+ * with `createCompileContext` and pass it to `compileDevice` to compile many devices cheaply; it
+ * fills lazily, so compiling one device only resolves that device's profiles. Its fields are
+ * compile's internals, public only so the module's functions can reach them.
  */
 export class CompileContext {
   /** Group name → names of the profiles targeting it, sorted. */
   readonly profilesByGroup = new Map<string, string[]>();
   readonly profiles = new Map<string, PreparedProfile>();
-  readonly packages = new Map<string, Resolved<PackageResource>>();
-  readonly files = new Map<string, Resolved<FileResource>>();
-  readonly scripts = new Map<string, Resolved<ScriptResource>>();
   readonly combos = new Map<string, CompiledCombo>();
+  readonly packages = new Map<string, Resolution<PackageBase>>();
+  readonly files = new Map<string, Resolution<FileBase>>();
+  readonly scripts = new Map<string, Resolution<ScriptBase>>();
+  /** Every resource key the model can produce → its rank in key order, so sorting compares integers. */
+  private keyRanks: Map<string, number> | undefined;
+  /**
+   * compileCombo's scratch: the entry of each key rank, valid where `slotStamp[rank]` equals the
+   * current `stamp` (so nothing needs clearing between combos).
+   */
+  slotStamp = new Int32Array(0);
+  slotEntry: (ComboEntry | undefined)[] = [];
+  stamp = 0;
 
   constructor(readonly model: FleetModel) {
     for (const name of [...model.profiles.keys()].sort(compareStrings)) {
@@ -99,15 +112,41 @@ export class CompileContext {
       }
     }
   }
+
+  rankOf(key: string): number {
+    const rank = this.ranks().get(key);
+    if (rank === undefined) throw new Error(`compile: resource key ${key} is not in the model`);
+    return rank;
+  }
+
+  /** Builds the key ranks and the slot scratch sized to them, once. */
+  ranks(): ReadonlyMap<string, number> {
+    if (this.keyRanks === undefined) {
+      const keys = new Set<string>();
+      for (const name of this.model.software.keys()) keys.add(packageKey(name));
+      for (const located of this.model.files.values()) keys.add(fileKey(located.doc.spec.path));
+      for (const name of this.model.scripts.keys()) keys.add(scriptKey(name));
+      this.keyRanks = new Map([...keys].sort(compareStrings).map((k, i) => [k, i]));
+      this.slotStamp = new Int32Array(keys.size);
+      this.slotEntry = new Array<ComboEntry | undefined>(keys.size).fill(undefined);
+    }
+    return this.keyRanks;
+  }
 }
 
 export function createCompileContext(model: FleetModel): CompileContext {
   return new CompileContext(model);
 }
 
+/** A membership holding one device in each of `groups`, e.g. from `resolveDeviceGroups`. */
+export function membershipOf(deviceName: string, groups: readonly string[]): GroupMembership {
+  return new Map(groups.map((group) => [group, new Set([deviceName])]));
+}
+
 /**
  * The desired state of one device. `membership` is `resolveGroupMembers(model, devices)` over the
- * fleet's devices; `context`, when given, must have been created for this `model`.
+ * fleet's devices, or just this device's entries (`membershipOf`); `context`, when given, must
+ * have been created for this `model`.
  */
 export function compileDevice(
   model: FleetModel,
@@ -147,12 +186,10 @@ export function findConflicts(model: FleetModel, devices: readonly DeviceInput[]
   for (const device of sortedByName(devices)) {
     const profileNames = profilesOfGroups(context, groupsOf.get(device.name) ?? []);
     const manager = device.facts?.os?.packageManager;
-    const found = [...compiledCombo(context, profileNames, manager).conflicts];
+    const found = [...compiledCombo(context, profileNames, manager, 'conflicts').conflicts];
     if (manager === undefined) {
       for (const assumed of PACKAGE_MANAGERS) {
-        for (const conflict of compiledCombo(context, profileNames, assumed).conflicts) {
-          if (conflict.code === 'conflict.package') found.push(conflict);
-        }
+        found.push(...compiledCombo(context, profileNames, assumed, 'package-conflicts').conflicts);
       }
     }
     found.sort(compareConflicts);
@@ -163,32 +200,30 @@ export function findConflicts(model: FleetModel, devices: readonly DeviceInput[]
 
 // ---- per device ----
 
-function compileWithGroups(
-  context: CompileContext,
-  device: DeviceInput,
-  groups: readonly string[],
-): DesiredState {
+function compileWithGroups(context: CompileContext, device: DeviceInput, groups: readonly string[]): DesiredState {
   const profileNames = profilesOfGroups(context, groups);
-  const manager = device.facts?.os?.packageManager;
-  const combo = compiledCombo(context, profileNames, manager);
+  const combo = compiledCombo(context, profileNames, device.facts?.os?.packageManager);
 
-  const sourceOf = new Map<string, ResourceSource>();
-  const profiles: DeviceProfile[] = [];
+  // The groups through which the device is in each of its profiles; devices alike in this share
+  // resource objects (group names cannot hold control characters, so the join is unambiguous).
+  const sourceGroups: string[][] = [];
   for (const name of profileNames) {
-    const profile = preparedProfile(context, name);
-    profiles.push(profile.deviceProfile);
-    sourceOf.set(name, { profile: name, groups: groups.filter((group) => profile.targets.has(group)) });
+    const targets = preparedProfile(context, name).targets;
+    sourceGroups.push(groups.filter((group) => targets.has(group)));
+  }
+  const signature = sourceGroups.map((list) => list.join('\u0001')).join('\u0000');
+  let resources = combo.materialized.get(signature);
+  if (resources === undefined) {
+    resources = materializeAll(combo, profileNames, sourceGroups);
+    combo.materialized.set(signature, resources);
   }
 
-  const resources: DesiredResource[] = combo.entries.map(
-    (entry) => ({ ...entry.resource, sources: entry.profiles.map((name) => sourceOf.get(name)!) }) as DesiredResource,
-  );
   return {
     device: device.name,
     revision: context.model.revision,
     groups: [...groups],
-    profiles,
-    resources,
+    profiles: combo.profiles.slice(),
+    resources: resources.slice(),
     issues: combo.issues.slice(),
     fingerprint: combo.fingerprint,
   };
@@ -202,41 +237,126 @@ function profilesOfGroups(context: CompileContext, groups: readonly string[]): s
   return [...names].sort(compareStrings);
 }
 
+function materializeAll(
+  combo: CompiledCombo,
+  profileNames: readonly string[],
+  sourceGroups: readonly string[][],
+): DesiredResource[] {
+  const sourceOf = new Map<string, ResourceSource>();
+  profileNames.forEach((profile, i) => {
+    sourceOf.set(profile, Object.freeze({ profile, groups: Object.freeze(sourceGroups[i]!) as string[] }));
+  });
+  // Resources reached through the same profiles share one sources list.
+  const sourceLists = new Map<string, ResourceSource[]>();
+  return combo.entries.map((entry) => {
+    let sources = sourceLists.get(entry.profilesKey);
+    if (sources === undefined) {
+      sources = Object.freeze(entry.profiles.map((name) => sourceOf.get(name)!)) as ResourceSource[];
+      sourceLists.set(entry.profilesKey, sources);
+    }
+    return Object.freeze(materialize(entry, sources));
+  });
+}
+
+/** The device's resource, built field by field (one shape per type) rather than spread. */
+function materialize(entry: ComboEntry, sources: ResourceSource[]): DesiredResource {
+  const r = entry.resolution.resource;
+  switch (r.type) {
+    case 'package':
+      return {
+        type: 'package',
+        key: r.key,
+        fingerprint: r.fingerprint,
+        ensure: r.ensure,
+        prune: r.prune,
+        drift: entry.drift,
+        sources,
+        software: r.software,
+        manager: r.manager,
+        packageName: r.packageName,
+        version: r.version,
+      };
+    case 'file':
+      return {
+        type: 'file',
+        key: r.key,
+        fingerprint: r.fingerprint,
+        ensure: r.ensure,
+        prune: r.prune,
+        drift: entry.drift,
+        sources,
+        name: r.name,
+        path: r.path,
+        sha256: r.sha256,
+        size: r.size,
+        origin: r.origin,
+        mode: r.mode,
+        owner: r.owner,
+        group: r.group,
+      };
+    case 'script':
+      return {
+        type: 'script',
+        key: r.key,
+        fingerprint: r.fingerprint,
+        ensure: r.ensure,
+        prune: r.prune,
+        drift: entry.drift,
+        sources,
+        name: r.name,
+        interpreter: r.interpreter,
+        sha256: r.sha256,
+        origin: r.origin,
+        run: r.run,
+        check: r.check,
+        timeoutSeconds: r.timeoutSeconds,
+        successExitCodes: r.successExitCodes,
+        env: r.env,
+        order: entry.order,
+      };
+  }
+}
+
 // ---- per (profile set, manager) ----
 
-type Unsourced<R> = R extends unknown ? Omit<R, 'sources'> : never;
-
 interface ComboEntry {
-  resource: Unsourced<DesiredResource>;
-  /** Profiles that contributed it, in name order. */
+  resolution: Resolved<ResolvedResource>;
+  drift: DriftMode;
+  /** Scripts: position in the device's script order; -1 otherwise. */
+  order: number;
+  /** Profiles that contributed the resource, in name order, and them joined (a cache key). */
   profiles: string[];
+  profilesKey: string;
 }
 
 interface CompiledCombo {
   /** Sorted by resource key. */
   entries: ComboEntry[];
+  profiles: DeviceProfile[];
   /** Sorted by (code, subject, message). */
   issues: CompileIssue[];
   conflicts: Omit<ResourceConflict, 'device'>[];
   fingerprint: string;
+  /** Frozen resources per source-groups signature (see compileWithGroups). */
+  materialized: Map<string, DesiredResource[]>;
 }
 
-interface PendingEntry {
-  resource: Unsourced<DesiredResource>;
-  profiles: string[];
-  /** The FileDeployment, Software or Script that produced it. */
-  document: string;
-}
+/**
+ * What a combo is compiled for: `state` (everything), `conflicts` (no state fingerprint), or
+ * `package-conflicts` (only software is walked: findConflicts' assumed managers).
+ */
+type ComboMode = 'state' | 'conflicts' | 'package-conflicts';
 
 function compiledCombo(
   context: CompileContext,
   profileNames: readonly string[],
   manager: PackageManager | undefined,
+  mode: ComboMode = 'state',
 ): CompiledCombo {
-  const comboKey = `${manager ?? ''}\u0000${profileNames.join('\u0000')}`;
+  const comboKey = `${mode}\u0000${manager ?? ''}\u0000${profileNames.join('\u0000')}`;
   let combo = context.combos.get(comboKey);
   if (combo === undefined) {
-    combo = compileCombo(context, profileNames, manager);
+    combo = compileCombo(context, profileNames, manager, mode);
     context.combos.set(comboKey, combo);
   }
   return combo;
@@ -246,10 +366,15 @@ function compileCombo(
   context: CompileContext,
   profileNames: readonly string[],
   manager: PackageManager | undefined,
+  mode: ComboMode,
 ): CompiledCombo {
-  const entries = new Map<string, PendingEntry>();
+  const met: ComboEntry[] = [];
+  context.ranks();
+  const stamp = ++context.stamp;
+  const { slotStamp, slotEntry } = context;
+  const entryAt = (rank: number): ComboEntry | undefined => (slotStamp[rank] === stamp ? slotEntry[rank] : undefined);
   /** Package name (for the device's manager) → the entry that claimed it first. */
-  const packageNames = new Map<string, PendingEntry>();
+  const packageNames = new Map<string, ComboEntry>();
   const issues: CompileIssue[] = [];
   const reported = new Set<string>();
   const conflicts: Omit<ResourceConflict, 'device'>[] = [];
@@ -262,102 +387,100 @@ function compileCombo(
     reported.add(id);
     issues.push(issue);
   };
+  const add = (resolution: Resolved<ResolvedResource>, drift: DriftMode, profile: string, order = -1): ComboEntry => {
+    const entry: ComboEntry = { resolution, drift, order, profiles: [profile], profilesKey: profile };
+    slotStamp[resolution.rank] = stamp;
+    slotEntry[resolution.rank] = entry;
+    met.push(entry);
+    return entry;
+  };
+  const conflict = (code: ResourceConflict['code'], kept: ComboEntry, profile: string, left: Resolved<ResolvedResource>, subject: string, message: string): void => {
+    conflicts.push({
+      code,
+      profiles: [kept.profiles[0]!, profile],
+      documents: [kept.resolution.document, left.document],
+      item: left.document,
+      key: left.resource.key,
+      subject,
+      message,
+    });
+    issues.push({ code, subject: left.resource.key, message });
+  };
 
   for (const profileName of profileNames) {
     const profile = preparedProfile(context, profileName);
-    const spec = profile.located.doc.spec;
 
-    for (const software of spec.software ?? []) {
-      const resolved = resolvedPackage(context, software, manager);
-      if (!resolved.ok) {
-        reportOnce(resolved.issue);
+    for (const resolution of packagesOf(context, profile, manager)) {
+      if (!resolution.ok) {
+        reportOnce(resolution.issue);
         continue;
       }
-      const resource = resolved.resource;
-      const existing = entries.get(resource.key);
+      const existing = entryAt(resolution.rank);
       if (existing !== undefined) {
         // One Software document resolves to one fingerprint per manager: always a merge.
         addProfile(existing, profileName);
         continue;
       }
-      const entry: PendingEntry = { resource: { ...resource, drift: profile.drift }, profiles: [profileName], document: software };
-      if (resource.packageName !== undefined) {
-        const claimed = packageNames.get(resource.packageName);
-        if (claimed !== undefined && claimed.resource.fingerprint !== resource.fingerprint) {
-          const kept = claimed.resource as PackageResource;
-          const subject = `${manager}/${resource.packageName}`;
-          const message =
-            `${byProfiles(claimed.profiles[0]!, profileName)} ${manager} package "${resource.packageName}" ` +
-            `differently: Software "${claimed.document}" wants ${describePackage(kept)}, ` +
-            `Software "${software}" wants ${describePackage(resource)}; keeping "${claimed.document}"`;
-          conflicts.push({
-            code: 'conflict.package',
-            profiles: [claimed.profiles[0]!, profileName],
-            documents: [claimed.document, software],
-            item: software,
-            key: resource.key,
-            subject,
-            message,
-          });
-          issues.push({ code: 'conflict.package', subject: resource.key, message });
-          continue;
-        }
-        if (claimed === undefined) packageNames.set(resource.packageName, entry);
-      } else {
+      const resource = resolution.resource;
+      if (resource.packageName === undefined) {
         packagesWithoutManager++;
-      }
-      entries.set(resource.key, entry);
-    }
-
-    for (const fileName of spec.files ?? []) {
-      const resolved = resolvedFile(context, fileName);
-      if (!resolved.ok) {
-        reportOnce(resolved.issue);
+        add(resolution, profile.drift, profileName);
         continue;
       }
-      const resource = resolved.resource;
-      const existing = entries.get(resource.key);
+      const claimed = packageNames.get(resource.packageName);
+      if (claimed === undefined) {
+        packageNames.set(resource.packageName, add(resolution, profile.drift, profileName));
+      } else if (claimed.resolution.resource.fingerprint === resource.fingerprint) {
+        add(resolution, profile.drift, profileName);
+      } else {
+        const kept = claimed.resolution;
+        conflict(
+          'conflict.package',
+          claimed,
+          profileName,
+          resolution,
+          `${manager}/${resource.packageName}`,
+          `${byProfiles(claimed.profiles[0]!, profileName)} ${manager} package "${resource.packageName}" ` +
+            `differently: Software "${kept.document}" wants ${describePackage(kept.resource as PackageBase)}, ` +
+            `Software "${resolution.document}" wants ${describePackage(resource)}; keeping "${kept.document}"`,
+        );
+      }
+    }
+    if (mode === 'package-conflicts') continue;
+
+    for (const resolution of profile.files) {
+      if (!resolution.ok) {
+        reportOnce(resolution.issue);
+        continue;
+      }
+      const existing = entryAt(resolution.rank);
       if (existing === undefined) {
-        entries.set(resource.key, {
-          resource: { ...resource, drift: profile.drift },
-          profiles: [profileName],
-          document: fileName,
-        });
-      } else if (existing.resource.fingerprint === resource.fingerprint) {
+        add(resolution, profile.drift, profileName);
+      } else if (existing.resolution.resource.fingerprint === resolution.resource.fingerprint) {
         addProfile(existing, profileName);
       } else {
-        const message =
-          `${byProfiles(existing.profiles[0]!, profileName)} ${resource.path} with different content, mode, ` +
-          `owner or ensure (FileDeployment "${existing.document}" vs "${fileName}"); keeping "${existing.document}"`;
-        conflicts.push({
-          code: 'conflict.file',
-          profiles: [existing.profiles[0]!, profileName],
-          documents: [existing.document, fileName],
-          item: fileName,
-          key: resource.key,
-          subject: resource.path,
-          message,
-        });
-        issues.push({ code: 'conflict.file', subject: resource.key, message });
+        const path = resolution.resource.path;
+        conflict(
+          'conflict.file',
+          existing,
+          profileName,
+          resolution,
+          path,
+          `${byProfiles(existing.profiles[0]!, profileName)} ${path} with different content, mode, owner or ` +
+            `ensure (FileDeployment "${existing.resolution.document}" vs "${resolution.document}"); ` +
+            `keeping "${existing.resolution.document}"`,
+        );
       }
     }
 
-    for (const scriptName of spec.scripts ?? []) {
-      const resolved = resolvedScript(context, scriptName);
-      if (!resolved.ok) {
-        reportOnce(resolved.issue);
+    for (const resolution of profile.scripts) {
+      if (!resolution.ok) {
+        reportOnce(resolution.issue);
         continue;
       }
-      const existing = entries.get(resolved.resource.key);
-      if (existing !== undefined) {
-        addProfile(existing, profileName);
-        continue;
-      }
-      entries.set(resolved.resource.key, {
-        resource: { ...resolved.resource, drift: profile.drift, order: scriptOrder++ },
-        profiles: [profileName],
-        document: scriptName,
-      });
+      const existing = entryAt(resolution.rank);
+      if (existing !== undefined) addProfile(existing, profileName);
+      else add(resolution, profile.drift, profileName, scriptOrder++);
     }
   }
 
@@ -371,21 +494,40 @@ function compileCombo(
     });
   }
 
-  const sortedEntries: ComboEntry[] = [...entries.values()]
-    .sort((a, b) => compareStrings(a.resource.key, b.resource.key))
-    .map(({ resource, profiles }) => ({ resource, profiles }));
+  const entries = met.sort((a, b) => a.resolution.rank - b.resolution.rank);
   issues.sort((a, b) => compareStrings(a.code, b.code) || compareStrings(a.subject, b.subject) || compareStrings(a.message, b.message));
   conflicts.sort(compareConflicts);
   return {
-    entries: sortedEntries,
-    issues,
+    entries,
+    profiles: profileNames.map((name) => preparedProfile(context, name).deviceProfile),
+    issues: issues.map((issue) => Object.freeze(issue)),
     conflicts,
-    fingerprint: desiredStateFingerprint(sortedEntries.map((entry) => entry.resource)),
+    fingerprint: mode === 'state' ? combineStateDigests(entries.map(entryDigest)) : '',
+    materialized: new Map(),
   };
 }
 
-function addProfile(entry: PendingEntry, profileName: string): void {
-  if (entry.profiles[entry.profiles.length - 1] !== profileName) entry.profiles.push(profileName);
+/** The entry's `stateEntryDigest`, cached per resolved document, drift and script order. */
+function entryDigest(entry: ComboEntry): Uint8Array {
+  const { resolution, drift, order } = entry;
+  const cacheKey = (order + 1) * 2 + (drift === 'report' ? 1 : 0);
+  let digest = resolution.digests.get(cacheKey);
+  if (digest === undefined) {
+    const r = resolution.resource;
+    digest = stateEntryDigest(
+      r.type === 'script'
+        ? { key: r.key, fingerprint: r.fingerprint, drift, prune: r.prune, order }
+        : { key: r.key, fingerprint: r.fingerprint, drift, prune: r.prune },
+    );
+    resolution.digests.set(cacheKey, digest);
+  }
+  return digest;
+}
+
+function addProfile(entry: ComboEntry, profileName: string): void {
+  if (entry.profiles[entry.profiles.length - 1] === profileName) return;
+  entry.profiles.push(profileName);
+  entry.profilesKey = `${entry.profilesKey}\u0000${profileName}`;
 }
 
 function byProfiles(first: string, second: string): string {
@@ -412,8 +554,12 @@ function compareConflicts(a: Omit<ResourceConflict, 'device'>, b: Omit<ResourceC
 interface PreparedProfile {
   located: Located<ProfileDoc>;
   targets: ReadonlySet<string>;
-  drift: DeviceProfile['drift'];
+  drift: DriftMode;
   deviceProfile: DeviceProfile;
+  files: Resolution<FileBase>[];
+  scripts: Resolution<ScriptBase>[];
+  /** Its software resolved per manager ('' for none), filled on first use. */
+  packages: Map<string, Resolution<PackageBase>[]>;
 }
 
 function preparedProfile(context: CompileContext, name: string): PreparedProfile {
@@ -425,9 +571,30 @@ function preparedProfile(context: CompileContext, name: string): PreparedProfile
   const spec = located.doc.spec;
   const drift = spec.drift ?? fleetSpec?.drift ?? 'enforce';
   const rollout = mergeRollout(fleetSpec?.rollout, spec.rollout);
-  prepared = { located, targets: new Set(spec.targets), drift, deviceProfile: { name, drift, rollout } };
+  prepared = {
+    located,
+    targets: new Set(spec.targets),
+    drift,
+    deviceProfile: Object.freeze({ name, drift, rollout: Object.freeze(rollout) }),
+    files: (spec.files ?? []).map((file) => resolvedFile(context, file)),
+    scripts: (spec.scripts ?? []).map((script) => resolvedScript(context, script)),
+    packages: new Map(),
+  };
   context.profiles.set(name, prepared);
   return prepared;
+}
+
+function packagesOf(
+  context: CompileContext,
+  profile: PreparedProfile,
+  manager: PackageManager | undefined,
+): Resolution<PackageBase>[] {
+  let list = profile.packages.get(manager ?? '');
+  if (list === undefined) {
+    list = (profile.located.doc.spec.software ?? []).map((software) => resolvedPackage(context, software, manager));
+    profile.packages.set(manager ?? '', list);
+  }
+  return list;
 }
 
 /** Shallow merge: the profile's fields replace the fleet's; undefined fields replace nothing. */
@@ -444,29 +611,49 @@ export function mergeRollout(fleet: RolloutPolicy | undefined, profile: RolloutP
 
 // ---- per document (and manager) ----
 
-type Resolved<R extends DesiredResource> =
-  | { ok: true; resource: Omit<R, 'sources' | 'drift'> }
-  | { ok: false; issue: CompileIssue };
+type PackageBase = Omit<PackageResource, 'sources' | 'drift'>;
+type FileBase = Omit<FileResource, 'sources' | 'drift'>;
+type ScriptBase = Omit<ScriptResource, 'sources' | 'drift' | 'order'>;
+type ResolvedResource = PackageBase | FileBase | ScriptBase;
+
+/** A document resolved (for a manager): the resource minus what the device's profiles add. */
+interface Resolved<B extends ResolvedResource> {
+  ok: true;
+  resource: B;
+  /** The Software, FileDeployment or Script document. */
+  document: string;
+  /** Rank of `resource.key` among all keys (CompileContext.rankOf). */
+  rank: number;
+  /** stateEntryDigest per drift (`enforce`, `report`) and, for scripts, order; filled on first use. */
+  digests: Map<number, Uint8Array>;
+}
+
+/** A resolved document, or the issue that keeps it off the device. */
+type Resolution<B extends ResolvedResource> = Resolved<B> | { ok: false; issue: CompileIssue };
+
+function resolved<B extends ResolvedResource>(context: CompileContext, document: string, resource: B): Resolved<B> {
+  return { ok: true, resource, document, rank: context.rankOf(resource.key), digests: new Map() };
+}
 
 function resolvedPackage(
   context: CompileContext,
   software: string,
   manager: PackageManager | undefined,
-): Resolved<PackageResource> {
+): Resolution<PackageBase> {
   const cacheKey = `${manager ?? ''}\u0000${software}`;
-  let resolved = context.packages.get(cacheKey);
-  if (resolved === undefined) {
-    resolved = resolvePackage(context.model, software, manager);
-    context.packages.set(cacheKey, resolved);
+  let resolution = context.packages.get(cacheKey);
+  if (resolution === undefined) {
+    resolution = resolvePackage(context, software, manager);
+    context.packages.set(cacheKey, resolution);
   }
-  return resolved;
+  return resolution;
 }
 
-function resolvePackage(model: FleetModel, software: string, manager: PackageManager | undefined): Resolved<PackageResource> {
-  const located = model.software.get(software);
+function resolvePackage(context: CompileContext, software: string, manager: PackageManager | undefined): Resolution<PackageBase> {
+  const located = context.model.software.get(software);
   if (located === undefined) throw new Error(`compile: software "${software}" is not in the model`);
   const spec = located.doc.spec;
-  const key = `package/${software}`;
+  const key = packageKey(software);
   let packageName: string | undefined;
   if (manager !== undefined) {
     packageName = Object.hasOwn(spec.packages, manager) ? spec.packages[manager] : undefined;
@@ -474,48 +661,45 @@ function resolvePackage(model: FleetModel, software: string, manager: PackageMan
       const offered = Object.keys(spec.packages).sort(compareStrings);
       return {
         ok: false,
-        issue: {
+        issue: Object.freeze({
           code: 'package.unavailable',
           subject: key,
           message:
             `Software "${software}" has no package for ${manager}` +
             ` (it has ${offered.length === 0 ? 'none' : offered.join(', ')}); left out`,
-        },
+        }),
       };
     }
   }
   const version = spec.version ?? 'any';
   const ensure = spec.ensure ?? 'present';
-  return {
-    ok: true,
-    resource: {
-      type: 'package',
-      key,
-      fingerprint: packageFingerprint({ manager, packageName, version, ensure }),
-      ensure,
-      prune: spec.prune ?? false,
-      software,
-      manager,
-      packageName,
-      version,
-    },
-  };
+  return resolved(context, software, {
+    type: 'package',
+    key,
+    fingerprint: packageFingerprint({ manager, packageName, version, ensure }),
+    ensure,
+    prune: spec.prune ?? false,
+    software,
+    manager,
+    packageName,
+    version,
+  });
 }
 
-function resolvedFile(context: CompileContext, name: string): Resolved<FileResource> {
-  let resolved = context.files.get(name);
-  if (resolved === undefined) {
-    resolved = resolveFile(context.model, name);
-    context.files.set(name, resolved);
+function resolvedFile(context: CompileContext, name: string): Resolution<FileBase> {
+  let resolution = context.files.get(name);
+  if (resolution === undefined) {
+    resolution = resolveFile(context, name);
+    context.files.set(name, resolution);
   }
-  return resolved;
+  return resolution;
 }
 
-function resolveFile(model: FleetModel, name: string): Resolved<FileResource> {
-  const located = model.files.get(name);
+function resolveFile(context: CompileContext, name: string): Resolution<FileBase> {
+  const located = context.model.files.get(name);
   if (located === undefined) throw new Error(`compile: file "${name}" is not in the model`);
   const spec = located.doc.spec;
-  const key = `file/${spec.path}`;
+  const key = fileKey(spec.path);
   const ensure = spec.ensure ?? 'present';
 
   let origin: FileResource['origin'];
@@ -523,7 +707,7 @@ function resolveFile(model: FleetModel, name: string): Resolved<FileResource> {
   let size: number | undefined;
   if (spec.source !== undefined) {
     origin = { kind: 'repo', path: spec.source };
-    const repoFile = model.repoFiles.get(spec.source);
+    const repoFile = context.model.repoFiles.get(spec.source);
     if (repoFile === undefined) return { ok: false, issue: missingSource('FileDeployment', name, spec.source, key) };
     sha256 = repoFile.sha256;
     size = repoFile.size;
@@ -544,49 +728,44 @@ function resolveFile(model: FleetModel, name: string): Resolved<FileResource> {
     size = undefined;
   }
 
-  const mode = spec.mode;
-  const owner = spec.owner;
-  const group = spec.group;
-  return {
-    ok: true,
-    resource: {
-      type: 'file',
-      key,
-      fingerprint: fileFingerprint({ path: spec.path, sha256, mode, owner, group, ensure }),
-      ensure,
-      prune: spec.prune ?? true,
-      name,
-      path: spec.path,
-      sha256,
-      size,
-      origin,
-      mode,
-      owner,
-      group,
-    },
-  };
+  const { mode, owner, group } = spec;
+  return resolved(context, name, {
+    type: 'file',
+    key,
+    fingerprint: fileFingerprint({ path: spec.path, sha256, mode, owner, group, ensure }),
+    ensure,
+    prune: spec.prune ?? true,
+    name,
+    path: spec.path,
+    sha256,
+    size,
+    origin: Object.freeze(origin),
+    mode,
+    owner,
+    group,
+  });
 }
 
-function resolvedScript(context: CompileContext, name: string): Resolved<ScriptResource> {
-  let resolved = context.scripts.get(name);
-  if (resolved === undefined) {
-    resolved = resolveScript(context.model, name);
-    context.scripts.set(name, resolved);
+function resolvedScript(context: CompileContext, name: string): Resolution<ScriptBase> {
+  let resolution = context.scripts.get(name);
+  if (resolution === undefined) {
+    resolution = resolveScript(context, name);
+    context.scripts.set(name, resolution);
   }
-  return resolved;
+  return resolution;
 }
 
-function resolveScript(model: FleetModel, name: string): Resolved<ScriptResource> {
-  const located = model.scripts.get(name);
+function resolveScript(context: CompileContext, name: string): Resolution<ScriptBase> {
+  const located = context.model.scripts.get(name);
   if (located === undefined) throw new Error(`compile: script "${name}" is not in the model`);
   const spec = located.doc.spec;
-  const key = `script/${name}`;
+  const key = scriptKey(name);
 
   let origin: ScriptResource['origin'];
   let sha256: string;
   if (spec.source !== undefined) {
     origin = { kind: 'repo', path: spec.source };
-    const repoFile = model.repoFiles.get(spec.source);
+    const repoFile = context.model.repoFiles.get(spec.source);
     if (repoFile === undefined) return { ok: false, issue: missingSource('Script', name, spec.source, key) };
     sha256 = repoFile.sha256;
   } else {
@@ -594,40 +773,48 @@ function resolveScript(model: FleetModel, name: string): Resolved<ScriptResource
     sha256 = sha256Hex(spec.content ?? '');
   }
 
-  const run = spec.run ?? 'onChange';
+  // Copies, so freezing what devices share never freezes the model's own objects.
+  const run = typeof spec.run === 'object' ? Object.freeze({ ...spec.run }) : (spec.run ?? 'onChange');
   const check = spec.check;
   const timeoutSeconds = spec.timeoutSeconds ?? 300;
-  const successExitCodes = normalizeExitCodes(spec.successExitCodes ?? [0]);
-  const env = spec.env ?? {};
-  return {
-    ok: true,
-    resource: {
-      type: 'script',
-      key,
-      fingerprint: scriptFingerprint({ sha256, interpreter: spec.interpreter, run, check, timeoutSeconds, successExitCodes, env }),
-      ensure: 'present',
-      prune: false,
-      name,
-      interpreter: spec.interpreter,
-      sha256,
-      origin,
-      run,
-      check,
-      timeoutSeconds,
-      successExitCodes,
-      env,
-      // Replaced by the device's script order when the combo is compiled.
-      order: -1,
-    },
-  };
+  const successExitCodes = Object.freeze(normalizeExitCodes(spec.successExitCodes ?? [0])) as number[];
+  const env = Object.freeze({ ...spec.env });
+  return resolved(context, name, {
+    type: 'script',
+    key,
+    fingerprint: scriptFingerprint({ sha256, interpreter: spec.interpreter, run, check, timeoutSeconds, successExitCodes, env }),
+    ensure: 'present',
+    prune: false,
+    name,
+    interpreter: spec.interpreter,
+    sha256,
+    origin: Object.freeze(origin),
+    run,
+    check,
+    timeoutSeconds,
+    successExitCodes,
+    env,
+  });
 }
 
 function missingSource(kind: string, name: string, source: string, key: string): CompileIssue {
-  return {
+  return Object.freeze({
     code: 'source.missing',
     subject: key,
     message: `${kind} "${name}" names repository file "${source}", which this revision does not hold; left out`,
-  };
+  });
+}
+
+function packageKey(software: string): string {
+  return `package/${software}`;
+}
+
+function fileKey(path: string): string {
+  return `file/${path}`;
+}
+
+function scriptKey(name: string): string {
+  return `script/${name}`;
 }
 
 function sortedByName(devices: readonly DeviceInput[]): DeviceInput[] {

@@ -145,7 +145,12 @@ test('desiredStateFingerprint covers key, fingerprint, drift, prune and order, n
   ];
   const base = desiredStateFingerprint(entries);
   assert.equal(desiredStateFingerprint([...entries].reverse()), base);
-  assert.equal(desiredStateFingerprint([]), sha256Hex('[]'));
+  assert.equal(desiredStateFingerprint([]), sha256Hex(''));
+  // The documented recipe, spelled out: hash of the concatenated per-entry digests in key order.
+  const concatenated = Buffer.concat(
+    [...entries].map((e) => Buffer.from(sha256Hex(canonicalJson([e.key, e.fingerprint, e.drift, e.prune, e.order ?? null])), 'hex')),
+  );
+  assert.equal(base, sha256Hex(new Uint8Array(concatenated)));
   const changes: Array<{ name: string; at: number; change: Partial<StateEntry> }> = [
     { name: 'fingerprint', at: 0, change: { fingerprint: 'f2' } },
     { name: 'key', at: 1, change: { key: 'package/nginx-mainline' } },

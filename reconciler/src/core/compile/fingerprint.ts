@@ -18,7 +18,7 @@
 // anything the planner reads changes.
 import type { DriftMode, Ensure, Interpreter, PackageManager, RunPolicy } from '../../../../schemas/kinds.ts';
 import type { DesiredResource } from '../model.ts';
-import { sha256Hex } from '../sha256.ts';
+import { sha256, sha256Hex } from '../sha256.ts';
 
 /**
  * JSON with object keys sorted (UTF-16 code unit order) and no whitespace; undefined object
@@ -129,20 +129,26 @@ export interface StateEntry {
 }
 
 /**
- * Digest of a device's desired resources: SHA-256 over the canonical JSON of the list, sorted by
- * key, of `[key, fingerprint, drift, prune, order]` (`order` null for packages and files). Equal ⇔
- * the device's desired state did not change; provenance (`sources`) is not included.
+ * Digest of a device's desired resources, equal ⇔ the device's desired state did not change:
+ * the SHA-256 (hex) of the concatenated 32-byte `stateEntryDigest`s of its resources in key order.
+ * Provenance (`sources`, names) is not included.
  */
 export function desiredStateFingerprint(resources: readonly (DesiredResource | StateEntry)[]): string {
-  const entries = resources.map((r) => [
-    r.key,
-    r.fingerprint,
-    r.drift,
-    r.prune,
-    'order' in r && typeof r.order === 'number' ? r.order : null,
-  ]);
-  entries.sort((a, b) => compareKeys(a[0] as string, b[0] as string));
-  return sha256Hex(canonicalJson(entries));
+  const sorted = [...resources].sort((a, b) => compareKeys(a.key, b.key));
+  return combineStateDigests(sorted.map(stateEntryDigest));
+}
+
+/** SHA-256 (raw) of the canonical JSON of `[key, fingerprint, drift, prune, order]`, order null but for scripts. */
+export function stateEntryDigest(entry: DesiredResource | StateEntry): Uint8Array {
+  const order = 'order' in entry && typeof entry.order === 'number' ? entry.order : null;
+  return sha256(canonicalJson([entry.key, entry.fingerprint, entry.drift, entry.prune, order]));
+}
+
+/** Hex SHA-256 of the concatenated entry digests, which the caller gives in key order. */
+export function combineStateDigests(digests: readonly Uint8Array[]): string {
+  const all = new Uint8Array(digests.length * 32);
+  for (let i = 0; i < digests.length; i++) all.set(digests[i]!, i * 32);
+  return sha256Hex(all);
 }
 
 function compareKeys(a: string, b: string): number {

@@ -5,12 +5,16 @@
 // devices are treated alike: an enrolled device that Git does not declare is matched by labels and
 // facts like any other. An explicit name that is not among the devices given is simply absent.
 //
-// Each group's selector is evaluated at most once per device. Groups whose selector has
-// `matchLabels` are indexed by one of its label pairs, so a device is only tested against groups
-// whose indexed label it carries; groups selecting on facts alone are tested against every device.
+// Each group's selector is evaluated at most once per device, and usually only for devices that
+// can match it: a selector with `matchLabels` is indexed by its label pair that the fewest of the
+// given devices carry, one with only
+// `matchFacts` by the values of an `In` expression, so a device is tested against the groups whose
+// indexed label it carries or whose indexed value its fact has. Selectors with neither (only
+// NotIn / Exists / DoesNotExist) are tested against every device. The index only narrows the
+// candidates; the selector itself decides.
 import type { Facts } from '../../../../schemas/facts.ts';
 import type { DeviceInput, FleetModel } from '../model.ts';
-import { compileSelector, type SelectorPredicate } from './selectors.ts';
+import { comparableStrings, compileSelector, lookupFactPath, type SelectorPredicate } from './selectors.ts';
 
 /** Group name → names of its member devices. Keys and members iterate in sorted order. */
 export type GroupMembership = ReadonlyMap<string, ReadonlySet<string>>;
@@ -19,8 +23,17 @@ export function resolveGroupMembers(model: FleetModel, devices: readonly DeviceI
   const groupNames = [...model.groups.keys()].sort(compareStrings);
   const members = new Map<string, Set<string>>(groupNames.map((name) => [name, new Set()]));
   const known = new Set(devices.map((device) => device.name));
+  const labelCounts = new Map<string, number>();
+  for (const { labels } of devices) {
+    for (const key of Object.keys(labels)) {
+      const pair = labelIndexKey(key, labels[key]!);
+      labelCounts.set(pair, (labelCounts.get(pair) ?? 0) + 1);
+    }
+  }
 
   const byLabel = new Map<string, IndexedGroup[]>();
+  /** Fact path → comparable value → groups whose first `In` expression lists that value. */
+  const byFact = new Map<string, { segments: string[]; byValue: Map<string, IndexedGroup[]> }>();
   const unindexed: IndexedGroup[] = [];
   for (const name of groupNames) {
     const spec = model.groups.get(name)!.doc.spec;
@@ -28,33 +41,72 @@ export function resolveGroupMembers(model: FleetModel, devices: readonly DeviceI
     for (const deviceName of spec.devices ?? []) {
       if (known.has(deviceName)) list.add(deviceName);
     }
-    if (spec.selector === undefined) continue;
-    const group: IndexedGroup = { members: list, matches: compileSelector(spec.selector) };
-    const labelKeys = Object.keys(spec.selector.matchLabels ?? {}).sort(compareStrings);
-    const firstKey = labelKeys[0];
-    if (firstKey === undefined) {
-      unindexed.push(group);
+    const selector = spec.selector;
+    if (selector === undefined) continue;
+    const group: IndexedGroup = { members: list, matches: compileSelector(selector), testedFor: -1 };
+    const labelPair = rarestPair(selector.matchLabels ?? {}, labelCounts);
+    const inExpression = (selector.matchFacts ?? []).find((e) => e.operator === 'In');
+    if (labelPair !== undefined) {
+      pushTo(byLabel, labelPair, group);
+    } else if (inExpression !== undefined && (inExpression.values ?? []).length > 0) {
+      let path = byFact.get(inExpression.key);
+      if (path === undefined) {
+        path = { segments: inExpression.key.split('.'), byValue: new Map() };
+        byFact.set(inExpression.key, path);
+      }
+      for (const value of new Set(inExpression.values)) pushTo(path.byValue, value, group);
     } else {
-      const indexKey = labelIndexKey(firstKey, spec.selector.matchLabels![firstKey]!);
-      const bucket = byLabel.get(indexKey);
-      if (bucket === undefined) byLabel.set(indexKey, [group]);
-      else bucket.push(group);
+      unindexed.push(group);
     }
   }
+  const factPaths = [...byFact.values()];
 
-  for (const device of devices) {
-    for (const group of unindexed) testDevice(group, device.name, device.labels, device.facts);
-    if (byLabel.size === 0) continue;
-    for (const key of Object.keys(device.labels)) {
-      const bucket = byLabel.get(labelIndexKey(key, device.labels[key]!));
-      if (bucket === undefined) continue;
-      for (const group of bucket) testDevice(group, device.name, device.labels, device.facts);
+  devices.forEach((device, deviceIndex) => {
+    const { name, labels, facts } = device;
+    for (const group of unindexed) test(group, name, labels, facts);
+    if (byLabel.size > 0) {
+      for (const key of Object.keys(labels)) {
+        const bucket = byLabel.get(labelIndexKey(key, labels[key]!));
+        if (bucket !== undefined) for (const group of bucket) test(group, name, labels, facts);
+      }
     }
-  }
+    if (facts === undefined) return;
+    for (const path of factPaths) {
+      for (const value of comparableStrings(lookupFactPath(facts, path.segments))) {
+        const bucket = path.byValue.get(value);
+        if (bucket === undefined) continue;
+        for (const group of bucket) {
+          // An array fact can hit several of a group's values: test the group once per device.
+          if (group.testedFor === deviceIndex) continue;
+          group.testedFor = deviceIndex;
+          test(group, name, labels, facts);
+        }
+      }
+    }
+  });
 
   const result = new Map<string, Set<string>>();
   for (const [name, list] of members) result.set(name, new Set([...list].sort(compareStrings)));
   return result;
+}
+
+/**
+ * The groups holding one device, sorted: the same answer `resolveGroupMembers` gives for it, since
+ * whether a device is in a group depends on that device alone. For compiling one device (an agent
+ * report) without resolving the whole fleet's membership.
+ */
+export function resolveDeviceGroups(model: FleetModel, device: DeviceInput): string[] {
+  const groups: string[] = [];
+  for (const [name, located] of model.groups) {
+    const spec = located.doc.spec;
+    if (
+      (spec.devices ?? []).includes(device.name) ||
+      (spec.selector !== undefined && compileSelector(spec.selector)(device.labels, device.facts))
+    ) {
+      groups.push(name);
+    }
+  }
+  return groups.sort(compareStrings);
 }
 
 /** Device name → names of the groups holding it, sorted; devices in no group are absent. */
@@ -80,26 +132,44 @@ export function groupsOfDevice(membership: GroupMembership, deviceName: string):
   return groups.sort(compareStrings);
 }
 
+/** Plain UTF-16 code unit order: the one order compile output is sorted by. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 interface IndexedGroup {
   /** The group's member set being built (explicit devices first). */
   members: Set<string>;
   matches: SelectorPredicate;
+  /** Index of the last device tested through the fact index. */
+  testedFor: number;
 }
 
-function testDevice(
-  group: IndexedGroup,
-  deviceName: string,
-  labels: Readonly<Record<string, string>>,
-  facts: Facts | undefined,
-): void {
+function test(group: IndexedGroup, deviceName: string, labels: Readonly<Record<string, string>>, facts: Facts | undefined): void {
   if (group.matches(labels, facts)) group.members.add(deviceName);
+}
+
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
+/** The selector's label pair carried by the fewest devices (ties: the first key in sorted order). */
+function rarestPair(matchLabels: Readonly<Record<string, string>>, counts: ReadonlyMap<string, number>): string | undefined {
+  let best: string | undefined;
+  let bestCount = Infinity;
+  for (const key of Object.keys(matchLabels).sort(compareStrings)) {
+    const pair = labelIndexKey(key, matchLabels[key]!);
+    const count = counts.get(pair) ?? 0;
+    if (count < bestCount) {
+      best = pair;
+      bestCount = count;
+    }
+  }
+  return best;
 }
 
 function labelIndexKey(key: string, value: string): string {
   return `${key}\u0000${value}`;
-}
-
-/** Plain UTF-16 code unit order: the one order compile output is sorted by. */
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -38,6 +38,29 @@ export function lookupFact(facts: Facts | undefined, dottedPath: string): unknow
   return lookupPath(facts, dottedPath.split('.'), 0);
 }
 
+/** `lookupFact` with the path already split at its dots. */
+export function lookupFactPath(facts: Facts | undefined, segments: readonly string[]): unknown {
+  return lookupPath(facts, segments, 0);
+}
+
+/**
+ * The strings an `In` expression compares a fact value by: the value itself or, for an array, each
+ * element; scalars through String(), objects and missing values contribute nothing.
+ */
+export function comparableStrings(value: unknown): string[] {
+  const out: string[] = [];
+  if (Array.isArray(value)) {
+    for (const element of value) {
+      const text = scalarString(element);
+      if (text !== undefined) out.push(text);
+    }
+  } else {
+    const text = scalarString(value);
+    if (text !== undefined) out.push(text);
+  }
+  return out;
+}
+
 /** A selector turned into a predicate once, for evaluating it against many devices. */
 export type SelectorPredicate = (labels: Readonly<Record<string, string>>, facts: Facts | undefined) => boolean;
 
@@ -90,15 +113,20 @@ function anyValueIn(value: unknown, values: ReadonlySet<string>): boolean {
 }
 
 function scalarIn(value: unknown, values: ReadonlySet<string>): boolean {
+  const text = scalarString(value);
+  return text !== undefined && values.has(text);
+}
+
+function scalarString(value: unknown): string | undefined {
   switch (typeof value) {
     case 'string':
-      return values.has(value);
+      return value;
     case 'number':
     case 'boolean':
     case 'bigint':
-      return values.has(String(value));
+      return String(value);
     default:
-      return false;
+      return undefined;
   }
 }
 
