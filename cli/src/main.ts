@@ -1,6 +1,8 @@
 // `deployx` — the one entry point for every command. Each command is a module exporting
 // `run(args, io) → exit code`; nothing here reads the environment (commands that need
 // configuration take it from `reconciler/src/config.ts`).
+import { runServe } from './commands/serve.ts';
+import { runToken } from './commands/token.ts';
 import { runValidate } from './commands/validate.ts';
 import type { CommandIo } from './io.ts';
 
@@ -8,6 +10,8 @@ type Command = (args: string[], io: CommandIo) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   validate: { run: runValidate, summary: 'validate a fleet repository (working tree or --ref)' },
+  serve: { run: runServe, summary: 'run the reconciler on a Git repository' },
+  token: { run: runToken, summary: 'create, list and revoke enrollment tokens' },
 };
 
 const USAGE = `usage: deployx <command> [options]

@@ -35,6 +35,7 @@
 // compiled once per distinct pair; documents are resolved (and hashed) once per (document,
 // manager); and devices whose profiles reach them through the same groups share resource objects.
 // Shared objects are frozen: DesiredState values are read-only (copy before changing anything).
+import { normaliseRepoPath } from '../validate/semantic-check.ts';
 import { PACKAGE_MANAGERS, type DriftMode, type PackageManager, type ProfileDoc, type RolloutPolicy } from '../../../../schemas/kinds.ts';
 import type {
   CompileIssue,
@@ -707,7 +708,7 @@ function resolveFile(context: CompileContext, name: string): Resolution<FileBase
   let size: number | undefined;
   if (spec.source !== undefined) {
     origin = { kind: 'repo', path: spec.source };
-    const repoFile = context.model.repoFiles.get(spec.source);
+    const repoFile = context.model.repoFiles.get(normaliseRepoPath(spec.source) ?? spec.source);
     if (repoFile === undefined) return { ok: false, issue: missingSource('FileDeployment', name, spec.source, key) };
     sha256 = repoFile.sha256;
     size = repoFile.size;
@@ -765,7 +766,7 @@ function resolveScript(context: CompileContext, name: string): Resolution<Script
   let sha256: string;
   if (spec.source !== undefined) {
     origin = { kind: 'repo', path: spec.source };
-    const repoFile = context.model.repoFiles.get(spec.source);
+    const repoFile = context.model.repoFiles.get(normaliseRepoPath(spec.source) ?? spec.source);
     if (repoFile === undefined) return { ok: false, issue: missingSource('Script', name, spec.source, key) };
     sha256 = repoFile.sha256;
   } else {

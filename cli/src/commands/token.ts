@@ -1,0 +1,132 @@
+// deployx token create --name N [--expires 7d] [--max-uses N] [--labels k=v,...] [--data DIR]
+// deployx token list [--data DIR]
+// deployx token revoke ID [--data DIR]
+//
+// The token is printed once; only its hash is stored.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
+import { hashSecret, newSecret } from '../../../reconciler/src/edges/transport/agent-gateway.ts';
+import type { CommandIo } from '../io.ts';
+
+const HELP = `usage: deployx token create --name N [--expires 7d] [--max-uses N] [--labels k=v,...] [--device ID] [--data DIR]
+       deployx token list [--data DIR]
+       deployx token revoke ID [--data DIR]`;
+
+export async function runToken(args: string[], io: CommandIo): Promise<number> {
+  const [sub, ...rest] = args;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        name: { type: 'string' },
+        expires: { type: 'string' },
+        'max-uses': { type: 'string' },
+        labels: { type: 'string' },
+        device: { type: 'string' },
+        data: { type: 'string', default: '.deployx/server' },
+      },
+    });
+  } catch (error) {
+    io.err(`deployx token: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const store = await openSqliteStore({ file: path.resolve(io.cwd, values.data, 'deployx.sqlite') });
+  try {
+    if (sub === 'create') {
+      if (!values.name) return usage(io, '--name is required');
+      const created = await createEnrollmentToken(store, {
+        name: values.name,
+        ...(values.expires ? { expires: values.expires } : {}),
+        ...(values['max-uses'] ? { maxUses: Number(values['max-uses']) } : {}),
+        ...(values.labels ? { labels: parseLabels(values.labels) } : {}),
+        ...(values.device ? { device: values.device } : {}),
+      });
+      io.out(created.token);
+      io.err(`token "${values.name}" (${created.id}) created; it is shown once, only its hash is stored`);
+      return 0;
+    }
+    if (sub === 'list') {
+      for (const t of await store.listEnrollmentTokens()) {
+        const state = t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt < new Date().toISOString() ? 'expired' : 'active';
+        io.out(`${t.id}  ${t.name.padEnd(20)} ${state.padEnd(8)} uses ${t.uses}/${t.maxUses ?? '∞'}  expires ${t.expiresAt ?? 'never'}`);
+      }
+      return 0;
+    }
+    if (sub === 'revoke' && positionals[0]) {
+      await store.revokeEnrollmentToken(positionals[0]);
+      io.out(`revoked ${positionals[0]}`);
+      return 0;
+    }
+    return usage(io, sub ? `unknown subcommand "${sub}"` : 'a subcommand is required');
+  } catch (error) {
+    io.err(`deployx token: ${(error as Error).message}`);
+    return 2;
+  } finally {
+    await store.close();
+  }
+}
+
+function usage(io: CommandIo, message: string): number {
+  io.err(`deployx token: ${message}\n\n${HELP}`);
+  return 2;
+}
+
+export interface CreateTokenOptions {
+  name: string;
+  expires?: string;
+  maxUses?: number;
+  labels?: Record<string, string>;
+  device?: string;
+  now?: Date;
+}
+
+/** Creates an enrollment token; returns the secret (shown once) and its id. */
+export async function createEnrollmentToken(
+  store: Awaited<ReturnType<typeof openSqliteStore>>,
+  options: CreateTokenOptions,
+): Promise<{ id: string; token: string }> {
+  const now = options.now ?? new Date();
+  let expiresAt: string | undefined;
+  if (options.expires) {
+    const ms = durationMs(options.expires);
+    if (ms === undefined) throw new Error(`--expires ${options.expires}: use a duration like 7d or 12h`);
+    expiresAt = new Date(now.getTime() + ms).toISOString();
+  }
+  if (options.maxUses !== undefined && !(Number.isInteger(options.maxUses) && options.maxUses > 0)) {
+    throw new Error('--max-uses must be a positive integer');
+  }
+  const token = newSecret('dxe');
+  const id = randomUUID();
+  await store.createEnrollmentToken({
+    id,
+    name: options.name,
+    tokenHash: hashSecret(token),
+    createdAt: now.toISOString(),
+    ...(expiresAt ? { expiresAt } : {}),
+    ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
+    labels: options.labels ?? {},
+    ...(options.device ? { boundDevice: options.device } : {}),
+  });
+  return { id, token };
+}
+
+export function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of text.split(',').filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`label "${pair}" must be key=value`);
+    labels[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return labels;
+}
+
+function durationMs(text: string): number | undefined {
+  const match = /^(\d+)(m|h|d)$/.exec(text);
+  if (!match) return undefined;
+  return Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'];
+}

@@ -1,0 +1,298 @@
+// The /agent Socket.IO namespace: authentication at the handshake, reports and results in,
+// jobs out with acknowledgement and timeout.
+//
+// Handshake (io.use): `{deviceId, credential}` is checked against the stored hash; a first
+// contact `{enrollmentToken, machineId, facts}` consumes one use of the token and creates (or
+// re-binds) the device, whose new credential is sent in `enrolled` right after connecting. Any
+// other handshake is refused with `auth.refused` (error data `{ code, reason }`).
+//
+// Reports arrive in bursts; they are buffered for a few milliseconds and written in one batch,
+// and each is acknowledged only after the batch is stored.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Namespace, Server, Socket } from 'socket.io';
+import type { Facts } from '../../../../schemas/facts.ts';
+import {
+  AGENT_NAMESPACE,
+  type Ack,
+  type AgentAuth,
+  type AgentReport,
+  type AgentToServer,
+  type Job,
+  type JobResult,
+  type ServerToAgent,
+} from '../../../../schemas/protocol.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/store.ts';
+
+interface SocketData {
+  deviceId: string;
+  enrollment?: { credential: string };
+}
+
+type AgentSocket = Socket<AgentToServer, ServerToAgent, Record<string, never>, SocketData>;
+type AgentNamespace = Namespace<AgentToServer, ServerToAgent, Record<string, never>, SocketData>;
+
+export interface AgentGatewayHooks {
+  /** The device connected (or reconnected): dispatch what waits for it. */
+  connected(deviceId: string): void;
+  disconnected(deviceId: string): void;
+  /** A report was stored. */
+  reported(deviceIds: string[]): void;
+  /** A job result was stored (first delivery only). */
+  resulted(deviceId: string, result: JobResult): Promise<void>;
+  /** The declared device a machine with these facts is, if any (matched by MAC). */
+  declaredDeviceFor(facts: Facts): string | undefined;
+}
+
+export type DispatchOutcome = 'acked' | 'offline' | 'timeout' | 'refused';
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** A new random secret with a readable prefix (`dxe_` enrollment, `dxc_` credential, `dxa_` API). */
+export function newSecret(prefix: 'dxe' | 'dxc' | 'dxa'): string {
+  return `${prefix}_${randomBytes(32).toString('base64url')}`;
+}
+
+const MAX_OBSERVED = 20_000;
+const MAX_ID = 256;
+
+export class AgentGateway {
+  readonly #sockets = new Map<string, AgentSocket>();
+  readonly #namespace: AgentNamespace;
+  #pending: Array<{ deviceId: string; report: AgentReport; ack: (res: Ack) => void }> = [];
+  #flushTimer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    io: Server,
+    private readonly deps: { store: Store; log: Logger; now: () => Date; hooks: AgentGatewayHooks },
+  ) {
+    this.#namespace = io.of(AGENT_NAMESPACE) as unknown as AgentNamespace;
+    this.#namespace.use((socket, next) => {
+      this.#authenticate(socket).then(
+        () => next(),
+        (error: unknown) => {
+          const reason = (error as { reason?: string }).reason ?? 'invalid';
+          this.deps.log.warn('agent refused', { reason, address: socket.handshake.address });
+          next(Object.assign(new Error('auth.refused'), { data: { code: 'auth.refused', reason } }));
+        },
+      );
+    });
+    this.#namespace.on('connection', (socket) => this.#connected(socket));
+  }
+
+  get connectedCount(): number {
+    return this.#sockets.size;
+  }
+
+  isOnline(deviceId: string): boolean {
+    return this.#sockets.has(deviceId);
+  }
+
+  onlineDevices(): string[] {
+    return [...this.#sockets.keys()];
+  }
+
+  async sendJob(job: Job, timeoutMs: number): Promise<DispatchOutcome> {
+    const socket = this.#sockets.get(job.deviceId);
+    if (!socket) return 'offline';
+    try {
+      const res = await socket.timeout(timeoutMs).emitWithAck('job', job);
+      return res.ok ? 'acked' : 'refused';
+    } catch {
+      return 'timeout';
+    }
+  }
+
+  cancel(deviceId: string, jobId: string): void {
+    this.#sockets.get(deviceId)?.emit('job:cancel', { jobId });
+  }
+
+  /** Drops a device's connection (deleted device). */
+  disconnect(deviceId: string): void {
+    this.#sockets.get(deviceId)?.disconnect(true);
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.#flushTimer);
+    await this.#flush();
+  }
+
+  // ---- handshake ----
+
+  async #authenticate(socket: AgentSocket): Promise<void> {
+    const auth = socket.handshake.auth as Partial<AgentAuth> & Record<string, unknown>;
+    const refuse = (reason: string) => Object.assign(new Error(reason), { reason });
+    if (typeof auth.deviceId === 'string' && typeof auth.credential === 'string') {
+      if (auth.deviceId.length > MAX_ID || auth.credential.length > MAX_ID) throw refuse('invalid');
+      const device = await this.deps.store.findDeviceByCredential(auth.deviceId, hashSecret(auth.credential));
+      if (!device) throw refuse('bad-credential');
+      socket.data.deviceId = device.id;
+      return;
+    }
+    if (typeof auth.enrollmentToken === 'string' && typeof auth.machineId === 'string') {
+      const facts = auth.facts;
+      if (auth.enrollmentToken.length > MAX_ID || auth.machineId.length > MAX_ID || !isRecord(facts)) {
+        throw refuse('invalid');
+      }
+      const now = this.deps.now().toISOString();
+      const consumed = await this.deps.store.consumeEnrollmentToken(hashSecret(auth.enrollmentToken), now);
+      if (!consumed.ok) throw refuse(`token-${consumed.reason}`);
+      const credential = newSecret('dxc');
+      const token = consumed.token;
+      const candidates = [token.boundDevice, this.deps.hooks.declaredDeviceFor(facts as Facts), deviceIdFrom(facts as Facts, auth.machineId)];
+      let enrolled;
+      for (const id of candidates) {
+        if (id === undefined) continue;
+        try {
+          enrolled = await this.deps.store.enrollDevice({
+            id,
+            machineId: auth.machineId,
+            labels: token.labels,
+            facts: facts as Facts,
+            credentialHash: hashSecret(credential),
+            now,
+          });
+          break;
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'store.conflict') throw error;
+        }
+      }
+      enrolled ??= await this.deps.store.enrollDevice({
+        id: `dev-${randomUUID().slice(0, 8)}`,
+        machineId: auth.machineId,
+        labels: token.labels,
+        facts: facts as Facts,
+        credentialHash: hashSecret(credential),
+        now,
+      });
+      this.deps.log.info('device enrolled', { device: enrolled.id, tokenName: token.name });
+      socket.data.deviceId = enrolled.id;
+      socket.data.enrollment = { credential };
+      return;
+    }
+    throw refuse('missing-credentials');
+  }
+
+  // ---- connection ----
+
+  #connected(socket: AgentSocket): void {
+    const deviceId = socket.data.deviceId;
+    const previous = this.#sockets.get(deviceId);
+    if (previous && previous.id !== socket.id) previous.disconnect(true);
+    this.#sockets.set(deviceId, socket);
+    this.deps.log.info('agent connected', { device: deviceId });
+
+    socket.on('report', (report, ack) => {
+      if (typeof ack !== 'function') return;
+      const problem = reportProblem(report);
+      if (problem) {
+        ack({ ok: false, error: problem, code: 'report.invalid' });
+        return;
+      }
+      this.#pending.push({ deviceId, report, ack });
+      if (this.#pending.length >= 500) void this.#flush();
+      else this.#flushTimer ??= setTimeout(() => void this.#flush(), 20);
+    });
+
+    socket.on('job:progress', (progress) => {
+      if (!isRecord(progress) || typeof progress.jobId !== 'string') return;
+      if (progress.stepIndex === 0 && progress.status === 'running') {
+        void this.deps.store.markRunning(progress.jobId, this.deps.now().toISOString()).catch(() => undefined);
+      }
+    });
+
+    socket.on('job:result', (result, ack) => {
+      if (typeof ack !== 'function') return;
+      if (!isRecord(result) || typeof result.jobId !== 'string' || typeof result.idempotencyKey !== 'string' || !Array.isArray(result.steps)) {
+        ack({ ok: false, error: 'malformed result', code: 'result.invalid' });
+        return;
+      }
+      void this.#storeResult(deviceId, result, ack);
+    });
+
+    socket.on('disconnect', () => {
+      if (this.#sockets.get(deviceId) === socket) {
+        this.#sockets.delete(deviceId);
+        this.deps.log.info('agent disconnected', { device: deviceId });
+        this.deps.hooks.disconnected(deviceId);
+      }
+    });
+
+    const enrollment = socket.data.enrollment;
+    if (enrollment) {
+      socket
+        .timeout(30_000)
+        .emitWithAck('enrolled', { deviceId, credential: enrollment.credential })
+        .then(
+          () => this.deps.hooks.connected(deviceId),
+          () => this.deps.log.warn('enrollment not acknowledged', { device: deviceId }),
+        );
+    } else {
+      this.deps.hooks.connected(deviceId);
+    }
+    void this.deps.store.touchDevices([deviceId], this.deps.now().toISOString()).catch(() => undefined);
+  }
+
+  async #storeResult(deviceId: string, result: JobResult, ack: (res: Ack) => void): Promise<void> {
+    try {
+      const job = await this.deps.store.getJob(result.jobId);
+      if (!job || job.deviceId !== deviceId) {
+        ack({ ok: false, error: 'unknown job', code: 'result.unknown-job' });
+        return;
+      }
+      const { duplicate } = await this.deps.store.recordJobResult(result, this.deps.now().toISOString());
+      if (!duplicate) await this.deps.hooks.resulted(deviceId, result);
+      ack({ ok: true });
+    } catch (error) {
+      this.deps.log.error('storing a job result failed', { device: deviceId, job: result.jobId, error });
+      ack({ ok: false, error: 'not stored, send again', code: 'result.retry' });
+    }
+  }
+
+  #flush(): Promise<void> {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return this.#flushing;
+    this.#flushing = this.#flushing.then(async () => {
+      const receivedAt = this.deps.now().toISOString();
+      try {
+        await this.deps.store.saveReports(batch.map((b) => ({ deviceId: b.deviceId, report: b.report, receivedAt })));
+        for (const b of batch) b.ack({ ok: true });
+        this.deps.hooks.reported([...new Set(batch.map((b) => b.deviceId))]);
+      } catch (error) {
+        this.deps.log.error('storing reports failed', { count: batch.length, error });
+        for (const b of batch) b.ack({ ok: false, error: 'not stored, send again', code: 'report.retry' });
+      }
+    });
+    return this.#flushing;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function reportProblem(report: unknown): string | undefined {
+  if (!isRecord(report)) return 'report must be an object';
+  if (!isRecord(report.facts)) return 'report.facts must be an object';
+  if (!Array.isArray(report.observed)) return 'report.observed must be a list';
+  if (report.observed.length > MAX_OBSERVED) return `report.observed has more than ${MAX_OBSERVED} entries`;
+  for (const o of report.observed) {
+    if (!isRecord(o) || typeof o.key !== 'string' || !['package', 'file', 'script'].includes(o.type as string)) {
+      return 'report.observed entries need a key and a type';
+    }
+  }
+  if (typeof report.agentVersion !== 'string') return 'report.agentVersion must be a string';
+  return undefined;
+}
+
+/** A readable device id from the hostname, falling back to the machine id. */
+function deviceIdFrom(facts: Facts, machineId: string): string {
+  const base = (facts.hostname ?? '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
+  return base || `dev-${hashSecret(machineId).slice(0, 8)}`;
+}

@@ -1,0 +1,82 @@
+// A de-duplicating work queue (controller-runtime's workqueue, small): triggers add keys; a key
+// already waiting is not added twice; a key being processed when it is added again runs once
+// more afterwards (so nothing that happened during a pass is lost). Keys run `concurrency` at a
+// time, never the same key twice at once.
+export class WorkQueue {
+  readonly #waiting = new Set<string>();
+  readonly #running = new Set<string>();
+  readonly #dirty = new Set<string>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  #idleWaiters: Array<() => void> = [];
+  #stopped = false;
+
+  constructor(
+    private readonly work: (key: string) => Promise<void>,
+    private readonly options: { concurrency: number; onError: (key: string, error: unknown) => void },
+  ) {}
+
+  add(key: string): void {
+    if (this.#stopped) return;
+    if (this.#running.has(key)) {
+      this.#dirty.add(key);
+      return;
+    }
+    this.#waiting.add(key);
+    this.#pump();
+  }
+
+  /** Adds `key` after `ms`; a later addAfter for the same key replaces the earlier one. */
+  addAfter(key: string, ms: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timers.get(key));
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      this.add(key);
+    }, ms);
+    timer.unref();
+    this.#timers.set(key, timer);
+  }
+
+  get depth(): number {
+    return this.#waiting.size + this.#running.size;
+  }
+
+  /** Resolves when nothing is waiting or running. */
+  idle(): Promise<void> {
+    if (this.depth === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    this.#waiting.clear();
+  }
+
+  #pump(): void {
+    while (this.#running.size < this.options.concurrency && this.#waiting.size > 0) {
+      const key = this.#waiting.values().next().value as string;
+      this.#waiting.delete(key);
+      this.#running.add(key);
+      void this.#run(key);
+    }
+    if (this.depth === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  async #run(key: string): Promise<void> {
+    try {
+      await this.work(key);
+    } catch (error) {
+      this.options.onError(key, error);
+    } finally {
+      this.#running.delete(key);
+      if (this.#dirty.delete(key) && !this.#stopped) this.#waiting.add(key);
+      this.#pump();
+    }
+  }
+}
