@@ -1,7 +1,10 @@
 // `deployx` — the one entry point for every command. Each command is a module exporting
 // `run(args, io) → exit code`; nothing here reads the environment (commands that need
 // configuration take it from `reconciler/src/config.ts`).
+import { runAgent } from './commands/agent.ts';
+import { runDemo } from './commands/demo.ts';
 import { runServe } from './commands/serve.ts';
+import { runSimulate } from './commands/simulate.ts';
 import { runToken } from './commands/token.ts';
 import { runValidate } from './commands/validate.ts';
 import type { CommandIo } from './io.ts';
@@ -12,6 +15,9 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   validate: { run: runValidate, summary: 'validate a fleet repository (working tree or --ref)' },
   serve: { run: runServe, summary: 'run the reconciler on a Git repository' },
   token: { run: runToken, summary: 'create, list and revoke enrollment tokens' },
+  agent: { run: runAgent, summary: 'run the agent on this machine (or confined to --root)' },
+  simulate: { run: runSimulate, summary: 'simulated devices speaking the real protocol' },
+  demo: { run: runDemo, summary: 'the example fleet, simulated devices and a sandboxed agent (npm start)' },
 };
 
 const USAGE = `usage: deployx <command> [options]

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
+import type { Store } from '../../../reconciler/src/edges/store/store.ts';
 import { hashSecret, newSecret } from '../../../reconciler/src/edges/transport/agent-gateway.ts';
 import type { CommandIo } from '../io.ts';
 
@@ -87,7 +88,7 @@ export interface CreateTokenOptions {
 
 /** Creates an enrollment token; returns the secret (shown once) and its id. */
 export async function createEnrollmentToken(
-  store: Awaited<ReturnType<typeof openSqliteStore>>,
+  store: Store,
   options: CreateTokenOptions,
 ): Promise<{ id: string; token: string }> {
   const now = options.now ?? new Date();

@@ -1,0 +1,116 @@
+// deployx demo (npm start): the example fleet, served from a Git repository made for the demo,
+// with the embedded SQLite store, ~25 simulated devices whose labels match the example's groups,
+// and one real agent confined to a sandbox directory. Everything lives under .deployx/demo.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { cp, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { startSimulation, type Simulation } from '../../../agent/src/simulator/index.ts';
+import { loadServerConfig } from '../../../reconciler/src/config.ts';
+import { startServer } from '../../../reconciler/src/main.ts';
+import type { CommandIo } from '../io.ts';
+import { createEnrollmentToken } from './token.ts';
+
+const run = promisify(execFile);
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** Simulated devices per role; token labels put them in the example's groups. */
+const FLEET: Array<{ name: string; count: number; labels: Record<string, string> }> = [
+  { name: 'web-eu', count: 6, labels: { role: 'web', site: 'eu', env: 'prod' } },
+  { name: 'web-us', count: 6, labels: { role: 'web', site: 'us', env: 'prod' } },
+  { name: 'db-eu', count: 3, labels: { role: 'db', site: 'eu', env: 'prod' } },
+  { name: 'build', count: 2, labels: { role: 'build', site: 'eu', env: 'ci' } },
+  { name: 'desk-eu', count: 5, labels: { role: 'desktop', site: 'eu', env: 'prod' } },
+  { name: 'kiosk-eu', count: 3, labels: { role: 'kiosk', site: 'eu', env: 'prod' } },
+];
+
+export async function runDemo(args: string[], io: CommandIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { port: { type: 'string', default: '8080' }, dir: { type: 'string', default: '.deployx/demo' }, 'no-agent': { type: 'boolean' } },
+  });
+  const root = path.resolve(io.cwd, values.dir);
+  await rm(root, { recursive: true, force: true });
+  const repo = path.join(root, 'fleet-repo');
+  await cp(path.join(PROJECT_ROOT, 'fleet-repo-example'), repo, { recursive: true });
+  const git = (...a: string[]) =>
+    run('git', a, {
+      cwd: repo,
+      env: { ...process.env, GIT_AUTHOR_NAME: 'DeployX Demo', GIT_AUTHOR_EMAIL: 'demo@deployx.invalid', GIT_COMMITTER_NAME: 'DeployX Demo', GIT_COMMITTER_EMAIL: 'demo@deployx.invalid' },
+    });
+  await git('init', '--quiet', '--initial-branch=main');
+  await git('add', '-A');
+  await git('commit', '--quiet', '-m', 'Example fleet');
+
+  const config = loadServerConfig({ repo, data: path.join(root, 'server'), port: values.port, poll: '5s' }, process.env, io.cwd);
+  const server = await startServer(config);
+  const simulations: Simulation[] = [];
+  let agent: ChildProcess | undefined;
+  const stop = async () => {
+    agent?.kill('SIGTERM');
+    await Promise.all(simulations.map((s) => s.stop()));
+    await server.close();
+  };
+
+  try {
+    for (const group of FLEET) {
+      const { token } = await createEnrollmentToken(server.store, { name: `demo-${group.name}`, labels: group.labels, maxUses: group.count });
+      simulations.push(
+        await startSimulation({
+          server: server.url,
+          agents: group.count,
+          token,
+          prefix: group.name,
+          labels: group.labels,
+          stateDir: path.join(root, 'simulator', group.name),
+          latencyMs: 150,
+          heartbeatMs: 15_000,
+        }),
+      );
+    }
+    if (!values['no-agent']) {
+      const { token } = await createEnrollmentToken(server.store, { name: 'demo-sandbox', labels: { role: 'sandbox' }, maxUses: 1 });
+      await mkdir(path.join(root, 'sandbox'), { recursive: true });
+      agent = spawn(
+        process.execPath,
+        [path.join(PROJECT_ROOT, 'cli/bin/deployx.js'), 'agent', '--server', server.url, '--token', token, '--state', path.join(root, 'agent'), '--root', path.join(root, 'sandbox'), '--heartbeat', '10s'],
+        { stdio: 'ignore' },
+      );
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  io.out('');
+  io.out(`DeployX demo is running on ${server.url}`);
+  io.out(`  fleet repository   ${repo}   (commit there: the server picks it up within seconds)`);
+  io.out(`  API token          ${server.apiToken}`);
+  io.out(`  try                curl -H "Authorization: Bearer ${server.apiToken}" ${server.url}/api/v1/stats`);
+  io.out(`  devices            ${FLEET.reduce((n, g) => n + g.count, 0)} simulated${agent ? ' + 1 real agent writing under ' + path.join(root, 'sandbox') : ''}`);
+  io.out('  stop               Ctrl-C');
+  io.out('');
+
+  const summary = setInterval(async () => {
+    try {
+      const stats = (await (await fetch(`${server.url}/api/v1/stats`, { headers: { authorization: `Bearer ${server.apiToken}` } })).json()) as {
+        devices: { total: number; online: number; byState: Record<string, number> };
+        jobs: Record<string, number>;
+      };
+      const s = stats.devices.byState;
+      io.out(
+        `[${new Date().toISOString().slice(11, 19)}] devices ${stats.devices.total} (online ${stats.devices.online}): in sync ${s.in_sync}, converging ${s.converging}, drifted ${s.drifted}, failed ${s.failed}, unknown ${s.unknown} | jobs succeeded ${stats.jobs.succeeded ?? 0}, failed ${stats.jobs.failed ?? 0}`,
+      );
+    } catch {
+      // the next tick tries again
+    }
+  }, 5_000);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  clearInterval(summary);
+  await stop();
+  return 0;
+}
