@@ -258,11 +258,14 @@ export class Reconciler {
         return;
       }
     }
+    const id = randomUUID();
     const job = {
-      id: randomUUID(),
+      id,
       deviceId: device.id,
       revision: plan.revision,
-      idempotencyKey: `${device.id}:${stepsHash}:${failures}`,
+      // Unique per job (the same steps can be needed again later, e.g. to undo drift); the steps'
+      // hash in it lets the retry count above find earlier attempts of the same work.
+      idempotencyKey: `${device.id}:${stepsHash}:${id}`,
       steps: plan.steps,
       createdAt: this.deps.now().toISOString(),
       resources: plan.resources,

@@ -1,0 +1,110 @@
+// Handshake refusals against a real server: a bad enrollment token, a forged device id, the
+// credential of a deleted device; and API/blob routes without credentials.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { io as connect } from 'socket.io-client';
+import { AGENT_NAMESPACE, type Enrollment } from '../schemas/protocol.ts';
+import { makeRepo } from '../reconciler/src/edges/git/test-repo.ts';
+import type { RunningServer } from '../reconciler/src/main.ts';
+import { createEnrollmentToken } from '../cli/src/commands/token.ts';
+import { testFleet } from './fleet.ts';
+import { startTestServer, tempDir, waitFor } from './harness.ts';
+
+const FACTS = { hostname: 'auth-test', os: { family: 'debian' } };
+
+describe('agent authentication', { timeout: 60_000 }, () => {
+  let work: { dir: string; remove: () => Promise<void> };
+  let server: RunningServer;
+
+  /** Connects with `auth`; resolves with the enrollment (if any) or rejects with the refusal. */
+  function handshake(auth: Record<string, unknown>): Promise<{ enrollment?: Enrollment; close: () => void }> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(server.url + AGENT_NAMESPACE, { transports: ['websocket'], auth, reconnection: false, timeout: 5000 });
+      const close = () => socket.close();
+      socket.on('connect_error', (error: Error & { data?: { code?: string; reason?: string } }) => {
+        close();
+        reject(Object.assign(new Error(error.message), { data: error.data }));
+      });
+      socket.on('enrolled', (enrollment: Enrollment, ack: (r: unknown) => void) => {
+        ack({ ok: true });
+        resolve({ enrollment, close });
+      });
+      socket.on('connect', () => {
+        if (!('enrollmentToken' in auth)) resolve({ close });
+      });
+    });
+  }
+
+  before(async () => {
+    work = await tempDir('deployx-auth-');
+    const repo = path.join(work.dir, 'repo');
+    await makeRepo(repo, testFleet());
+    server = await startTestServer({ repo, dataDir: path.join(work.dir, 'server') });
+  });
+
+  after(async () => {
+    await server?.close();
+    await work?.remove();
+  });
+
+  test('an unknown enrollment token is refused at the handshake', async () => {
+    await assert.rejects(handshake({ enrollmentToken: 'dxe_not-a-token', machineId: 'm-1', facts: FACTS }), (e: Error & { data?: { code: string; reason: string } }) => {
+      assert.equal(e.message, 'auth.refused');
+      assert.equal(e.data?.reason, 'token-unknown');
+      return true;
+    });
+  });
+
+  test('an exhausted or expired token is refused', async () => {
+    const once = await createEnrollmentToken(server.store, { name: 'once', maxUses: 1 });
+    const first = await handshake({ enrollmentToken: once.token, machineId: 'm-once', facts: FACTS });
+    first.close();
+    await assert.rejects(handshake({ enrollmentToken: once.token, machineId: 'm-twice', facts: FACTS }), /auth.refused/);
+    const old = await createEnrollmentToken(server.store, { name: 'old', expires: '1m', now: new Date(Date.now() - 3_600_000) });
+    await assert.rejects(handshake({ enrollmentToken: old.token, machineId: 'm-late', facts: FACTS }), (e: Error & { data?: { reason: string } }) => e.data?.reason === 'token-expired');
+  });
+
+  test('a forged device id and a wrong credential are refused; the right pair connects', async () => {
+    const { token } = await createEnrollmentToken(server.store, { name: 'pair', maxUses: 2 });
+    const a = await handshake({ enrollmentToken: token, machineId: 'm-a', facts: { ...FACTS, hostname: 'device-a' } });
+    const b = await handshake({ enrollmentToken: token, machineId: 'm-b', facts: { ...FACTS, hostname: 'device-b' } });
+    a.close();
+    b.close();
+    const ea = a.enrollment!;
+    const eb = b.enrollment!;
+    assert.notEqual(ea.deviceId, eb.deviceId);
+    await assert.rejects(handshake({ deviceId: eb.deviceId, credential: ea.credential }), /auth.refused/, "A's credential does not open B");
+    await assert.rejects(handshake({ deviceId: ea.deviceId, credential: ea.credential + 'x' }), /auth.refused/);
+    const ok = await handshake({ deviceId: ea.deviceId, credential: ea.credential });
+    ok.close();
+  });
+
+  test('the credential of a deleted device is refused, and so are its blob downloads', async () => {
+    const { token } = await createEnrollmentToken(server.store, { name: 'doomed', maxUses: 1 });
+    const { enrollment, close } = await handshake({ enrollmentToken: token, machineId: 'm-doomed', facts: { ...FACTS, hostname: 'doomed' } });
+    close();
+    const res = await fetch(`${server.url}/api/v1/devices/${enrollment!.deviceId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${server.apiToken}` },
+    });
+    assert.equal(res.status, 204);
+    await assert.rejects(handshake({ deviceId: enrollment!.deviceId, credential: enrollment!.credential }), /auth.refused/);
+    const blob = await fetch(`${server.url}/api/v1/blobs/sha256/${'0'.repeat(64)}`, {
+      headers: { authorization: `Basic ${Buffer.from(`${enrollment!.deviceId}:${enrollment!.credential}`).toString('base64')}` },
+    });
+    assert.equal(blob.status, 401);
+  });
+
+  test('the API refuses requests without the token', async () => {
+    for (const route of ['/api/v1/devices', '/api/v1/revisions', '/api/v1/jobs', '/api/v1/stats']) {
+      const res = await fetch(server.url + route);
+      assert.equal(res.status, 401, route);
+      const wrong = await fetch(server.url + route, { headers: { authorization: 'Bearer dxa_wrong' } });
+      assert.equal(wrong.status, 401, route);
+    }
+    const blob = await fetch(`${server.url}/api/v1/blobs/sha256/${'0'.repeat(64)}`);
+    assert.equal(blob.status, 401);
+    await waitFor('healthz', async () => (await fetch(server.url + '/healthz')).ok);
+  });
+});
