@@ -8,6 +8,8 @@ export interface TestFleetOptions {
   motd?: string;
   /** Breaks the schema: an unknown key in the profile. */
   schemaError?: boolean;
+  /** The script sleeps this long between recording its start and its end. */
+  scriptSeconds?: number;
 }
 
 export function testFleet(options: TestFleetOptions = {}): FileTree {
@@ -46,7 +48,10 @@ spec:
   content: ${JSON.stringify(options.motd ?? 'Managed by DeployX\n')}
   mode: "0644"
 `,
-    'scripts/mark.sh': '#!/bin/sh\nset -eu\nmkdir -p "$DEPLOYX_ROOT/var/lib/e2e"\necho "ran $(cat "$DEPLOYX_ROOT/etc/e2e/app.conf" | wc -l)" >> "$DEPLOYX_ROOT/var/lib/e2e/marker"\n',
+    'scripts/mark.sh':
+      '#!/bin/sh\nset -eu\nmkdir -p "$DEPLOYX_ROOT/var/lib/e2e"\n' +
+      (options.scriptSeconds ? `echo started >> "$DEPLOYX_ROOT/var/lib/e2e/started"\nsleep ${options.scriptSeconds}\n` : '') +
+      'echo "ran $(cat "$DEPLOYX_ROOT/etc/e2e/app.conf" | wc -l)" >> "$DEPLOYX_ROOT/var/lib/e2e/marker"\n',
     'scripts.yaml': `apiVersion: deployx.dev/v1
 kind: Script
 metadata:

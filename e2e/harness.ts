@@ -57,15 +57,17 @@ export interface AgentProcess {
 export async function spawnAgent(options: {
   server: string;
   stateDir: string;
-  root: string;
+  /** Confine the agent under this directory; omitted, it manages the machine itself. */
+  root?: string;
   token?: string;
   extraArgs?: string[];
 }): Promise<AgentProcess> {
   await mkdir(options.stateDir, { recursive: true });
-  await mkdir(options.root, { recursive: true });
+  if (options.root) await mkdir(options.root, { recursive: true });
   const logFile = path.join(options.stateDir, `agent-${Date.now()}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
-  const args = [CLI, 'agent', '--server', options.server, '--state', options.stateDir, '--root', options.root, '--heartbeat', '2s'];
+  const args = [CLI, 'agent', '--server', options.server, '--state', options.stateDir, '--heartbeat', '2s'];
+  if (options.root) args.push('--root', options.root);
   if (options.token) args.push('--token', options.token);
   args.push(...(options.extraArgs ?? []));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: PROJECT_ROOT });
