@@ -18,6 +18,10 @@ export interface Facts {
   memory?: { totalBytes?: number };
   disks?: Array<{ mount: string; totalBytes: number; freeBytes: number }>;
   network?: { ips?: string[]; macs?: string[] };
-  agent?: { version?: string };
+  agent?: {
+    version?: string;
+    /** The agent is confined to a directory (`deployx agent --root`): no package manager. */
+    sandbox?: boolean;
+  };
   [key: string]: unknown;
 }

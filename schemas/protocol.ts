@@ -87,6 +87,7 @@ export type Step =
       key: string;
       path: string;
       sha256: string;
+      /** Bytes, or -1 when unknown (a `url` source): the SHA-256 is verified either way. */
       size: number;
       mode?: string;
       owner?: string;

@@ -30,6 +30,9 @@ export const AGENT_ERROR_CODES = {
   'job.aborted': 'The job was cancelled or timed out.',
   'state.corrupt': 'A local state file exists but cannot be parsed.',
   'state.invalid': 'A value to be stored in the local state is invalid.',
+  'transport.refused': 'The server refused the handshake (credential or enrollment token), and there is nothing else to try.',
+  'transport.not-enrolled': 'No stored credential and no enrollment token: the agent cannot identify itself.',
+  'transport.stopped': 'The agent was stopped before the operation completed.',
 } as const;
 
 export type AgentErrorCode = keyof typeof AGENT_ERROR_CODES;

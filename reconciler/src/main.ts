@@ -47,7 +47,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     ...(config.gitAuth ? { auth: config.gitAuth } : {}),
   });
   const apiToken = config.apiToken ?? (await loadOrCreateApiToken(config.dataDir));
-  const blobs = new BlobIndex();
+  const blobs = new BlobIndex({ cacheDir: path.join(config.dataDir, 'blobs') });
 
   let gateway: AgentGateway | undefined;
   const reconciler = new Reconciler({

@@ -27,7 +27,7 @@ export interface JobHandlerOptions {
   inventory: InventoryRecorder;
   executors: Executors;
   /** The executor context for one job, bound to that job's abort signal. */
-  context: (signal: AbortSignal) => ExecContext;
+  context: (signal: AbortSignal, job: Job) => ExecContext;
   onProgress?: ProgressListener;
   /** Upper bound of one job's run; past it the job ends `timed_out`. */
   jobTimeoutMs?: number;
@@ -56,7 +56,7 @@ export function createJobHandler(options: JobHandlerOptions): JobHandler {
       options.jobTimeoutMs === undefined
         ? controller.signal
         : AbortSignal.any([controller.signal, AbortSignal.timeout(options.jobTimeoutMs)]);
-    const { result, ran } = await runJobDetailed(job, options.executors, options.context(signal), options.onProgress);
+    const { result, ran } = await runJobDetailed(job, options.executors, options.context(signal, job), options.onProgress);
     await options.inventory.record(job.steps, result.steps, ran, job.revision);
     await options.journal.put(result);
     return { result, replayed: false };

@@ -8,7 +8,8 @@
 // - remove / delete that succeeded, or found nothing to remove → the key is no longer owned;
 // - a failed step, or a step the job never ran, changes nothing (a failed delete stays owned).
 //
-// Stored as one JSON file (<stateDir>/inventory.json, atomic writes).
+// Stored as one JSON file (<stateDir>/inventory.json, atomic writes), or kept in memory only
+// (Inventory.memory(): simulated devices, which have no disk of their own).
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ObservedResource, Step, StepResult } from '../../../schemas/protocol.ts';
@@ -33,7 +34,8 @@ const REMOVING: ReadonlySet<Step['action']> = new Set(['package.remove', 'file.d
 
 export class Inventory {
   private constructor(
-    private readonly file: string,
+    /** Undefined: in memory only. */
+    private readonly file: string | undefined,
     private readonly entries: Map<string, InventoryEntry>,
     private readonly now: () => Date,
   ) {}
@@ -58,6 +60,11 @@ export class Inventory {
       for (const entry of parsed.entries) entries.set(entry.key, entry);
     }
     return new Inventory(file, entries, options.now ?? (() => new Date()));
+  }
+
+  /** An inventory that is never written anywhere (simulated devices). */
+  static memory(options: { now?: () => Date } = {}): Inventory {
+    return new Inventory(undefined, new Map(), options.now ?? (() => new Date()));
   }
 
   /** Entries sorted by key. */
@@ -90,6 +97,7 @@ export class Inventory {
   }
 
   private async save(): Promise<void> {
+    if (this.file === undefined) return;
     await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const body: InventoryFile = { version: 1, entries: this.list() };
     await writeFileAtomic(this.file, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });

@@ -30,6 +30,8 @@ export interface ExecOptions {
   maxOutputBytes?: number;
   /** Time between SIGTERM and SIGKILL when killing the group. Default 5 s. */
   killGraceMs?: number;
+  /** Called once the child is started, with its pid (= its process group id on POSIX). */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ExecResult {
@@ -132,6 +134,13 @@ export const exec: Exec = (file, args, options = {}) => {
       });
     };
 
+    if (child.pid !== undefined && options.onSpawn) {
+      try {
+        options.onSpawn(child.pid);
+      } catch {
+        // An observer must not change the command's outcome.
+      }
+    }
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', (error: NodeJS.ErrnoException) => {

@@ -969,3 +969,14 @@ for (const [text, expected] of DURATIONS) {
     assert.equal(durationMs(text), expected);
   });
 }
+
+test('a url-sourced file (size unknown) is written with size -1; the SHA-256 is what the agent checks', () => {
+  const wallpaper: FileResource = { ...file('/srv/wallpaper.jpg', 'jpeg bytes'), size: undefined, origin: { kind: 'url', url: 'http://mirror.invalid/w.jpg' } };
+  wallpaper.fingerprint = fileFingerprint(wallpaper);
+  const plan = planDevice(desiredState([wallpaper, script('always', 'echo hi', { run: 'always' })]), [], [], { now: new Date('2026-01-01T00:00:00Z') });
+  assert.deepEqual(
+    plan.steps.map((s) => [s.action, s.action === 'file.write' ? s.size : undefined]),
+    [['file.write', -1], ['script.run', undefined]],
+    'the file and the script that never ran',
+  );
+});

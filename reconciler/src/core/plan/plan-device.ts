@@ -80,26 +80,28 @@ export function planDevice(
   }
   changes.sort((a, b) => compareKeys(a.key, b.key));
 
-  const acting = changes.filter((c) => (c.action === 'create' || c.action === 'update' || c.action === 'delete') && !c.reportOnly);
-  // `run: always` scripts join a job that runs anyway.
-  if (acting.length > 0) {
+  const steps: Step[] = [];
+  const resources: Record<string, DesiredResource> = {};
+  const add = (change: Change): boolean => {
+    const step = stepFor(change);
+    if (step) {
+      steps.push(step);
+      resources[change.key] = change.resource!;
+    }
+    return step !== undefined;
+  };
+  for (const change of changes) {
+    if ((change.action === 'create' || change.action === 'update' || change.action === 'delete') && !change.reportOnly) add(change);
+  }
+  // `run: always` scripts join a job that runs anyway (one with at least one real step).
+  if (steps.length > 0) {
     for (const change of changes) {
       const r = change.resource;
       if (change.action === 'unchanged' && r?.type === 'script' && r.run === 'always') {
         change.action = 'update';
         change.reason = 'run: always, with this job';
-        acting.push(change);
+        add(change);
       }
-    }
-  }
-
-  const steps: Step[] = [];
-  const resources: Record<string, DesiredResource> = {};
-  for (const change of acting) {
-    const step = stepFor(change);
-    if (step) {
-      steps.push(step);
-      resources[change.key] = change.resource!;
     }
   }
   steps.sort(compareSteps(resources));
@@ -244,13 +246,13 @@ function stepFor(change: Change): Step | undefined {
         : { action: 'package.install', key: r.key, manager: r.manager, name: r.packageName, version: r.version };
     case 'file':
       if (removing) return { action: 'file.delete', key: r.key, path: r.path };
-      if (r.sha256 === undefined || r.size === undefined) return undefined;
+      if (r.sha256 === undefined) return undefined;
       return {
         action: 'file.write',
         key: r.key,
         path: r.path,
         sha256: r.sha256,
-        size: r.size,
+        size: r.size ?? -1,
         ...(r.mode !== undefined ? { mode: r.mode } : {}),
         ...(r.owner !== undefined ? { owner: r.owner } : {}),
         ...(r.group !== undefined ? { group: r.group } : {}),

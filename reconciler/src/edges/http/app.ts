@@ -212,6 +212,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   'store.not-found': 404,
   'store.invalid': 400,
   'store.conflict': 409,
+  'blob.upstream': 502,
 };
 
 function errorMiddleware(log: Logger) {

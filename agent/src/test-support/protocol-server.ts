@@ -1,0 +1,275 @@
+// A small server that speaks schemas/protocol.ts on 127.0.0.1:<port 0> — namespace /agent with
+// auth in `io.use`, enrollment, `job` dispatch with ack + timeout, `job:cancel`, and the blob
+// route with Basic device auth — and RECORDS everything it received, so agent tests assert on
+// the wire. It stands in for the real reconciler, which is written elsewhere from the same file.
+//
+// Recording rules a real server follows too: a `job:result` is recorded once per
+// idempotencyKey when acknowledged (every delivery is still logged in `resultEvents`); a refused
+// handshake is an Error with `data.code` (`auth.refused`).
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server, type Socket } from 'socket.io';
+import type { Facts } from '../../../schemas/facts.ts';
+import {
+  AGENT_NAMESPACE,
+  type Ack,
+  type AgentAuth,
+  type AgentReport,
+  type AgentToServer,
+  type Job,
+  type JobProgress,
+  type JobResult,
+  type ServerToAgent,
+} from '../../../schemas/protocol.ts';
+
+interface SocketData {
+  deviceId: string;
+  auth: 'credential' | 'enrollment';
+  issued?: string;
+}
+
+type AgentServerSocket = Socket<AgentToServer, ServerToAgent, Record<string, never>, SocketData>;
+
+export interface RecordedHandshake {
+  at: number;
+  kind: 'credential' | 'enrollment';
+  accepted: boolean;
+  deviceId?: string;
+  machineId?: string;
+  code?: string;
+}
+
+export interface ProtocolServerOptions {
+  /** Accepted enrollment tokens. */
+  tokens?: string[];
+  /** How to answer a `job:result` (default `{ok: true}`): false swallows the ack, an Ack is sent as is. */
+  ackResult?: (result: JobResult, delivery: number) => boolean | Ack;
+  /** Re-send, on connect, every dispatched job that has no recorded result. Default false. */
+  redispatchOnConnect?: boolean;
+  /** Called as soon as the agent's ack of `enrolled` arrives (to check what is on disk then). */
+  onEnrolledAck?: (deviceId: string, ack: Ack) => void;
+  /** Ack wait for `job` and `enrolled`. Default 5 s. */
+  ackTimeoutMs?: number;
+}
+
+export interface ProtocolServer {
+  url: string;
+  handshakes: RecordedHandshake[];
+  enrollments: Array<{ deviceId: string; machineId: string; facts: Facts; ack?: Ack }>;
+  reports: Array<{ deviceId: string; report: AgentReport }>;
+  progress: Array<{ deviceId: string; progress: JobProgress }>;
+  /** Every `job:result` delivery, duplicates included. */
+  resultEvents: Array<{ deviceId: string; result: JobResult; acked: boolean }>;
+  /** Recorded once per idempotencyKey. */
+  results: Map<string, JobResult>;
+  jobAcks: Array<{ deviceId: string; jobId: string; ack: Ack | { timeout: true } }>;
+  blobRequests: Array<{ sha256: string; deviceId?: string; status: number }>;
+  /** deviceId → credential, machineId. */
+  devices: Map<string, { credential: string; machineId: string }>;
+  blobs: Map<string, Uint8Array>;
+  /** Sends a job (to `to`, default job.deviceId); resolves with the agent's ack (or `{timeout: true}`). */
+  dispatch(job: Job, to?: string): Promise<Ack | { timeout: true }>;
+  cancel(deviceId: string, jobId: string): void;
+  /** Server-side disconnect of a device's sockets. */
+  kick(deviceId: string): void;
+  /** Forget a device's credential: its next handshake is refused. */
+  revoke(deviceId: string): void;
+  connected(deviceId: string): boolean;
+  /** Polls `predicate` every 20 ms. */
+  waitFor(predicate: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startProtocolServer(options: ProtocolServerOptions = {}): Promise<ProtocolServer> {
+  const tokens = new Set(options.tokens ?? []);
+  const ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
+  const devices = new Map<string, { credential: string; machineId: string }>();
+  const blobs = new Map<string, Uint8Array>();
+  const sockets = new Map<string, Set<AgentServerSocket>>();
+  const outstanding = new Map<string, Job>();
+  const deliveries = new Map<string, number>();
+  let nextDevice = 1;
+
+  const recorded: Omit<ProtocolServer, 'url' | 'dispatch' | 'cancel' | 'kick' | 'revoke' | 'connected' | 'waitFor' | 'close'> = {
+    handshakes: [],
+    enrollments: [],
+    reports: [],
+    progress: [],
+    resultEvents: [],
+    results: new Map(),
+    jobAcks: [],
+    blobRequests: [],
+    devices,
+    blobs,
+  };
+
+  const http = createServer((req, res) => serveBlob(req, res));
+  const io = new Server<AgentToServer, ServerToAgent, Record<string, never>, SocketData>(http, {
+    transports: ['websocket'],
+  });
+  const nsp = io.of(AGENT_NAMESPACE);
+
+  function serveBlob(req: IncomingMessage, res: ServerResponse): void {
+    const match = /^\/api\/v1\/blobs\/sha256\/([0-9a-f]{64})$/.exec(req.url ?? '');
+    if (!match || req.method !== 'GET') {
+      if (!res.headersSent && !(req.url ?? '').startsWith('/socket.io')) {
+        res.writeHead(404).end();
+      }
+      return;
+    }
+    const sha256 = match[1]!;
+    const [scheme, encoded] = (req.headers.authorization ?? '').split(' ');
+    const [deviceId, credential] = scheme === 'Basic' && encoded ? Buffer.from(encoded, 'base64').toString().split(':') : [];
+    const known = deviceId ? devices.get(deviceId) : undefined;
+    let status = 200;
+    if (!known || known.credential !== credential) status = 401;
+    else if (!blobs.has(sha256)) status = 404;
+    recorded.blobRequests.push({ sha256, ...(deviceId ? { deviceId } : {}), status });
+    if (status !== 200) {
+      res.writeHead(status).end();
+      return;
+    }
+    const body = blobs.get(sha256)!;
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(Buffer.from(body));
+  }
+
+  const refuse = (next: (err?: Error) => void, code: string, message: string): void => {
+    const error = new Error(message) as Error & { data?: unknown };
+    error.data = { code };
+    next(error);
+  };
+
+  nsp.use((socket, next) => {
+    const auth = socket.handshake.auth as Partial<AgentAuth> & Record<string, unknown>;
+    if (typeof auth.deviceId === 'string' && typeof auth.credential === 'string') {
+      const known = devices.get(auth.deviceId);
+      const accepted = known !== undefined && known.credential === auth.credential;
+      recorded.handshakes.push({
+        at: Date.now(),
+        kind: 'credential',
+        accepted,
+        deviceId: auth.deviceId,
+        ...(accepted ? {} : { code: 'auth.refused' }),
+      });
+      if (!accepted) return refuse(next, 'auth.refused', 'auth.refused: unknown device or wrong credential');
+      socket.data.deviceId = auth.deviceId;
+      socket.data.auth = 'credential';
+      return next();
+    }
+    if (typeof auth.enrollmentToken === 'string' && typeof auth.machineId === 'string') {
+      const accepted = tokens.has(auth.enrollmentToken);
+      if (!accepted) {
+        recorded.handshakes.push({ at: Date.now(), kind: 'enrollment', accepted, machineId: auth.machineId, code: 'auth.refused' });
+        return refuse(next, 'auth.refused', 'auth.refused: enrollment token not valid');
+      }
+      const existing = [...devices].find(([, d]) => d.machineId === auth.machineId)?.[0];
+      const deviceId = existing ?? `dev-${nextDevice++}`;
+      const credential = randomBytes(24).toString('base64url');
+      devices.set(deviceId, { credential, machineId: auth.machineId });
+      recorded.handshakes.push({ at: Date.now(), kind: 'enrollment', accepted, deviceId, machineId: auth.machineId });
+      recorded.enrollments.push({ deviceId, machineId: auth.machineId, facts: (auth.facts ?? {}) as Facts });
+      socket.data.deviceId = deviceId;
+      socket.data.auth = 'enrollment';
+      socket.data.issued = credential;
+      return next();
+    }
+    recorded.handshakes.push({ at: Date.now(), kind: 'credential', accepted: false, code: 'auth.invalid' });
+    return refuse(next, 'auth.invalid', 'auth.invalid: handshake auth has neither a credential nor a token');
+  });
+
+  nsp.on('connection', (socket) => {
+    const deviceId = socket.data.deviceId;
+    let set = sockets.get(deviceId);
+    if (!set) sockets.set(deviceId, (set = new Set()));
+    set.add(socket);
+    socket.on('disconnect', () => set.delete(socket));
+
+    socket.on('report', (report, ack) => {
+      recorded.reports.push({ deviceId, report });
+      ack({ ok: true });
+    });
+    socket.on('job:progress', (progress) => {
+      recorded.progress.push({ deviceId, progress });
+    });
+    socket.on('job:result', (result, ack) => {
+      const delivery = (deliveries.get(result.idempotencyKey) ?? 0) + 1;
+      deliveries.set(result.idempotencyKey, delivery);
+      const answer = options.ackResult ? options.ackResult(result, delivery) : true;
+      const reply: Ack | undefined = answer === true ? { ok: true } : answer === false ? undefined : answer;
+      const acked = reply?.ok === true;
+      recorded.resultEvents.push({ deviceId, result, acked });
+      if (acked && !recorded.results.has(result.idempotencyKey)) recorded.results.set(result.idempotencyKey, result);
+      if (acked) outstanding.delete(result.idempotencyKey);
+      if (reply) ack(reply);
+    });
+
+    void (async () => {
+      if (socket.data.auth === 'enrollment') {
+        const enrollment = recorded.enrollments.findLast((e) => e.deviceId === deviceId);
+        try {
+          const ack = await socket.timeout(ackTimeoutMs).emitWithAck('enrolled', { deviceId, credential: socket.data.issued! });
+          if (enrollment) enrollment.ack = ack;
+          options.onEnrolledAck?.(deviceId, ack);
+        } catch {
+          socket.disconnect(true);
+          return;
+        }
+      }
+      if (options.redispatchOnConnect) {
+        for (const job of outstanding.values()) if (job.deviceId === deviceId) void send(socket, job);
+      }
+    })();
+  });
+
+  async function send(socket: AgentServerSocket, job: Job): Promise<Ack | { timeout: true }> {
+    let ack: Ack | { timeout: true };
+    try {
+      ack = await socket.timeout(ackTimeoutMs).emitWithAck('job', job);
+    } catch {
+      ack = { timeout: true };
+    }
+    recorded.jobAcks.push({ deviceId: job.deviceId, jobId: job.id, ack });
+    return ack;
+  }
+
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+
+  const waitFor = async (predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    ...recorded,
+    dispatch: async (job, to = job.deviceId) => {
+      if (!recorded.results.has(job.idempotencyKey)) outstanding.set(job.idempotencyKey, job);
+      const socket = [...(sockets.get(to) ?? [])].at(-1);
+      if (!socket) return { timeout: true };
+      return send(socket, job);
+    },
+    cancel: (deviceId, jobId) => {
+      for (const socket of sockets.get(deviceId) ?? []) socket.emit('job:cancel', { jobId });
+    },
+    kick: (deviceId) => {
+      for (const socket of sockets.get(deviceId) ?? []) socket.disconnect(true);
+    },
+    revoke: (deviceId) => {
+      devices.delete(deviceId);
+      for (const socket of sockets.get(deviceId) ?? []) socket.disconnect(true);
+    },
+    connected: (deviceId) => (sockets.get(deviceId)?.size ?? 0) > 0,
+    waitFor,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        void io.close(() => resolve());
+      });
+      http.closeAllConnections();
+    },
+  };
+}

@@ -1,0 +1,399 @@
+// The agent's connection to `<server>/agent`, with its own reconnect loop.
+//
+// socket.io-client's built-in reconnection is off: it cannot rebuild `auth` between attempts
+// and its jitter is partial. Here every attempt
+//   1. builds `auth` afresh: the stored credential (`{deviceId, credential}`), or — when there is
+//      none, or the server refused it and a token is at hand — `{enrollmentToken, machineId,
+//      facts}`;
+//   2. opens one socket (`transports: ['websocket']`, `reconnection: false`, `forceNew`, so 10,000
+//      simulated devices in one process get 10,000 connections rather than one multiplexed one);
+//   3. on `enrolled` writes the credential (0600, atomically) BEFORE acking it; an enrolling
+//      socket becomes a session only once that is done, so nothing runs without an identity;
+//   4. when the socket ends, waits a full-jitter exponential backoff (backoff.ts) and goes again.
+//      A session that lasted `stableSessionMs` resets the backoff; a server that accepts and
+//      drops at once keeps growing it.
+//
+// Refusals. The server refuses a handshake in its `io.use` middleware with an Error whose
+// `data.code` (or message) is an `auth.*` code, or a `protocol.*` code for a protocol it cannot
+// speak. A refusal waits REFUSED_BACKOFF (≥ 15 s, up to 10 min) and is logged as an error:
+//   credential refused, token at hand → re-enroll with the token (same machineId) next time;
+//   credential refused, no token      → run() rejects with `transport.refused` (the CLI exits 3);
+//   token refused                     → keep trying slowly (the operator may fix the token).
+// Any other connect_error (server down, timeout, TLS) is transient: CONNECT_BACKOFF. A
+// `data.retryAfterMs` from the server (overload shedding) is honoured as a minimum wait.
+import { io, type Socket } from 'socket.io-client';
+import type { Facts } from '../../../schemas/facts.ts';
+import {
+  AGENT_NAMESPACE,
+  PROTOCOL_VERSION,
+  type Ack,
+  type AgentAuth,
+  type AgentToServer,
+  type Enrollment,
+  type ServerToAgent,
+} from '../../../schemas/protocol.ts';
+import { AgentError, describeError, isAgentError } from '../errors.ts';
+import type { Credentials } from '../state/credentials.ts';
+import { Backoff, CONNECT_BACKOFF, REFUSED_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { sleep, type Clock, type ClockTimer } from './clock.ts';
+import { SecretSet, type Logger } from './logger.ts';
+
+export type AgentSocket = Socket<ServerToAgent, AgentToServer>;
+
+/** Where the device credential lives; write() is durable before it resolves. */
+export interface CredentialStore {
+  read(): Promise<Credentials | undefined>;
+  write(credentials: Credentials): Promise<void>;
+}
+
+export interface EnrollmentSource {
+  token?: string;
+  /** Stable across restarts: the server re-binds a re-enrolling machine to its device. */
+  machineId: string;
+  /** Read on every enrollment attempt. */
+  facts: () => Promise<Facts>;
+}
+
+/** A connected socket whose device identity is known (credential handshake, or enrolled). */
+export interface Session {
+  socket: AgentSocket;
+  identity: Credentials;
+  /** Resolves with socket.io's disconnect reason. */
+  closed: Promise<string>;
+}
+
+export type ConnectionEvent =
+  | { type: 'connect-failed'; code: string; refused: boolean; retryInMs: number }
+  | { type: 'enrolled'; deviceId: string }
+  | { type: 'disconnected'; reason: string; retryInMs: number };
+
+export interface ConnectionOptions {
+  /** Base URL of the server (`http://deployx:8080`); AGENT_NAMESPACE is appended. */
+  server: string;
+  credentials: CredentialStore;
+  enrollment: EnrollmentSource;
+  /** Called once per session, synchronously after it is established. */
+  onSession: (session: Session) => void;
+  onEvent?: (event: ConnectionEvent) => void;
+  logger: Logger;
+  clock: Clock;
+  random?: () => number;
+  backoff?: BackoffPolicy;
+  refusedBackoff?: BackoffPolicy;
+  /** Transport open + namespace CONNECT. Default 20 s. */
+  connectTimeoutMs?: number;
+  /** An enrolling socket without `enrolled` this long after connecting is dropped. Default 30 s. */
+  enrollTimeoutMs?: number;
+  /** Sessions at least this long reset the backoff. Default 10 s. */
+  stableSessionMs?: number;
+  /** The credential and token are added here so logs mask them. */
+  secrets?: SecretSet;
+}
+
+export interface ConnectErrorClass {
+  refused: boolean;
+  code: string;
+  message: string;
+  retryAfterMs?: number;
+}
+
+const REFUSAL_CODE = /^(auth|protocol)\.[a-z0-9.-]+$/i;
+
+/**
+ * Sorts a socket.io `connect_error`. The server's middleware error is `{message, data}`;
+ * `data.code` wins, a message that is itself a code (`auth.refused`) counts too. Pure.
+ */
+export function classifyConnectError(error: unknown): ConnectErrorClass {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as { message?: unknown; data?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(error);
+  const data = (typeof e.data === 'object' && e.data !== null ? e.data : {}) as { code?: unknown; retryAfterMs?: unknown };
+  const dataCode = typeof data.code === 'string' ? data.code : undefined;
+  const messageCode = REFUSAL_CODE.test(message.trim()) ? message.trim() : undefined;
+  const code = dataCode ?? messageCode ?? transientCode(message);
+  const retryAfterMs =
+    typeof data.retryAfterMs === 'number' && Number.isFinite(data.retryAfterMs) && data.retryAfterMs > 0
+      ? Math.min(data.retryAfterMs, 3_600_000)
+      : undefined;
+  return {
+    refused: REFUSAL_CODE.test(code),
+    code,
+    message,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  };
+}
+
+function transientCode(message: string): string {
+  if (/timeout/i.test(message)) return 'connect.timeout';
+  if (/websocket error|ECONNREFUSED|xhr poll error|transport/i.test(message)) return 'connect.unreachable';
+  return 'connect.failed';
+}
+
+type Outcome =
+  | { kind: 'session'; durationMs: number; reason: string }
+  | ({ kind: 'failed' } & ConnectErrorClass);
+
+interface BuiltAuth {
+  kind: 'credential' | 'enrollment';
+  auth: AgentAuth;
+  identity?: Credentials;
+}
+
+export class Connection {
+  private stopped = false;
+  private readonly stopController = new AbortController();
+  private current: AgentSocket | undefined;
+  private running: Promise<void> | undefined;
+  /** The server refused the stored credential: enroll with the token until a new one is stored. */
+  private credentialRefused = false;
+  private known: Credentials | undefined;
+  private readonly backoff: Backoff;
+  private readonly refusedBackoff: Backoff;
+  private readonly url: string;
+  private readonly secrets: SecretSet;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.backoff = new Backoff(options.backoff ?? CONNECT_BACKOFF, options.random);
+    this.refusedBackoff = new Backoff(options.refusedBackoff ?? REFUSED_BACKOFF, options.random);
+    this.url = options.server.replace(/\/+$/, '') + AGENT_NAMESPACE;
+    this.secrets = options.secrets ?? new SecretSet();
+    this.secrets.add(options.enrollment.token);
+  }
+
+  /** The device identity last used or issued (undefined before the first enrollment). */
+  get identity(): Credentials | undefined {
+    return this.known;
+  }
+
+  get connected(): boolean {
+    return this.current?.connected === true;
+  }
+
+  /**
+   * Runs the loop until stop(). Rejects with `transport.refused` (credential refused, no token)
+   * or `transport.not-enrolled` (neither a credential nor a token).
+   */
+  run(): Promise<void> {
+    this.running ??= this.loop();
+    return this.running;
+  }
+
+  /** Closes the socket and ends the loop; run() resolves. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopController.abort();
+    this.current?.disconnect();
+    await this.running?.catch(() => undefined);
+  }
+
+  private async loop(): Promise<void> {
+    const { logger, clock } = this.options;
+    while (!this.stopped) {
+      const built = await this.buildAuth();
+      const outcome = await this.attempt(built);
+      if (this.stopped) return;
+
+      let delay: number;
+      if (outcome.kind === 'session') {
+        if (outcome.durationMs >= (this.options.stableSessionMs ?? 10_000)) {
+          this.backoff.reset();
+          this.refusedBackoff.reset();
+        }
+        delay = this.backoff.next();
+        logger.warn('disconnected', { reason: outcome.reason, retryInMs: delay });
+        this.emit({ type: 'disconnected', reason: outcome.reason, retryInMs: delay });
+      } else if (outcome.refused) {
+        if (built.kind === 'credential') {
+          if (this.options.enrollment.token === undefined) {
+            logger.error('credential refused and no enrollment token: stopping', {
+              deviceId: built.identity?.deviceId,
+              code: outcome.code,
+              reason: outcome.message,
+            });
+            throw new AgentError(
+              'transport.refused',
+              `the server refused the credential of device ${built.identity?.deviceId ?? '?'} (${outcome.code}); ` +
+                'give an enrollment token (--token or DEPLOYX_ENROLLMENT_TOKEN) to enroll again',
+            );
+          }
+          this.credentialRefused = true;
+        }
+        delay = Math.max(this.refusedBackoff.next(), outcome.retryAfterMs ?? 0);
+        logger.error('handshake refused', {
+          auth: built.kind,
+          code: outcome.code,
+          reason: outcome.message,
+          retryInMs: delay,
+          ...(built.kind === 'credential' ? { next: 'enroll with the token' } : {}),
+        });
+        this.emit({ type: 'connect-failed', code: outcome.code, refused: true, retryInMs: delay });
+      } else {
+        delay = Math.max(this.backoff.next(), outcome.retryAfterMs ?? 0);
+        logger.warn('connect failed', { code: outcome.code, reason: outcome.message, retryInMs: delay });
+        this.emit({ type: 'connect-failed', code: outcome.code, refused: false, retryInMs: delay });
+      }
+      await sleep(clock, delay, this.stopController.signal);
+    }
+  }
+
+  private async buildAuth(): Promise<BuiltAuth> {
+    const { enrollment, logger } = this.options;
+    let stored: Credentials | undefined;
+    if (!this.credentialRefused) {
+      try {
+        stored = await this.options.credentials.read();
+      } catch (error) {
+        if (!isAgentError(error, 'state.corrupt') || enrollment.token === undefined) throw error;
+        logger.error('stored credential unreadable: enrolling again', { error: describeError(error) });
+      }
+    }
+    if (stored) {
+      this.known = stored;
+      this.secrets.add(stored.credential);
+      return {
+        kind: 'credential',
+        auth: { deviceId: stored.deviceId, credential: stored.credential, protocol: PROTOCOL_VERSION },
+        identity: stored,
+      };
+    }
+    if (enrollment.token !== undefined) {
+      return {
+        kind: 'enrollment',
+        auth: {
+          enrollmentToken: enrollment.token,
+          machineId: enrollment.machineId,
+          facts: await enrollment.facts(),
+          protocol: PROTOCOL_VERSION,
+        },
+      };
+    }
+    throw new AgentError(
+      'transport.not-enrolled',
+      'no stored credential and no enrollment token: give --token (or DEPLOYX_ENROLLMENT_TOKEN) for the first connection',
+    );
+  }
+
+  private attempt(built: BuiltAuth): Promise<Outcome> {
+    const { clock, logger } = this.options;
+    return new Promise<Outcome>((resolve) => {
+      const socket: AgentSocket = io(this.url, {
+        transports: ['websocket'],
+        auth: built.auth as unknown as Record<string, unknown>,
+        reconnection: false,
+        forceNew: true,
+        autoConnect: false,
+        timeout: this.options.connectTimeoutMs ?? 20_000,
+      });
+      this.current = socket;
+      let identity = built.identity;
+      let sessionStartedAt: number | undefined;
+      let settled = false;
+      let enrollTimer: ClockTimer | undefined;
+      let closeSession: (reason: string) => void = () => {};
+      const closed = new Promise<string>((r) => (closeSession = r));
+
+      const finish = (outcome: Outcome): void => {
+        if (settled) return;
+        settled = true;
+        clock.clearTimeout(connectTimer);
+        if (enrollTimer !== undefined) clock.clearTimeout(enrollTimer);
+        socket.disconnect();
+        if (this.current === socket) this.current = undefined;
+        resolve(outcome);
+      };
+      const failed = (code: string, message: string): void => finish({ kind: 'failed', refused: false, code, message });
+
+      const startSession = (): void => {
+        if (settled || sessionStartedAt !== undefined || identity === undefined || !socket.connected) return;
+        if (enrollTimer !== undefined) clock.clearTimeout(enrollTimer);
+        sessionStartedAt = clock.now().getTime();
+        logger.info('connected', { deviceId: identity.deviceId, auth: built.kind });
+        try {
+          this.options.onSession({ socket, identity, closed });
+        } catch (error) {
+          logger.error('session setup failed', { error: describeError(error) });
+        }
+      };
+
+      const connectTimer = clock.setTimeout(
+        () => failed('connect.timeout', `no handshake within ${this.options.connectTimeoutMs ?? 20_000} ms`),
+        (this.options.connectTimeoutMs ?? 20_000) + 1_000,
+      );
+
+      socket.on('enrolled', (enrollment: Enrollment, ack: (res: Ack) => void) => {
+        void this.acceptEnrollment(enrollment, ack).then((stored) => {
+          if (!stored) {
+            failed('enroll.store-failed', 'could not store the issued credential');
+            return;
+          }
+          identity = stored;
+          startSession();
+        });
+      });
+      socket.on('connect', () => {
+        clock.clearTimeout(connectTimer);
+        if (identity !== undefined) {
+          startSession();
+          return;
+        }
+        const ms = this.options.enrollTimeoutMs ?? 30_000;
+        enrollTimer = clock.setTimeout(() => failed('enroll.timeout', `connected but no enrollment within ${ms} ms`), ms);
+      });
+      socket.on('connect_error', (error: Error) => {
+        finish({ kind: 'failed', ...classifyConnectError(error) });
+      });
+      socket.on('disconnect', (reason: string) => {
+        closeSession(reason);
+        if (sessionStartedAt === undefined) failed('connect.dropped', `disconnected before the session began (${reason})`);
+        else finish({ kind: 'session', durationMs: clock.now().getTime() - sessionStartedAt, reason });
+      });
+      socket.connect();
+    });
+  }
+
+  /** Stores the issued credential, then acks. Resolves with it, or undefined when it could not. */
+  private async acceptEnrollment(enrollment: Enrollment, ack: (res: Ack) => void): Promise<Credentials | undefined> {
+    const { logger } = this.options;
+    const reply = (res: Ack): void => {
+      try {
+        if (typeof ack === 'function') ack(res);
+      } catch {
+        // The socket is gone; the server will see no ack and the agent enrolls again.
+      }
+    };
+    if (
+      typeof enrollment !== 'object' ||
+      enrollment === null ||
+      typeof enrollment.deviceId !== 'string' ||
+      enrollment.deviceId === '' ||
+      typeof enrollment.credential !== 'string' ||
+      enrollment.credential === ''
+    ) {
+      reply({ ok: false, error: 'enrollment needs a deviceId and a credential', code: 'enroll.invalid' });
+      logger.error('invalid enrollment from the server');
+      return undefined;
+    }
+    const credentials = { deviceId: enrollment.deviceId, credential: enrollment.credential };
+    this.secrets.add(credentials.credential);
+    try {
+      await this.options.credentials.write(credentials);
+    } catch (error) {
+      reply({ ok: false, error: 'the agent could not store its credential', code: 'state.write-failed' });
+      logger.error('cannot store the credential', { error: describeError(error) });
+      return undefined;
+    }
+    this.known = credentials;
+    this.credentialRefused = false;
+    reply({ ok: true });
+    logger.info('enrolled', { deviceId: credentials.deviceId });
+    this.emit({ type: 'enrolled', deviceId: credentials.deviceId });
+    return credentials;
+  }
+
+  private emit(event: ConnectionEvent): void {
+    try {
+      this.options.onEvent?.(event);
+    } catch {
+      // Observers must not break the loop.
+    }
+  }
+}
