@@ -2,12 +2,14 @@
 // with the embedded SQLite store, ~25 simulated devices whose labels match the example's groups,
 // and one real agent confined to a sandbox directory. Everything lives under .deployx/demo.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { cp, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { startSimulation, type Simulation } from '../../../agent/src/simulator/index.ts';
 import { loadServerConfig } from '../../../reconciler/src/config.ts';
+import { createLogger } from '../../../reconciler/src/edges/log.ts';
 import { startServer } from '../../../reconciler/src/main.ts';
 import type { CommandIo } from '../io.ts';
 import { createEnrollmentToken } from './token.ts';
@@ -44,7 +46,11 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
   await git('commit', '--quiet', '-m', 'Example fleet');
 
   const config = loadServerConfig({ repo, data: path.join(root, 'server'), port: values.port, poll: '5s' }, process.env, io.cwd);
-  const server = await startServer(config);
+  // The console shows the summary; the server's JSON logs go to a file.
+  await mkdir(root, { recursive: true });
+  const logFile = path.join(root, 'server.log');
+  const logStream = createWriteStream(logFile, { flags: 'a' });
+  const server = await startServer(config, { log: createLogger({ level: 'info', write: (line) => logStream.write(line + '\n') }) });
   const simulations: Simulation[] = [];
   let agent: ChildProcess | undefined;
   const stop = async () => {
@@ -86,6 +92,7 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
   io.out('');
   io.out(`DeployX demo is running on ${server.url}`);
   io.out(`  fleet repository   ${repo}   (commit there: the server picks it up within seconds)`);
+  io.out(`  server log         ${logFile}`);
   io.out(`  API token          ${server.apiToken}`);
   io.out(`  try                curl -H "Authorization: Bearer ${server.apiToken}" ${server.url}/api/v1/stats`);
   io.out(`  devices            ${FLEET.reduce((n, g) => n + g.count, 0)} simulated${agent ? ' + 1 real agent writing under ' + path.join(root, 'sandbox') : ''}`);
