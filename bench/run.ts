@@ -1,11 +1,13 @@
 // npm run bench: runs every benchmark in one process, one after another, and prints a table that
 // goes into BENCHMARKS.md with the machine and date. Pass names to run a subset.
 import os from 'node:os';
+import { benchConverge } from './converge.bench.ts';
 import { benchFleetLoad } from './fleet-load.bench.ts';
 import type { BenchResult } from './measure.ts';
 
 const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   'fleet-load': benchFleetLoad,
+  converge: benchConverge,
 };
 
 const selected = process.argv.slice(2);

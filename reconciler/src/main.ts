@@ -90,7 +90,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       connected: (id) => reconciler.enqueueDevice(id),
       disconnected: () => undefined,
       reported: (ids) => ids.forEach((id) => reconciler.enqueueDevice(id)),
-      resulted: (id, result) => reconciler.recordApplied(id, result),
+      resulted: (results) => reconciler.recordApplied(results),
       declaredDeviceFor: (facts) => reconciler.declaredDeviceFor(facts),
     },
   });

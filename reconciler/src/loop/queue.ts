@@ -80,3 +80,90 @@ export class WorkQueue {
     }
   }
 }
+
+/**
+ * The same contract for keys processed in batches: keys wait in a de-duplicating set; one batch
+ * (up to `maxBatch` keys) runs at a time; a key added while its batch runs goes into the next.
+ * Used for devices, whose passes are cheap one by one but need bulk reads at fleet scale.
+ */
+export class BatchQueue {
+  readonly #waiting = new Set<string>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  #running = 0;
+  #idleWaiters: Array<() => void> = [];
+  #stopped = false;
+  #scheduled = false;
+
+  constructor(
+    private readonly work: (keys: string[]) => Promise<void>,
+    private readonly options: { maxBatch: number; onError: (keys: string[], error: unknown) => void },
+  ) {}
+
+  add(key: string): void {
+    if (this.#stopped) return;
+    this.#waiting.add(key);
+    this.#schedule();
+  }
+
+  addAfter(key: string, ms: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timers.get(key));
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      this.add(key);
+    }, ms);
+    timer.unref();
+    this.#timers.set(key, timer);
+  }
+
+  get depth(): number {
+    return this.#waiting.size + this.#running;
+  }
+
+  idle(): Promise<void> {
+    if (this.depth === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    this.#waiting.clear();
+  }
+
+  /** Runs on the next macrotask, so a burst of adds in one tick becomes one batch. */
+  #schedule(): void {
+    if (this.#scheduled || this.#running > 0) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#next();
+    });
+  }
+
+  async #next(): Promise<void> {
+    if (this.#running > 0 || this.#stopped) return;
+    if (this.#waiting.size === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const resolve of waiters) resolve();
+      return;
+    }
+    const batch: string[] = [];
+    for (const key of this.#waiting) {
+      batch.push(key);
+      if (batch.length >= this.options.maxBatch) break;
+    }
+    for (const key of batch) this.#waiting.delete(key);
+    this.#running = batch.length;
+    try {
+      await this.work(batch);
+    } catch (error) {
+      this.options.onError(batch, error);
+    } finally {
+      this.#running = 0;
+      void this.#next();
+    }
+  }
+}

@@ -23,7 +23,7 @@ import type { Logger } from '../edges/log.ts';
 import type { DeviceRecord, JobRecord, Store } from '../edges/store/store.ts';
 import type { AgentGateway } from '../edges/transport/agent-gateway.ts';
 import { BlobIndex } from './blob-index.ts';
-import { WorkQueue } from './queue.ts';
+import { BatchQueue, WorkQueue } from './queue.ts';
 
 export type DriftState = 'in_sync' | 'drifted' | 'converging' | 'failed' | 'unknown';
 
@@ -69,6 +69,9 @@ export interface ReconcileTimings {
 
 export class Reconciler {
   readonly queue: WorkQueue;
+  readonly #devices: BatchQueue;
+  /** Consecutive failures per device of the same steps (hash), for the retry backoff. */
+  readonly #failures = new Map<string, { stepsHash: string; count: number; lastAt: number }>();
   readonly statuses = new Map<string, DeviceStatus>();
   readonly timings: ReconcileTimings = { sourcePasses: 0, devicePasses: 0, deviceSeconds: 0, sourceSeconds: 0 };
   #model: FleetModel | undefined;
@@ -80,10 +83,17 @@ export class Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.queue = new WorkQueue((key) => this.#work(key), {
-      concurrency: 8,
+      concurrency: 1,
       onError: (key, error) => {
         deps.log.error('reconcile failed; retrying', { key, error });
         this.queue.addAfter(key, 5_000);
+      },
+    });
+    this.#devices = new BatchQueue((ids) => this.#timedDevices(ids), {
+      maxBatch: 500,
+      onError: (ids, error) => {
+        deps.log.error('device reconcile failed; retrying', { devices: ids.length, error });
+        for (const id of ids) this.#devices.addAfter(id, 5_000);
       },
     });
   }
@@ -106,11 +116,17 @@ export class Reconciler {
   }
 
   enqueueDevice(deviceId: string): void {
-    this.queue.add(`device:${deviceId}`);
+    this.#devices.add(deviceId);
+  }
+
+  /** Device passes waiting or running, for /metrics. */
+  get pendingDevices(): number {
+    return this.#devices.depth;
   }
 
   stop(): void {
     this.queue.stop();
+    this.#devices.stop();
   }
 
   /** The declared device whose MAC an enrolling machine reports. */
@@ -136,11 +152,14 @@ export class Reconciler {
       await this.#reconcileSource();
       this.timings.sourcePasses++;
       this.timings.sourceSeconds += (performance.now() - started) / 1000;
-    } else if (key.startsWith('device:')) {
-      await this.#reconcileDevice(key.slice('device:'.length));
-      this.timings.devicePasses++;
-      this.timings.deviceSeconds += (performance.now() - started) / 1000;
     }
+  }
+
+  async #timedDevices(ids: string[]): Promise<void> {
+    const started = performance.now();
+    await this.#reconcileDevices(ids);
+    this.timings.devicePasses += ids.length;
+    this.timings.deviceSeconds += (performance.now() - started) / 1000;
   }
 
   // ---- source ----
@@ -205,140 +224,178 @@ export class Reconciler {
     }
   }
 
-  // ---- device ----
+  // ---- devices, in batches ----
 
-  async #reconcileDevice(deviceId: string): Promise<void> {
+  /**
+   * One pass over many devices with bulk reads and writes: a report burst from 10,000 agents or a
+   * fleet-wide commit costs a handful of queries per batch, not several per device.
+   */
+  async #reconcileDevices(ids: string[]): Promise<void> {
     const { store } = this.deps;
-    const device = await store.getDevice(deviceId);
-    if (!device || device.deletedAt || !this.#model) return;
-    const open = await store.listJobs({ deviceId, state: ['pending', 'dispatched', 'running'], limit: 10 });
-    if (open.length > 0) {
-      this.#setStatus(deviceId, { state: 'converging', reason: `job ${open[0]!.id} ${open[0]!.state}`, pendingSteps: open[0]!.steps.length, reportedDrift: 0 });
-      await this.#dispatchOpen(open);
-      return;
+    const model = this.#model;
+    if (!model) return;
+    const [devices, open, observed, inventory] = await Promise.all([
+      store.getDevicesMany(ids),
+      store.openJobsMany(ids),
+      store.getObservedMany(ids),
+      store.getInventoryMany(ids),
+    ]);
+    const now = this.deps.now();
+    const forgets: Array<{ deviceId: string; upserts: []; deletes: string[] }> = [];
+    const created: JobRecord[] = [];
+    const toDispatch: JobRecord[] = [];
+    for (const id of ids) {
+      const device = devices.get(id);
+      if (!device || device.deletedAt) continue;
+      const openJobs = open.get(id) ?? [];
+      if (openJobs.length > 0) {
+        const first = openJobs[0]!;
+        this.#setStatus(id, { state: 'converging', reason: `job ${first.id} ${first.state}`, pendingSteps: first.steps.length, reportedDrift: 0 });
+        toDispatch.push(...openJobs.filter((job) => this.#needsDispatch(job, now)));
+        continue;
+      }
+      const desired = this.desiredFor(device)!;
+      const snapshot = observed.get(id);
+      const plan = planDevice(desired, snapshot?.resources, inventory.get(id) ?? [], { now });
+      if (plan.forget.length > 0) forgets.push({ deviceId: id, upserts: [], deletes: plan.forget });
+      const reportedDrift = plan.changes.filter((c) => c.reportOnly).length;
+      if (plan.steps.length === 0) {
+        const never = snapshot?.reportedAt === undefined;
+        this.#setStatus(id, {
+          state: never ? 'unknown' : reportedDrift > 0 ? 'drifted' : 'in_sync',
+          reason: never ? 'never reported' : reportedDrift > 0 ? `${reportedDrift} drifted (drift: report)` : 'converged',
+          pendingSteps: 0,
+          reportedDrift,
+        });
+        continue;
+      }
+      const job = this.#newJob(device, plan, reportedDrift, now);
+      if (job) created.push(job);
     }
-    const desired = this.desiredFor(device)!;
-    const [observed, inventory] = await Promise.all([store.getObserved(deviceId), store.getInventory(deviceId)]);
-    const plan = planDevice(desired, observed?.resources, inventory, { now: this.deps.now() });
-    if (plan.forget.length > 0) await store.applyInventory(deviceId, [], plan.forget);
-    const reportedDrift = plan.changes.filter((c) => c.reportOnly).length;
-    if (plan.steps.length === 0) {
-      const never = observed?.reportedAt === undefined;
-      this.#setStatus(deviceId, {
-        state: never ? 'unknown' : reportedDrift > 0 ? 'drifted' : 'in_sync',
-        reason: never ? 'never reported' : reportedDrift > 0 ? `${reportedDrift} drifted (drift: report)` : 'converged',
-        pendingSteps: 0,
-        reportedDrift,
-      });
-      return;
-    }
-    await this.#createJob(device, plan, reportedDrift);
-  }
-
-  async #createJob(device: DeviceRecord, plan: DevicePlan, reportedDrift: number): Promise<void> {
-    const { store } = this.deps;
-    const stepsHash = sha256Hex(canonicalJson(plan.steps)).slice(0, 16);
-    const recent = await store.listJobs({ deviceId: device.id, limit: RETRY_DELAYS_MS.length + 1 });
-    let failures = 0;
-    for (const job of recent) {
-      if (!job.idempotencyKey.includes(`:${stepsHash}:`) || job.state === 'succeeded') break;
-      failures++;
-    }
-    const drifted = plan.changes.some((c) => c.drift);
-    if (failures > RETRY_DELAYS_MS.length) {
-      this.#setStatus(device.id, { state: 'failed', reason: `failed ${failures} times; waiting for a new revision`, pendingSteps: plan.steps.length, reportedDrift });
-      return;
-    }
-    if (failures > 0) {
-      const last = Date.parse(recent[0]!.finishedAt ?? recent[0]!.createdAt);
-      const due = last + RETRY_DELAYS_MS[failures - 1]! - this.deps.now().getTime();
-      if (due > 0) {
-        this.#setStatus(device.id, { state: 'failed', reason: `retry ${failures} in ${Math.ceil(due / 1000)} s`, pendingSteps: plan.steps.length, reportedDrift });
-        this.queue.addAfter(`device:${device.id}`, due);
-        return;
+    if (forgets.length > 0) await store.applyInventoryMany(forgets);
+    if (created.length > 0) {
+      const { created: inserted } = await store.createJobs(created);
+      const fresh = new Set(inserted);
+      for (const job of created) {
+        if (!fresh.has(job.id)) continue;
+        toDispatch.push(job);
+        this.deps.onEvent?.({ type: 'job', deviceId: job.deviceId, jobId: job.id, state: 'pending' });
       }
     }
-    const id = randomUUID();
-    const job = {
-      id,
-      deviceId: device.id,
-      revision: plan.revision,
-      // Unique per job (the same steps can be needed again later, e.g. to undo drift); the steps'
-      // hash in it lets the retry count above find earlier attempts of the same work.
-      idempotencyKey: `${device.id}:${stepsHash}:${id}`,
-      steps: plan.steps,
-      createdAt: this.deps.now().toISOString(),
-      resources: plan.resources,
-    };
-    const created = await store.createJobs([job]);
-    this.deps.log.info('job created', { device: device.id, job: job.id, steps: job.steps.length, revision: job.revision, drift: drifted });
+    await this.#dispatch(toDispatch);
+  }
+
+  /** A pending job goes out; a dispatched one is re-sent when its ack is overdue. */
+  #needsDispatch(job: JobRecord, now: Date): boolean {
+    if (job.state === 'pending') return true;
+    if (job.state !== 'dispatched') return false;
+    return job.dispatchedAt === undefined || now.getTime() - Date.parse(job.dispatchedAt) >= this.deps.jobAckTimeoutMs;
+  }
+
+  /**
+   * The job for a plan, or undefined while its retry backoff runs or after the retries are spent.
+   * Failures are counted per device for the same steps (the hash in the idempotency key).
+   */
+  #newJob(device: DeviceRecord, plan: DevicePlan, reportedDrift: number, now: Date): JobRecord | undefined {
+    const stepsHash = sha256Hex(canonicalJson(plan.steps)).slice(0, 16);
+    const history = this.#failures.get(device.id);
+    const failures = history?.stepsHash === stepsHash ? history.count : 0;
+    if (failures > RETRY_DELAYS_MS.length) {
+      this.#setStatus(device.id, { state: 'failed', reason: `failed ${failures} times; waiting for a new revision`, pendingSteps: plan.steps.length, reportedDrift });
+      return undefined;
+    }
+    if (failures > 0) {
+      const due = history!.lastAt + RETRY_DELAYS_MS[failures - 1]! - now.getTime();
+      if (due > 0) {
+        this.#setStatus(device.id, { state: 'failed', reason: `retry ${failures} in ${Math.ceil(due / 1000)} s`, pendingSteps: plan.steps.length, reportedDrift });
+        this.#devices.addAfter(device.id, due);
+        return undefined;
+      }
+    }
+    const drifted = plan.changes.some((c) => c.drift);
     this.#setStatus(device.id, {
       state: drifted && failures === 0 ? 'drifted' : 'converging',
       reason: `${plan.steps.length} steps`,
       pendingSteps: plan.steps.length,
       reportedDrift,
     });
-    if (created.created.length > 0) {
-      this.deps.onEvent?.({ type: 'job', deviceId: device.id, jobId: job.id, state: 'pending' });
-      await this.#dispatch({ ...job, state: 'pending', attempts: 0 });
-    }
-  }
-
-  async #dispatchOpen(open: JobRecord[]): Promise<void> {
-    const now = this.deps.now().getTime();
-    for (const job of open) {
-      if (job.state === 'running') continue;
-      const stale = job.dispatchedAt === undefined || now - Date.parse(job.dispatchedAt) >= this.deps.jobAckTimeoutMs;
-      if (job.state === 'pending' || stale) await this.#dispatch(job);
-    }
-  }
-
-  /** Sends a job; offline devices keep it pending, an unacknowledged one is re-sent later. */
-  async #dispatch(job: JobRecord): Promise<void> {
-    const wire: Job = {
-      id: job.id,
-      deviceId: job.deviceId,
-      revision: job.revision,
-      idempotencyKey: job.idempotencyKey,
-      steps: job.steps,
-      createdAt: job.createdAt,
+    const id = randomUUID();
+    this.deps.log.debug('job created', { device: device.id, job: id, steps: plan.steps.length, revision: plan.revision, drift: drifted });
+    return {
+      id,
+      deviceId: device.id,
+      revision: plan.revision,
+      // Unique per job (the same steps can be needed again later, e.g. to undo drift); the steps'
+      // hash in it ties retries of the same work together.
+      idempotencyKey: `${device.id}:${stepsHash}:${id}`,
+      steps: plan.steps,
+      createdAt: now.toISOString(),
+      resources: plan.resources,
+      state: 'pending',
+      attempts: 0,
     };
-    const outcome = await this.deps.gateway().sendJob(wire, this.deps.jobAckTimeoutMs);
-    if (outcome === 'acked') {
-      await this.deps.store.markDispatched([job.id], this.deps.now().toISOString());
-      this.deps.onEvent?.({ type: 'job', deviceId: job.deviceId, jobId: job.id, state: 'dispatched' });
-    } else if (outcome === 'timeout' || outcome === 'refused') {
-      this.deps.log.warn('job not acknowledged; will re-send', { device: job.deviceId, job: job.id, outcome });
-      this.queue.addAfter(`device:${job.deviceId}`, this.deps.jobAckTimeoutMs);
-    }
-    // offline: the job waits (pending); the device's next connection enqueues it.
+  }
+
+  /** Sends jobs; offline devices keep theirs pending, an unacknowledged one is re-sent later. */
+  async #dispatch(jobs: JobRecord[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const outcomes = await Promise.all(
+      jobs.map((job) =>
+        this.deps.gateway().sendJob(
+          { id: job.id, deviceId: job.deviceId, revision: job.revision, idempotencyKey: job.idempotencyKey, steps: job.steps, createdAt: job.createdAt },
+          this.deps.jobAckTimeoutMs,
+        ),
+      ),
+    );
+    const acked: string[] = [];
+    outcomes.forEach((outcome, i) => {
+      const job = jobs[i]!;
+      if (outcome === 'acked') {
+        acked.push(job.id);
+        this.deps.onEvent?.({ type: 'job', deviceId: job.deviceId, jobId: job.id, state: 'dispatched' });
+      } else if (outcome === 'timeout' || outcome === 'refused') {
+        this.deps.log.warn('job not acknowledged; will re-send', { device: job.deviceId, job: job.id, outcome });
+        this.#devices.addAfter(job.deviceId, this.deps.jobAckTimeoutMs);
+      }
+      // offline: the job waits (pending); the device's next connection enqueues it.
+    });
+    if (acked.length > 0) await this.deps.store.markDispatched(acked, this.deps.now().toISOString());
   }
 
   /**
-   * A job's result arrived (first delivery): record what DeployX applied. Steps before the first
+   * Results arrived (first deliveries): record what DeployX applied. Steps before the first
    * failure that succeeded (or found the resource already right) are applied; a removal that
    * succeeded leaves the inventory; a failed step changes nothing.
    */
-  async recordApplied(deviceId: string, result: JobResult): Promise<void> {
-    const job = await this.deps.store.getJob(result.jobId);
-    if (!job) return;
-    const upserts = [];
-    const deletes: string[] = [];
-    const now = this.deps.now().toISOString();
-    for (const [i, step] of job.steps.entries()) {
-      const outcome = result.steps[i];
-      if (!outcome || outcome.status === 'failed') break;
-      const resource: DesiredResource | undefined = job.resources?.[step.key];
-      if (!resource) continue;
-      if (step.action === 'file.delete' || (step.action === 'package.remove' && resource.ensure !== 'absent')) {
-        deletes.push(step.key);
-      } else {
-        upserts.push({ key: step.key, fingerprint: resource.fingerprint, resource, revision: job.revision, appliedAt: now });
+  async recordApplied(results: Array<{ deviceId: string; result: JobResult }>): Promise<void> {
+    const jobs = await this.deps.store.getJobsMany(results.map((r) => r.result.jobId));
+    const now = this.deps.now();
+    const changes = [];
+    for (const { deviceId, result } of results) {
+      const job = jobs.get(result.jobId);
+      if (!job) continue;
+      const upserts = [];
+      const deletes: string[] = [];
+      for (const [i, step] of job.steps.entries()) {
+        const outcome = result.steps[i];
+        if (!outcome || outcome.status === 'failed') break;
+        const resource: DesiredResource | undefined = job.resources?.[step.key];
+        if (!resource) continue;
+        if (step.action === 'file.delete' || (step.action === 'package.remove' && resource.ensure !== 'absent')) {
+          deletes.push(step.key);
+        } else {
+          upserts.push({ key: step.key, fingerprint: resource.fingerprint, resource, revision: job.revision, appliedAt: now.toISOString() });
+        }
       }
+      changes.push({ deviceId, upserts, deletes });
+      const stepsHash = job.idempotencyKey.split(':').at(-2) ?? '';
+      const previous = this.#failures.get(deviceId);
+      if (result.status === 'succeeded') this.#failures.delete(deviceId);
+      else this.#failures.set(deviceId, { stepsHash, count: previous?.stepsHash === stepsHash ? previous.count + 1 : 1, lastAt: now.getTime() });
+      this.deps.onEvent?.({ type: 'job', deviceId, jobId: job.id, state: result.status });
     }
-    await this.deps.store.applyInventory(deviceId, upserts, deletes);
-    this.deps.onEvent?.({ type: 'job', deviceId, jobId: job.id, state: result.status });
-    this.enqueueDevice(deviceId);
+    await this.deps.store.applyInventoryMany(changes);
+    for (const { deviceId } of results) this.enqueueDevice(deviceId);
   }
 
   #setStatus(deviceId: string, status: Omit<DeviceStatus, 'updatedAt' | 'revision'>): void {

@@ -4,8 +4,11 @@
 // Revision strings (source-controller style): `main@sha1:<oid>` for a branch, `v1.2@sha1:<oid>`
 // for a tag (peeled to its commit), `origin/main@sha1:<oid>` for a remote-tracking branch, the
 // checked-out branch for `HEAD`, and `sha1:<oid>` for an oid or a detached HEAD.
+import { createHash } from 'node:crypto';
 import nodeFs from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { inflateSync } from 'node:zlib';
 import git, { type FsClient } from 'isomorphic-git';
 import { gitErrorCode, RevisionError } from './errors.ts';
 import { comparePaths, isIgnoredDirectory, normaliseRootPath } from './fleet-paths.ts';
@@ -55,6 +58,7 @@ export class GitCommitReader implements RevisionReader {
   readonly #ownsCache: boolean;
   readonly #concurrency: number;
   readonly #rootTree: string;
+  readonly #readFile: (path: string) => Promise<Uint8Array>;
   #listing: Promise<{ entries: RevisionEntry[]; oids: Map<string, string> }> | undefined;
 
   private constructor(init: {
@@ -77,6 +81,7 @@ export class GitCommitReader implements RevisionReader {
     this.refName = init.refName;
     this.root = init.root;
     this.#rootTree = init.rootTree;
+    this.#readFile = fileReader(init.fs);
     this.revision = init.refName === undefined ? `sha1:${init.oid}` : `${init.refName}@sha1:${init.oid}`;
   }
 
@@ -144,6 +149,8 @@ export class GitCommitReader implements RevisionReader {
     if (oid === undefined) {
       throw new RevisionError('revision.file-not-found', `${path} is not a file of ${this.revision}`);
     }
+    const loose = await readLooseBlob(this.#readFile, this.#gitdir, oid);
+    if (loose !== undefined) return loose;
     const { blob } = await git.readBlob({ fs: this.#fs, gitdir: this.#gitdir, oid, cache: this.#cache });
     // Pack indexes load lazily, on the first object of each pack: cheap to call every time.
     if (this.#ownsCache) enableDeltaBaseCache(this.#cache);
@@ -179,6 +186,41 @@ export class GitCommitReader implements RevisionReader {
     entries.sort((a, b) => comparePaths(a.path, b.path));
     return { entries, oids: new Map(entries.map((e) => [e.path, e.id as string])) };
   }
+}
+
+/**
+ * The bytes of blob `oid` when it is a loose object (`objects/12/34…`: zlib of `blob <size>\0`
+ * and the bytes), checked against its oid; undefined when it is not loose (packed: isomorphic-git
+ * reads it) or anything about it is unexpected (isomorphic-git then reads it, or reports why not).
+ *
+ * Why: `git.readBlob` costs ~0.2–0.3 ms per object on top of the read (it wraps the fs client and
+ * stats the git directory on every call, inflates in JavaScript, hashes through WebCrypto), most
+ * of a cold load's reading of thousands of freshly committed files; this costs ~0.05 ms.
+ */
+async function readLooseBlob(readFile: (path: string) => Promise<Uint8Array>, gitdir: string, oid: string): Promise<Uint8Array | undefined> {
+  let wrapped: Buffer;
+  try {
+    wrapped = inflateSync(await readFile(join(gitdir, 'objects', oid.slice(0, 2), oid.slice(2))));
+  } catch {
+    return undefined;
+  }
+  const nul = wrapped.indexOf(0);
+  if (nul < 0 || nul > 32) return undefined;
+  const [type, size] = wrapped.subarray(0, nul).toString('latin1').split(' ');
+  if (type !== 'blob' || Number(size) !== wrapped.length - nul - 1) return undefined;
+  if (createHash('sha1').update(wrapped).digest('hex') !== oid) return undefined;
+  return new Uint8Array(wrapped.buffer, wrapped.byteOffset + nul + 1, wrapped.length - nul - 1);
+}
+
+/** `readFile` of the reader's fs client: node:fs's callback form (fewer round trips than its promises). */
+function fileReader(fs: FsClient): (path: string) => Promise<Uint8Array> {
+  if (fs === nodeFs) return promisify(nodeFs.readFile);
+  const client = fs as { promises?: { readFile?: (path: string) => Promise<Uint8Array> }; readFile?: unknown };
+  const promised = client.promises?.readFile;
+  if (typeof promised === 'function') return (path) => promised.call(client.promises, path);
+  const callback = client.readFile;
+  if (typeof callback === 'function') return promisify(callback.bind(fs) as (path: string, cb: (err: unknown, data: Uint8Array) => void) => void);
+  return () => Promise.reject(new Error('the fs client has no readFile'));
 }
 
 /** A ref or oid → the object it names and the short name to show in the revision string. */

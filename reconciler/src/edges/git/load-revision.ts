@@ -11,7 +11,8 @@ import { RevisionError } from './errors.ts';
 import { comparePaths, isYamlPath, normaliseFleetPath } from './fleet-paths.ts';
 import { mapLimit } from './map-limit.ts';
 import type { ParseCache } from './parse-cache.ts';
-import type { ParsedFile } from './parse-yaml.ts';
+import { parseFilesInParallel } from './parallel-parse.ts';
+import { parseYamlBytes, type ParsedFile } from './parse-yaml.ts';
 import type { RevisionEntry, RevisionReader } from './revision-reader.ts';
 
 export interface LoadRevisionOptions {
@@ -21,13 +22,20 @@ export interface LoadRevisionOptions {
   hasher?: ContentHasher;
   /** Files read at once. Default 16. */
   concurrency?: number;
+  /**
+   * Parse on worker threads as well (parallel-parse.ts) when the files not in the cache add up to
+   * at least `minBytes` (default 512 KiB: a cold load, or a commit that rewrites much of the
+   * repository); `workers` as in ParallelParseOptions. `false`: always parse on this thread.
+   */
+  parallel?: false | { minBytes?: number; workers?: number };
 }
+
+export const DEFAULT_PARALLEL_PARSE_BYTES = 512 * 1024;
 
 /** OSImage artifacts that may name a repository file in `source`. */
 const ARTIFACT_FIELDS = ['kernel', 'initrd', 'wimboot', 'bootWim', 'image'] as const;
 
 export async function loadRevision(reader: RevisionReader, options: LoadRevisionOptions): Promise<LoadedRevision> {
-  const { cache } = options;
   const hasher = options.hasher ?? new ContentHasher();
   const concurrency = options.concurrency ?? 16;
 
@@ -40,14 +48,7 @@ export async function loadRevision(reader: RevisionReader, options: LoadRevision
   }
 
   const yamlEntries = entries.filter((e) => isYamlPath(e.path)).sort((a, b) => comparePaths(a.path, b.path));
-  const parsed = await mapLimit(yamlEntries, concurrency, async (entry): Promise<ParsedFile> => {
-    if (entry.id !== undefined) {
-      const cached = cache.peek(entry.path, entry.id);
-      if (cached !== undefined) return cached;
-    }
-    const bytes = await reader.read(entry.path);
-    return cache.get(entry.path, entry.id ?? `sha256:${sha256Hex(bytes)}`, bytes);
-  });
+  const parsed = await parseEntries(reader, yamlEntries, options, concurrency);
 
   const documents: ParsedDocument[] = [];
   const syntaxIssues: SyntaxIssue[] = [];
@@ -76,6 +77,55 @@ export async function loadRevision(reader: RevisionReader, options: LoadRevision
   });
 
   return { revision: reader.revision, documents, syntaxIssues, paths, files };
+}
+
+/** Every entry's ParsedFile, from the cache or parsed (and cached), in entry order. */
+async function parseEntries(
+  reader: RevisionReader,
+  yamlEntries: readonly RevisionEntry[],
+  options: LoadRevisionOptions,
+  concurrency: number,
+): Promise<ParsedFile[]> {
+  const { cache } = options;
+  const parsed = new Array<ParsedFile | undefined>(yamlEntries.length);
+  /** Files to parse, by content id: one parse however many paths hold the same content. */
+  const misses = new Map<string, { file: string; bytes: Uint8Array; entries: number[] }>();
+  await mapLimit(yamlEntries, concurrency, async (entry, i): Promise<void> => {
+    if (entry.id !== undefined) {
+      const cached = cache.peek(entry.path, entry.id);
+      if (cached !== undefined) {
+        parsed[i] = cached;
+        return;
+      }
+    }
+    const bytes = await reader.read(entry.path);
+    const id = entry.id ?? `sha256:${sha256Hex(bytes)}`;
+    const miss = misses.get(id);
+    if (miss !== undefined) {
+      miss.entries.push(i);
+      return;
+    }
+    const cached = entry.id === undefined ? cache.peek(entry.path, id) : undefined;
+    if (cached !== undefined) parsed[i] = cached;
+    else misses.set(id, { file: entry.path, bytes, entries: [i] });
+  });
+
+  const jobs = [...misses.values()];
+  let bytes = 0;
+  for (const job of jobs) bytes += job.bytes.byteLength;
+  const parallel = options.parallel ?? {};
+  const results =
+    parallel !== false && jobs.length > 1 && bytes >= (parallel.minBytes ?? DEFAULT_PARALLEL_PARSE_BYTES)
+      ? await parseFilesInParallel(jobs, parallel.workers === undefined ? {} : { workers: parallel.workers })
+      : jobs.map((job) => parseYamlBytes(job.file, job.bytes));
+  [...misses.keys()].forEach((id, j) => {
+    const [first, ...others] = jobs[j]!.entries;
+    cache.add(id, results[j]!);
+    parsed[first!] = results[j]!;
+    // Other paths with the same content: the cache labels its result with their path.
+    for (const i of others) parsed[i] = cache.peek(yamlEntries[i]!.path, id) ?? results[j]!;
+  });
+  return parsed as ParsedFile[];
 }
 
 /**

@@ -52,14 +52,20 @@ export class ParseCache {
   get(file: string, id: string, text: string | Uint8Array): ParsedFile {
     const cached = this.peek(file, id);
     if (cached !== undefined) return cached;
-    this.#parses++;
     const parsed = typeof text === 'string' ? parseYamlFile(file, text) : parseYamlBytes(file, text);
+    this.add(id, parsed);
+    return parsed;
+  }
+
+  /** Keeps `parsed`, the result of parsing content `id` elsewhere (another thread), as `get` would. */
+  add(id: string, parsed: ParsedFile): void {
+    this.#parses++;
+    this.#entries.delete(id);
     this.#entries.set(id, parsed);
     if (this.#entries.size > this.maxEntries) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
-    return parsed;
   }
 
   clear(): void {

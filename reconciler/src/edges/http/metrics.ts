@@ -24,7 +24,7 @@ export async function renderMetrics(deps: AppDeps): Promise<string> {
   metric('deployx_revision_accepted', 'gauge', '1 when the newest revision seen was accepted, 0 when rejected.', [
     [latest ? `{revision="${latest.revision}"}` : '', latest ? (latest.status === 'accepted' ? 1 : 0) : 0],
   ]);
-  metric('deployx_queue_depth', 'gauge', 'Keys waiting or running in the reconcile queue.', [['', deps.reconciler.queue.depth]]);
+  metric('deployx_queue_depth', 'gauge', 'Keys waiting or running in the reconcile queue.', [['', deps.reconciler.queue.depth + deps.reconciler.pendingDevices]]);
   return lines.join('\n') + '\n';
 }
 

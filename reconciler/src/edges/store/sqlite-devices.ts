@@ -11,6 +11,7 @@ type DevicesPart = Pick<
   | 'setCredential'
   | 'findDeviceByCredential'
   | 'getDevice'
+  | 'getDevicesMany'
   | 'listDevices'
   | 'countDevices'
   | 'deleteDevice'
@@ -117,6 +118,13 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
         c.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`, [id]),
       );
       return row && toDevice(row);
+    },
+
+    async getDevicesMany(ids) {
+      const rows = await db.read((c) =>
+        c.all<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id IN (SELECT value FROM json_each(?))`, [idList(ids)]),
+      );
+      return new Map(rows.map((row) => [row.id, toDevice(row)]));
     },
 
     async listDevices({ limit, offset = 0 }) {

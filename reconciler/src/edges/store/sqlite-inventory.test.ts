@@ -62,3 +62,20 @@ test('getInventoryMany answers every id, with an empty list for devices without 
   assert.deepEqual(many.get('b')?.map((e) => e.key), ['package/nginx']);
   assert.deepEqual(await store.getInventory('ghost'), []);
 });
+
+test('applyInventoryMany changes many devices in one transaction, deletes by (device, key)', async (t) => {
+  const { store } = await tempStore(t);
+  await enroll(store, 'a');
+  await enroll(store, 'b');
+  await store.applyInventoryMany([
+    { deviceId: 'a', upserts: [applied('nginx', 'f1'), applied('curl', 'f1')], deletes: [] },
+    { deviceId: 'b', upserts: [applied('curl', 'f1')], deletes: [] },
+  ]);
+  await store.applyInventoryMany([
+    { deviceId: 'a', upserts: [], deletes: ['package/curl'] },
+    { deviceId: 'b', upserts: [applied('zsh', 'f2', 2)], deletes: [] },
+  ]);
+  const many = await store.getInventoryMany(['a', 'b']);
+  assert.deepEqual(many.get('a')!.map((e) => e.key), ['package/nginx']);
+  assert.deepEqual(many.get('b')!.map((e) => e.key), ['package/curl', 'package/zsh'], "a's delete does not touch b");
+});

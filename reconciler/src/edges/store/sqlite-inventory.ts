@@ -5,7 +5,7 @@ import { StoreError } from './store.ts';
 import { chunkRows, placeholders, type SqlValue } from './sqlite-db.ts';
 import { idList, iso, type SqliteContext } from './sqlite-util.ts';
 
-type InventoryPart = Pick<Store, 'getInventory' | 'applyInventory' | 'getInventoryMany'>;
+type InventoryPart = Pick<Store, 'getInventory' | 'applyInventory' | 'getInventoryMany' | 'applyInventoryMany'>;
 
 interface InventoryRow {
   device_id: string;
@@ -40,25 +40,31 @@ export function sqliteInventory({ db }: SqliteContext): InventoryPart {
 
     getInventoryMany: readMany,
 
-    async applyInventory(deviceId, upserts: InventoryUpsert[], deletes: string[]) {
-      const rows = upserts.map((u): SqlValue[] => [
-        deviceId,
-        u.key,
-        u.fingerprint,
-        JSON.stringify(u.resource),
-        u.revision,
-        iso(u.appliedAt, 'appliedAt'),
-      ]);
-      const upserted = new Set(upserts.map((u) => u.key));
-      const clash = deletes.find((k) => upserted.has(k));
-      if (clash !== undefined) {
-        throw new StoreError('store.invalid', `inventory key ${clash} is both upserted and deleted`);
+    applyInventory: (deviceId, upserts: InventoryUpsert[], deletes: string[]) => applyMany([{ deviceId, upserts, deletes }]),
+    applyInventoryMany: (changes) => applyMany(changes),
+  };
+
+  async function applyMany(changes: Array<{ deviceId: string; upserts: InventoryUpsert[]; deletes: string[] }>): Promise<void> {
+      const rows: SqlValue[][] = [];
+      const deletes: Array<[string, string]> = [];
+      for (const { deviceId, upserts, deletes: keys } of changes) {
+        const upserted = new Set(upserts.map((u) => u.key));
+        const clash = keys.find((k) => upserted.has(k));
+        if (clash !== undefined) {
+          throw new StoreError('store.invalid', `inventory key ${clash} is both upserted and deleted`);
+        }
+        for (const u of upserts) {
+          rows.push([deviceId, u.key, u.fingerprint, JSON.stringify(u.resource), u.revision, iso(u.appliedAt, 'appliedAt')]);
+        }
+        for (const key of keys) deletes.push([deviceId, key]);
       }
+      if (rows.length === 0 && deletes.length === 0) return;
       await db.transaction(async (c) => {
         if (deletes.length > 0) {
           await c.run(
-            'DELETE FROM inventory WHERE device_id = ? AND key IN (SELECT value FROM json_each(?))',
-            [deviceId, idList(deletes)],
+            `DELETE FROM inventory WHERE (device_id, key) IN
+               (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`,
+            [JSON.stringify(deletes)],
           );
         }
         for (const chunk of chunkRows(rows, 6)) {
@@ -68,8 +74,7 @@ export function sqliteInventory({ db }: SqliteContext): InventoryPart {
           );
         }
       });
-    },
-  };
+  }
 }
 
 function toEntry(row: InventoryRow): InventoryEntry {

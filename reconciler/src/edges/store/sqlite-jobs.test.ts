@@ -188,3 +188,17 @@ test('listJobs filters by device and state and pages newest first with a job-id 
   assert.deepEqual(await ids({ limit: 2, before: 'a1' }), []);
   await assert.rejects(store.listJobs({ limit: 2, before: 'ghost' }), (err) => isStoreError(err, 'store.invalid'));
 });
+
+test('getJobsMany and openJobsMany read many jobs and devices at once', async (t) => {
+  const { store } = await tempStore(t);
+  await enroll(store, 'a');
+  await enroll(store, 'b');
+  await store.createJobs([newJob('j1', 'a'), newJob('j2', 'a'), newJob('j3', 'b')]);
+  await store.recordJobResult(jobResult('j2', { idempotencyKey: 'key-j2' }), at(5));
+  const jobs = await store.getJobsMany(['j1', 'j3', 'missing']);
+  assert.deepEqual([...jobs.keys()].sort(), ['j1', 'j3']);
+  const open = await store.openJobsMany(['a', 'b', 'c']);
+  assert.deepEqual(open.get('a')!.map((j) => j.id), ['j1']);
+  assert.deepEqual(open.get('b')!.map((j) => j.id), ['j3']);
+  assert.deepEqual(open.get('c'), []);
+});

@@ -19,6 +19,8 @@ type JobsPart = Pick<
   | 'getJob'
   | 'countJobsByState'
   | 'cancelJobs'
+  | 'getJobsMany'
+  | 'openJobsMany'
 >;
 
 interface JobRow {
@@ -248,6 +250,26 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
         );
         return rows.map(toJob);
       });
+    },
+
+    async getJobsMany(ids) {
+      const rows = await db.read((c) =>
+        c.all<JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?))`, [idList(ids)]),
+      );
+      return new Map(rows.map((row) => [row.id, toJob(row)]));
+    },
+
+    async openJobsMany(deviceIds) {
+      const rows = await db.read((c) =>
+        c.all<JobRow>(
+          `SELECT ${COLUMNS} FROM jobs WHERE state IN ${OPEN} AND device_id IN (SELECT value FROM json_each(?))
+           ORDER BY created_at, seq`,
+          [idList(deviceIds)],
+        ),
+      );
+      const byDevice = new Map<string, JobRecord[]>(deviceIds.map((id) => [id, []]));
+      for (const row of rows) byDevice.get(row.device_id)?.push(toJob(row));
+      return byDevice;
     },
 
     async getJob(id) {

@@ -297,6 +297,8 @@ export interface Store {
   findDeviceByCredential(id: string, credentialHash: string): Promise<DeviceRecord | undefined>;
   /** Includes deleted devices (with `deletedAt`). */
   getDevice(id: string): Promise<DeviceRecord | undefined>;
+  /** Devices by id (deleted ones included, as getDevice); unknown ids are absent. */
+  getDevicesMany(ids: string[]): Promise<Map<string, DeviceRecord>>;
   /** Live devices ordered by id. */
   listDevices(query: { limit: number; offset?: number }): Promise<DeviceRecord[]>;
   /** Number of live devices. */
@@ -340,6 +342,10 @@ export interface Store {
   /** Newest first. */
   listJobs(query: ListJobsQuery): Promise<JobRecord[]>;
   getJob(id: string): Promise<JobRecord | undefined>;
+  /** Jobs by id, for a burst of results; unknown ids are absent from the map. */
+  getJobsMany(ids: string[]): Promise<Map<string, JobRecord>>;
+  /** Open (pending, dispatched, running) jobs per device, oldest first; every id is a key. */
+  openJobsMany(deviceIds: string[]): Promise<Map<string, JobRecord[]>>;
   /** Every state, zero when none. */
   countJobsByState(): Promise<Record<JobState, number>>;
   /** Non-final jobs → cancelled. Returns the ids that moved. */
@@ -352,6 +358,8 @@ export interface Store {
   applyInventory(deviceId: string, upserts: InventoryUpsert[], deletes: string[]): Promise<void>;
   /** Every requested id is in the map (empty array when nothing was applied). */
   getInventoryMany(ids: string[]): Promise<Map<string, InventoryEntry[]>>;
+  /** applyInventory for many devices in one transaction. */
+  applyInventoryMany(changes: Array<{ deviceId: string; upserts: InventoryUpsert[]; deletes: string[] }>): Promise<void>;
 
   /** Waits for queued work, then closes. Later calls throw `store.closed`. */
   close(): Promise<void>;

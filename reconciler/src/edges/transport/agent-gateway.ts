@@ -38,8 +38,8 @@ export interface AgentGatewayHooks {
   disconnected(deviceId: string): void;
   /** A report was stored. */
   reported(deviceIds: string[]): void;
-  /** A job result was stored (first delivery only). */
-  resulted(deviceId: string, result: JobResult): Promise<void>;
+  /** Job results were stored (first deliveries only). */
+  resulted(results: Array<{ deviceId: string; result: JobResult }>): Promise<void>;
   /** The declared device a machine with these facts is, if any (matched by MAC). */
   declaredDeviceFor(facts: Facts): string | undefined;
 }
@@ -58,12 +58,25 @@ export function newSecret(prefix: 'dxe' | 'dxc' | 'dxa'): string {
 const MAX_OBSERVED = 20_000;
 const MAX_ID = 256;
 
+/** Report ingest counters, for /metrics and benchmarks. */
+export interface IngestStats {
+  reportsStored: number;
+  /** Longest time a report waited between arrival and being stored, in ms. */
+  maxStoreLatencyMs: number;
+  /** Sum of those waits, for the mean. */
+  totalStoreLatencyMs: number;
+}
+
 export class AgentGateway {
+  readonly ingest: IngestStats = { reportsStored: 0, maxStoreLatencyMs: 0, totalStoreLatencyMs: 0 };
   readonly #sockets = new Map<string, AgentSocket>();
   readonly #namespace: AgentNamespace;
-  #pending: Array<{ deviceId: string; report: AgentReport; ack: (res: Ack) => void }> = [];
+  #pending: Array<{ deviceId: string; report: AgentReport; ack: (res: Ack) => void; arrived: number }> = [];
   #flushTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
+  #results: Array<{ deviceId: string; result: JobResult; ack: (res: Ack) => void }> = [];
+  #resultTimer: NodeJS.Timeout | undefined;
+  #storingResults: Promise<void> = Promise.resolve();
 
   constructor(
     io: Server,
@@ -118,6 +131,7 @@ export class AgentGateway {
   async close(): Promise<void> {
     clearTimeout(this.#flushTimer);
     await this.#flush();
+    await this.#flushResults();
   }
 
   // ---- handshake ----
@@ -192,7 +206,7 @@ export class AgentGateway {
         ack({ ok: false, error: problem, code: 'report.invalid' });
         return;
       }
-      this.#pending.push({ deviceId, report, ack });
+      this.#pending.push({ deviceId, report, ack, arrived: performance.now() });
       if (this.#pending.length >= 500) void this.#flush();
       else this.#flushTimer ??= setTimeout(() => void this.#flush(), 20);
     });
@@ -210,7 +224,9 @@ export class AgentGateway {
         ack({ ok: false, error: 'malformed result', code: 'result.invalid' });
         return;
       }
-      void this.#storeResult(deviceId, result, ack);
+      this.#results.push({ deviceId, result, ack });
+      if (this.#results.length >= 500) void this.#flushResults();
+      else this.#resultTimer ??= setTimeout(() => void this.#flushResults(), 20);
     });
 
     socket.on('disconnect', () => {
@@ -236,20 +252,42 @@ export class AgentGateway {
     void this.deps.store.touchDevices([deviceId], this.deps.now().toISOString()).catch(() => undefined);
   }
 
-  async #storeResult(deviceId: string, result: JobResult, ack: (res: Ack) => void): Promise<void> {
-    try {
-      const job = await this.deps.store.getJob(result.jobId);
-      if (!job || job.deviceId !== deviceId) {
-        ack({ ok: false, error: 'unknown job', code: 'result.unknown-job' });
-        return;
+  /**
+   * Stores a burst of results in one batch. A result for a job of another device is refused; a
+   * second delivery of one result is acknowledged and not recorded again.
+   */
+  #flushResults(): Promise<void> {
+    clearTimeout(this.#resultTimer);
+    this.#resultTimer = undefined;
+    const batch = this.#results;
+    this.#results = [];
+    if (batch.length === 0) return this.#storingResults;
+    this.#storingResults = this.#storingResults.then(async () => {
+      try {
+        const jobs = await this.deps.store.getJobsMany([...new Set(batch.map((b) => b.result.jobId))]);
+        const mine = batch.filter((b) => {
+          const ok = jobs.get(b.result.jobId)?.deviceId === b.deviceId;
+          if (!ok) b.ack({ ok: false, error: 'unknown job', code: 'result.unknown-job' });
+          return ok;
+        });
+        const outcomes = await this.deps.store.recordJobResults(
+          mine.map((b) => b.result),
+          this.deps.now().toISOString(),
+        );
+        const recorded: Array<{ deviceId: string; result: JobResult }> = [];
+        mine.forEach((b, i) => {
+          const outcome = outcomes[i]?.outcome;
+          if (outcome === 'recorded') recorded.push({ deviceId: b.deviceId, result: b.result });
+          if (outcome === 'recorded' || outcome === 'duplicate') b.ack({ ok: true });
+          else b.ack({ ok: false, error: `result ${outcome ?? 'not stored'}`, code: outcome === 'invalid' ? 'result.invalid' : 'result.unknown-job' });
+        });
+        if (recorded.length > 0) await this.deps.hooks.resulted(recorded);
+      } catch (error) {
+        this.deps.log.error('storing job results failed', { count: batch.length, error });
+        for (const b of batch) b.ack({ ok: false, error: 'not stored, send again', code: 'result.retry' });
       }
-      const { duplicate } = await this.deps.store.recordJobResult(result, this.deps.now().toISOString());
-      if (!duplicate) await this.deps.hooks.resulted(deviceId, result);
-      ack({ ok: true });
-    } catch (error) {
-      this.deps.log.error('storing a job result failed', { device: deviceId, job: result.jobId, error });
-      ack({ ok: false, error: 'not stored, send again', code: 'result.retry' });
-    }
+    });
+    return this.#storingResults;
   }
 
   #flush(): Promise<void> {
@@ -262,7 +300,14 @@ export class AgentGateway {
       const receivedAt = this.deps.now().toISOString();
       try {
         await this.deps.store.saveReports(batch.map((b) => ({ deviceId: b.deviceId, report: b.report, receivedAt })));
-        for (const b of batch) b.ack({ ok: true });
+        const stored = performance.now();
+        for (const b of batch) {
+          b.ack({ ok: true });
+          const waited = stored - b.arrived;
+          this.ingest.reportsStored++;
+          this.ingest.totalStoreLatencyMs += waited;
+          if (waited > this.ingest.maxStoreLatencyMs) this.ingest.maxStoreLatencyMs = waited;
+        }
         this.deps.hooks.reported([...new Set(batch.map((b) => b.deviceId))]);
       } catch (error) {
         this.deps.log.error('storing reports failed', { count: batch.length, error });

@@ -1,0 +1,173 @@
+// Commit-to-converged with N simulated agents (in child processes, speaking the real protocol)
+// against a real server in this process: a one-group change and a fleet-wide change; server
+// memory per connected idle agent; how long reports wait between arrival and being stored.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { createEnrollmentToken } from '../cli/src/commands/token.ts';
+import { createLogger } from '../reconciler/src/edges/log.ts';
+import { makeRepo, makeTempDir, removeDir, type FileTree } from '../reconciler/src/edges/git/test-repo.ts';
+import { startServer } from '../reconciler/src/main.ts';
+import type { ReconcilerEvent } from '../reconciler/src/loop/reconciler.ts';
+import type { BenchResult } from './measure.ts';
+
+const GROUPS = 10;
+const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../cli/bin/deployx.js');
+
+function fleet(version: { group0: string; common: string }): FileTree {
+  const tree: FileTree = {
+    'fleet.yaml': 'apiVersion: deployx.dev/v1\nkind: Fleet\nmetadata: { name: bench }\nspec: {}\n',
+    'files.yaml': `apiVersion: deployx.dev/v1\nkind: FileDeployment\nmetadata: { name: common }\nspec:\n  path: /etc/bench/common.conf\n  content: ${JSON.stringify(version.common)}\n`,
+    'base.yaml': `apiVersion: deployx.dev/v1\nkind: Profile\nmetadata: { name: base }\nspec:\n  targets: [${Array.from({ length: GROUPS }, (_, g) => `g${g}`).join(', ')}]\n  files: [common]\n`,
+  };
+  for (let g = 0; g < GROUPS; g++) {
+    tree[`groups/g${g}.yaml`] = `apiVersion: deployx.dev/v1
+kind: Group
+metadata: { name: g${g} }
+spec:
+  selector: { matchLabels: { group: g${g} } }
+---
+apiVersion: deployx.dev/v1
+kind: FileDeployment
+metadata: { name: conf-g${g} }
+spec:
+  path: /etc/bench/g${g}.conf
+  content: ${JSON.stringify(g === 0 ? version.group0 : `group ${g}\n`)}
+---
+apiVersion: deployx.dev/v1
+kind: Profile
+metadata: { name: p-g${g} }
+spec:
+  targets: [g${g}]
+  files: [conf-g${g}]
+`;
+  }
+  return tree;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function converge(agents: number): Promise<BenchResult[]> {
+  const dir = await makeTempDir('deployx-bench-converge-');
+  const children: ChildProcess[] = [];
+  const succeeded = new Map<string, number>();
+  const onEvent = (e: ReconcilerEvent) => {
+    if (e.type === 'job' && e.state === 'succeeded') succeeded.set(e.deviceId, performance.now());
+  };
+  const logStream = createWriteStream(path.join(dir, 'server.log'));
+  const repo = await makeRepo(path.join(dir, 'repo'), fleet({ group0: 'v1\n', common: 'v1\n' }));
+  const server = await startServer(
+    {
+      repo: path.join(dir, 'repo'),
+      path: undefined,
+      branch: 'main',
+      dataDir: path.join(dir, 'server'),
+      host: '127.0.0.1',
+      port: 0,
+      pollIntervalMs: 0,
+      gitAuth: undefined,
+      webhookSecret: undefined,
+      apiToken: undefined,
+      jobAckTimeoutMs: 30_000,
+      logLevel: 'warn',
+    },
+    { onEvent, log: createLogger({ level: 'warn', write: (l) => logStream.write(l + '\n') }) },
+  ).catch(async (error) => {
+    await removeDir(dir);
+    throw error;
+  });
+  try {
+    server.reconciler.enqueueSource();
+    await until('the first revision', () => server.reconciler.revision !== undefined, 30_000);
+    globalThis.gc?.();
+    const before = process.memoryUsage();
+
+    const started = performance.now();
+    for (let g = 0; g < GROUPS; g++) {
+      const { token } = await createEnrollmentToken(server.store, { name: `g${g}`, labels: { group: `g${g}` } });
+      const child = spawn(
+        process.execPath,
+        [CLI, 'simulate', '--server', server.url, '--agents', String(agents / GROUPS), '--token', token, '--prefix', `g${g}`, '--heartbeat', '1h', '--state', path.join(dir, `sim-${g}`), '--stats-every', '0s', '--batch', '100'],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      children.push(child);
+    }
+    const inSync = () => [...server.reconciler.statuses.values()].filter((s) => s.state === 'in_sync').length;
+    await until(`${agents} devices in sync`, () => inSync() >= agents, 600_000);
+    const enrolled = (performance.now() - started) / 1000;
+
+    await new Promise((r) => setTimeout(r, 2_000));
+    globalThis.gc?.();
+    const idle = process.memoryUsage();
+    const perAgentKb = (idle.rss - before.rss) / agents / 1024;
+    const heapPerAgentKb = (idle.heapUsed + idle.external - before.heapUsed - before.external) / agents / 1024;
+    const ingest = server.gateway.ingest;
+
+    const measureChange = async (change: { group0: string; common: string }, targets: (id: string) => boolean, count: number) => {
+      succeeded.clear();
+      const t0 = performance.now();
+      await repo.commit(fleet(change), 'change');
+      server.reconciler.enqueueSource();
+      await until(`${count} devices converged`, () => [...succeeded.keys()].filter(targets).length >= count, 600_000);
+      const latencies = [...succeeded.entries()].filter(([id]) => targets(id)).map(([, t]) => t - t0).sort((a, b) => a - b);
+      await until('all in sync again', () => inSync() >= agents, 120_000);
+      return { p50: percentile(latencies, 50), p95: percentile(latencies, 95), max: latencies.at(-1)! };
+    };
+    const oneGroup = await measureChange({ group0: 'v2\n', common: 'v1\n' }, (id) => id.startsWith('g0-'), agents / GROUPS);
+    const fleetWide = await measureChange({ group0: 'v2\n', common: 'v2\n' }, () => true, agents);
+
+    const label = `${agents.toLocaleString('en')} agents`;
+    return [
+      {
+        name: `converge: one-group change (${agents / GROUPS} devices), ${label}`,
+        value: oneGroup.p95,
+        unit: 'ms',
+        target: agents >= 10_000 ? 'p95 ≤ 1000 ms' : 'recorded',
+        detail: `p50 ${oneGroup.p50.toFixed(0)} ms, p95 ${oneGroup.p95.toFixed(0)} ms, max ${oneGroup.max.toFixed(0)} ms (commit → job result stored)`,
+      },
+      {
+        name: `converge: fleet-wide change, ${label}`,
+        value: fleetWide.max,
+        unit: 'ms',
+        target: agents >= 10_000 ? 'all ≤ 10000 ms' : 'recorded',
+        detail: `p50 ${fleetWide.p50.toFixed(0)} ms, p95 ${fleetWide.p95.toFixed(0)} ms, last device ${fleetWide.max.toFixed(0)} ms`,
+      },
+      {
+        name: `server memory per connected idle agent, ${label}`,
+        value: perAgentKb,
+        unit: 'KB',
+        target: agents >= 10_000 ? '≤ 20 KB' : 'recorded',
+        detail: `RSS delta ${perAgentKb.toFixed(1)} KB, heap+external delta ${heapPerAgentKb.toFixed(1)} KB per agent; enrolment + first convergence took ${enrolled.toFixed(1)} s`,
+      },
+      {
+        name: `report ingest: longest wait from arrival to stored, ${label}`,
+        value: ingest.maxStoreLatencyMs,
+        unit: 'ms',
+        target: agents >= 10_000 ? '≤ 1000 ms' : 'recorded',
+        detail: `${ingest.reportsStored} reports stored, mean wait ${(ingest.totalStoreLatencyMs / Math.max(1, ingest.reportsStored)).toFixed(0)} ms`,
+      },
+    ];
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+    await server.close();
+    await removeDir(dir);
+  }
+}
+
+export async function benchConverge(): Promise<BenchResult[]> {
+  const sizes = (process.env.DEPLOYX_BENCH_AGENTS ?? '1000,10000').split(',').map(Number);
+  const results: BenchResult[] = [];
+  for (const n of sizes) results.push(...(await converge(n)));
+  return results;
+}
