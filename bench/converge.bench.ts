@@ -111,7 +111,12 @@ async function converge(agents: number): Promise<BenchResult[]> {
     const idle = process.memoryUsage();
     const perAgentKb = (idle.rss - before.rss) / agents / 1024;
     const heapPerAgentKb = (idle.heapUsed + idle.external - before.heapUsed - before.external) / agents / 1024;
-    const ingest = server.gateway.ingest;
+    // A report burst: every idle device reports at once.
+    server.gateway.resetIngestStats();
+    const burstStart = performance.now();
+    for (const child of children) child.kill('SIGUSR2');
+    await until(`${agents} burst reports stored`, () => server.gateway.ingest.reportsStored >= agents, 120_000);
+    const burst = { ...server.gateway.ingest, seconds: (performance.now() - burstStart) / 1000 };
 
     const measureChange = async (change: { group0: string; common: string }, targets: (id: string) => boolean, count: number) => {
       succeeded.clear();
@@ -150,11 +155,11 @@ async function converge(agents: number): Promise<BenchResult[]> {
         detail: `RSS delta ${perAgentKb.toFixed(1)} KB, heap+external delta ${heapPerAgentKb.toFixed(1)} KB per agent; enrolment + first convergence took ${enrolled.toFixed(1)} s`,
       },
       {
-        name: `report ingest: longest wait from arrival to stored, ${label}`,
-        value: ingest.maxStoreLatencyMs,
+        name: `report burst: longest wait from arrival to stored, ${label}`,
+        value: burst.maxStoreLatencyMs,
         unit: 'ms',
         target: agents >= 10_000 ? '≤ 1000 ms' : 'recorded',
-        detail: `${ingest.reportsStored} reports stored, mean wait ${(ingest.totalStoreLatencyMs / Math.max(1, ingest.reportsStored)).toFixed(0)} ms`,
+        detail: `${burst.reportsStored} reports from every device at once (SIGUSR2 to the simulators), mean wait ${(burst.totalStoreLatencyMs / Math.max(1, burst.reportsStored)).toFixed(0)} ms, all stored ${burst.seconds.toFixed(1)} s after the signal`,
       },
     ];
   } finally {

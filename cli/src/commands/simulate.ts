@@ -21,6 +21,7 @@ const HELP = `usage: deployx simulate --server URL --agents N [--token T] [--lab
 Simulates N devices that speak the real agent protocol, each over its own connection, with an
 in-memory package database and file system.
   --agents N          how many devices (<prefix>-1 … <prefix>-N)
+                      (send the process SIGUSR2 to make every device report at once)
   --token T           enrollment token (or env DEPLOYX_ENROLLMENT_TOKEN); devices that already
                       hold a credential in --state reconnect with it
   --labels k=v,...    labels of every device (each also gets index=<n>); role=desktop|kiosk
@@ -129,6 +130,12 @@ export async function runSimulate(args: string[], io: CommandIo): Promise<number
     sim = await startSimulation({ ...simulation, logger });
     summary.info('simulator starting', { server: simulation.server, agents: simulation.agents, stateDir: simulation.stateDir });
     const current = sim;
+    // Load tests: `kill -USR2 <pid>` makes every device report at once (a report burst).
+    const burst = () => {
+      summary.info('report burst', { devices: current.devices.length });
+      for (const device of current.devices) void device.link.sendReport().catch(() => undefined);
+    };
+    process.on('SIGUSR2', burst);
     if (statsEveryMs > 0) ticker = setInterval(() => summary.info('simulator stats', { ...current.stats() }), statsEveryMs);
     void sim.ready.then(() => summary.info('simulator connected', { ms: Date.now() - started, ...current.stats() }));
     const deadline = new Promise<'duration'>((resolve) => {
@@ -147,6 +154,7 @@ export async function runSimulate(args: string[], io: CommandIo): Promise<number
     clearInterval(ticker);
     clearTimeout(timer);
     termination.dispose();
+    process.removeAllListeners('SIGUSR2');
     await sim?.stop().catch(() => undefined);
   }
 }

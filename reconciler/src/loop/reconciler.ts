@@ -72,6 +72,8 @@ export class Reconciler {
   readonly #devices: BatchQueue;
   /** Consecutive failures per device of the same steps (hash), for the retry backoff. */
   readonly #failures = new Map<string, { stepsHash: string; count: number; lastAt: number }>();
+  /** Fingerprint of the desired state each device was last planned against. */
+  readonly #desiredPrints = new Map<string, string>();
   readonly statuses = new Map<string, DeviceStatus>();
   readonly timings: ReconcileTimings = { sourcePasses: 0, devicePasses: 0, deviceSeconds: 0, sourceSeconds: 0 };
   #model: FleetModel | undefined;
@@ -213,13 +215,22 @@ export class Reconciler {
     for (const { doc } of model.devices.values()) {
       for (const mac of doc.spec.macAddresses ?? []) this.#macs.set(normaliseMac(mac), doc.metadata.name);
     }
-    await this.#enqueueAllDevices();
+    await this.#enqueueChangedDevices();
   }
 
-  async #enqueueAllDevices(): Promise<void> {
+  /**
+   * After a new revision: a pass for every device whose desired state changed (compiling is cheap,
+   * a pass reads the store), page by page so the first devices start while the rest compile.
+   * Devices whose desired state is the same keep their state; their reports still trigger passes.
+   */
+  async #enqueueChangedDevices(): Promise<void> {
     for (let offset = 0; ; offset += 1000) {
       const page = await this.deps.store.listDevices({ limit: 1000, offset });
-      for (const device of page) if (!device.deletedAt) this.enqueueDevice(device.id);
+      for (const device of page) {
+        if (device.deletedAt) continue;
+        const desired = this.desiredFor(device);
+        if (!desired || this.#desiredPrints.get(device.id) !== desired.fingerprint) this.enqueueDevice(device.id);
+      }
       if (page.length < 1000) return;
     }
   }
@@ -255,6 +266,7 @@ export class Reconciler {
         continue;
       }
       const desired = this.desiredFor(device)!;
+      this.#desiredPrints.set(id, desired.fingerprint);
       const snapshot = observed.get(id);
       const plan = planDevice(desired, snapshot?.resources, inventory.get(id) ?? [], { now });
       if (plan.forget.length > 0) forgets.push({ deviceId: id, upserts: [], deletes: plan.forget });

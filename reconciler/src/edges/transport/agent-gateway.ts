@@ -96,6 +96,11 @@ export class AgentGateway {
     this.#namespace.on('connection', (socket) => this.#connected(socket));
   }
 
+  /** Starts a new measuring window of the ingest counters. */
+  resetIngestStats(): void {
+    Object.assign(this.ingest, { reportsStored: 0, maxStoreLatencyMs: 0, totalStoreLatencyMs: 0 });
+  }
+
   get connectedCount(): number {
     return this.#sockets.size;
   }
