@@ -197,6 +197,15 @@ describe('loadRevision', () => {
     assert.deepEqual([...fromTree.files.keys()], []);
   });
 
+  it('gives the same LoadedRevision when worker threads parse (parallel-parse.ts)', async () => {
+    const open = (): Promise<GitCommitReader> => GitCommitReader.open({ dir: repo.dir, ref: 'main' });
+    const here = await loadRevision(await open(), { cache: new ParseCache(), parallel: false });
+    const cache = new ParseCache();
+    const parallel = await loadRevision(await open(), { cache, parallel: { minBytes: 0, workers: 2 } });
+    assert.deepEqual(snapshot(parallel), snapshot(here));
+    assert.equal(cache.stats.parses, YAML_FILES, 'every YAML file, once');
+  });
+
   it('parses an unchanged file once: a second load parses nothing, a one-file commit parses one file', async () => {
     const dir = join(tmp, 'cache-repo');
     const local = await makeRepo(dir, FIXTURE);

@@ -27,6 +27,11 @@ export interface ParseJob {
 export interface ParallelParseOptions {
   /** Worker threads besides the calling one (never more than jobs − 1). Default: available parallelism − 1, at least 1. */
   workers?: number;
+  /**
+   * Whether the calling thread parses from the queue too. Default true; false leaves the queue to
+   * the workers (the calling thread still parses what they hand back), for tests.
+   */
+  callerParses?: boolean;
 }
 
 /** Files a worker holds at once: one being parsed, one waiting. */
@@ -35,6 +40,7 @@ const IN_FLIGHT = 2;
 /** `parseYamlBytes` of every job, in job order. */
 export async function parseFilesInParallel(jobs: readonly ParseJob[], options: ParallelParseOptions = {}): Promise<ParsedFile[]> {
   const results = new Array<ParsedFile | undefined>(jobs.length);
+  const T0 = performance.now(); let mainJobs = 0, workerJobs = 0, decodeMs = 0, mainMs = 0, waitMs = 0; const readyAt: number[] = [];
   let next = 0;
   /** Jobs handed back by workers (died, or a result JSON cannot carry), for this thread. */
   const handedBack: number[] = [];
@@ -45,7 +51,8 @@ export async function parseFilesInParallel(jobs: readonly ParseJob[], options: P
     resolve?.();
   };
 
-  const count = Math.max(0, Math.min(options.workers ?? Math.max(1, availableParallelism() - 1), jobs.length - 1));
+  const callerParses = options.callerParses ?? true;
+  const count = Math.max(callerParses ? 0 : 1, Math.min(options.workers ?? Math.max(1, availableParallelism() - 1), jobs.length - (callerParses ? 1 : 0)));
   const slots: WorkerSlot[] = [];
   for (let i = 0; i < count; i++) {
     const slot: WorkerSlot = { worker: startParseWorker(), inFlight: new Set(), alive: true };
@@ -71,8 +78,9 @@ export async function parseFilesInParallel(jobs: readonly ParseJob[], options: P
         if (!slot.inFlight.delete(message.seq)) return;
         const job = jobs[message.seq]!;
         if (message.encoded === undefined) handedBack.push(message.seq);
-        else results[message.seq] = decodeParsedFile(job.file, message.encoded);
+        else { const t = performance.now(); results[message.seq] = decodeParsedFile(job.file, message.encoded); decodeMs += performance.now() - t; workerJobs++; }
       }
+      else readyAt.push(Math.round(performance.now() - T0));
       feed();
       notify();
     });
@@ -84,17 +92,20 @@ export async function parseFilesInParallel(jobs: readonly ParseJob[], options: P
 
   try {
     for (;;) {
-      const seq = handedBack.pop() ?? (next < jobs.length ? next++ : undefined);
+      const alive = slots.some((slot) => slot.alive);
+      const seq = handedBack.pop() ?? (next < jobs.length && (callerParses || !alive) ? next++ : undefined);
       if (seq !== undefined) {
         const job = jobs[seq]!;
-        results[seq] = parseYamlBytes(job.file, job.bytes);
+        const t = performance.now(); results[seq] = parseYamlBytes(job.file, job.bytes); mainMs += performance.now() - t; mainJobs++;
         await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
       }
-      if (!slots.some((slot) => slot.inFlight.size > 0)) break;
+      if (!slots.some((slot) => slot.inFlight.size > 0) && (next >= jobs.length || !slots.some((slot) => slot.alive))) break;
+      const tw = performance.now();
       await new Promise<void>((resolve) => {
         wake = resolve;
       });
+      waitMs += performance.now() - tw;
     }
   } finally {
     for (const slot of slots) {
@@ -102,6 +113,7 @@ export async function parseFilesInParallel(jobs: readonly ParseJob[], options: P
       void slot.worker.terminate();
     }
   }
+  console.error(JSON.stringify({ total: Math.round(performance.now() - T0), readyAt, mainJobs, workerJobs, decodeMs: Math.round(decodeMs), mainMs: Math.round(mainMs), waitMs: Math.round(waitMs) }));
   return results as ParsedFile[];
 }
 

@@ -230,6 +230,62 @@ describe('parseYamlFile', () => {
   });
 });
 
+describe('parseYamlFile: the one-walk reading of plain documents', () => {
+  // Every row is read by readPlainDocument (or falls back from it) and by the general path
+  // (toJS, then PositionWalk); the two must agree on everything.
+  const rows: Record<string, string> = {
+    profile: PROFILE,
+    'empty values and ? keys': 'a:\nb: 1\n? c\n: d\n',
+    'scalar keys named as toJS names them': '1: one\n"1": uno\ntrue: yes\n~: nothing\n1.50: x\n0x1F: hex\n',
+    'inherited and special keys': '__proto__: {a: 1}\ntoString: 2\nconstructor: [3]\nhasOwnProperty: ~\n',
+    'numbers of the core schema': 'a: [0o17, 0x1F, 1e3, -0, .inf, -.Inf, .nan, 12_3, "12"]\n',
+    'escaped pointer tokens': '"a/b": {"c~d": {"~1": x}}\n',
+    'single-pair maps in flow sequences': 'a: [k: v, {x: y}, [m: n]]\n',
+    'block scalars and multi-line plain scalars': 'a: |\n  one\n  two\nb: >-\n  folded\n  text\nc: plain\n  continued\n',
+    'anchors without aliases': 'a: &x {b: &y [1, 2]}\nc: &z 3\n',
+    aliases: 'a: &x {b: 1}\nc: *x\nd: [*x]\n',
+    'alias as a key': 'a: &k key\n*k : value\n',
+    'collection keys': '? [a, b]\n: 1\n? {c: d}\n: 2\n',
+    'merge keys stay plain keys': 'base: &b {x: 1}\nderived:\n  <<: *b\n  y: 2\n',
+    tags: 'a: !custom 1\nb: !!str 2\nc: !!int "3"\nd: !!set {x}\n',
+    'multi-document with errors': 'a: 1\n---\nb: [1, 2\nc: 3\n---\nd: 4\n---\n- 1\n- [2]\n',
+    'quoted scalars': "a: 'it''s'\nb: \"tab\\there\"\nc: \"multi\n  line\"\n",
+    'comments everywhere': '# head\na: 1 # one\n# mid\nb:\n  - x # item\n',
+    'deep nesting': 'a:\n  b:\n    c:\n      - d:\n          e: [f, {g: h}]\n',
+  };
+  for (const [name, text] of Object.entries(rows)) {
+    it(`agrees with the general path: ${name}`, () => {
+      const plain = parseYamlFile('x.yaml', text);
+      const general = parseYamlFile('x.yaml', text, { plainWalk: false });
+      assert.deepStrictEqual(plain.syntaxIssues, general.syntaxIssues);
+      assert.equal(plain.documents.length, general.documents.length);
+      plain.documents.forEach((doc, i) => {
+        const other = general.documents[i]!;
+        assert.deepStrictEqual([doc.file, doc.index, doc.value], [other.file, other.index, other.value]);
+        assert.deepStrictEqual([...doc.positions], [...other.positions]);
+        assert.deepStrictEqual([...doc.keyPositions], [...other.keyPositions]);
+        for (const [pointer, position] of other.positions) assert.deepStrictEqual(doc.positions.get(pointer), position, pointer);
+        for (const [pointer, position] of other.keyPositions) assert.deepStrictEqual(doc.keyPositions.get(pointer), position, pointer);
+        assert.equal(doc.positions.size, other.positions.size);
+        assert.equal(doc.positions.has('/no/such/pointer'), false);
+      });
+    });
+  }
+
+  it('keeps an own `__proto__` key as data', () => {
+    const value = only('__proto__: {polluted: true}\n').value as Record<string, unknown>;
+    assert.equal(Object.getPrototypeOf(value), Object.prototype);
+    assert.deepStrictEqual(Object.getOwnPropertyDescriptor(value, '__proto__')?.value, { polluted: true });
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  it('leaves process.env as it found it, also when the parser reads it', () => {
+    const env = process.env;
+    parseYamlFile('x.yaml', PROFILE);
+    assert.equal(process.env, env);
+  });
+});
+
 describe('escapePointerToken', () => {
   it('escapes ~ before / (RFC 6901)', () => {
     assert.equal(escapePointerToken('plain'), 'plain');

@@ -168,7 +168,10 @@ async function requireDevice(deps: AppDeps, req: Request): Promise<string> {
   const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
   const colon = decoded.indexOf(':');
   if (colon <= 0) throw new HttpError(401, 'auth.required', 'a device credential is required');
-  const device = await deps.store.findDeviceByCredential(decoded.slice(0, colon), hashSecret(decoded.slice(colon + 1)));
+  const deviceId = decoded.slice(0, colon);
+  const credentialHash = hashSecret(decoded.slice(colon + 1));
+  if (deps.gateway().connectedWith(deviceId, credentialHash)) return deviceId;
+  const device = await deps.store.findDeviceByCredential(deviceId, credentialHash);
   if (!device) throw new HttpError(401, 'auth.refused', 'bad device credential');
   return device.id;
 }

@@ -8,7 +8,7 @@
 //
 // Reports arrive in bursts; they are buffered for a few milliseconds and written in one batch,
 // and each is acknowledged only after the batch is stored.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { Facts } from '../../../../schemas/facts.ts';
 import {
@@ -26,6 +26,8 @@ import type { Store } from '../store/store.ts';
 
 interface SocketData {
   deviceId: string;
+  /** Hash of the credential this connection authenticated with. */
+  credentialHash: string;
   enrollment?: { credential: string };
 }
 
@@ -109,6 +111,15 @@ export class AgentGateway {
     return this.#sockets.has(deviceId);
   }
 
+  /**
+   * Whether a device is connected right now with this credential (its hash): HTTP requests from
+   * connected agents (blob downloads) are authenticated without a store query.
+   */
+  connectedWith(deviceId: string, credentialHash: string): boolean {
+    const known = this.#sockets.get(deviceId)?.data.credentialHash;
+    return known !== undefined && known.length === credentialHash.length && timingSafeEqual(Buffer.from(known), Buffer.from(credentialHash));
+  }
+
   onlineDevices(): string[] {
     return [...this.#sockets.keys()];
   }
@@ -146,9 +157,11 @@ export class AgentGateway {
     const refuse = (reason: string) => Object.assign(new Error(reason), { reason });
     if (typeof auth.deviceId === 'string' && typeof auth.credential === 'string') {
       if (auth.deviceId.length > MAX_ID || auth.credential.length > MAX_ID) throw refuse('invalid');
-      const device = await this.deps.store.findDeviceByCredential(auth.deviceId, hashSecret(auth.credential));
+      const credentialHash = hashSecret(auth.credential);
+      const device = await this.deps.store.findDeviceByCredential(auth.deviceId, credentialHash);
       if (!device) throw refuse('bad-credential');
       socket.data.deviceId = device.id;
+      socket.data.credentialHash = credentialHash;
       return;
     }
     if (typeof auth.enrollmentToken === 'string' && typeof auth.machineId === 'string') {
@@ -189,6 +202,7 @@ export class AgentGateway {
       });
       this.deps.log.info('device enrolled', { device: enrolled.id, tokenName: token.name });
       socket.data.deviceId = enrolled.id;
+      socket.data.credentialHash = hashSecret(credential);
       socket.data.enrollment = { credential };
       return;
     }
