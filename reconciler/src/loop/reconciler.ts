@@ -72,6 +72,8 @@ export class Reconciler {
   readonly #devices: BatchQueue;
   /** Consecutive failures per device of the same steps (hash), for the retry backoff. */
   readonly #failures = new Map<string, { stepsHash: string; count: number; lastAt: number }>();
+  /** Jobs being sent right now (waiting for the agent's ack). */
+  readonly #inFlight = new Set<string>();
   /** Fingerprint of the desired state each device was last planned against. */
   readonly #desiredPrints = new Map<string, string>();
   readonly statuses = new Map<string, DeviceStatus>();
@@ -294,7 +296,10 @@ export class Reconciler {
         this.deps.onEvent?.({ type: 'job', deviceId: job.deviceId, jobId: job.id, state: 'pending' });
       }
     }
-    await this.#dispatch(toDispatch);
+    // Acks come back while the next batch is planned; a job already on its way is not re-sent.
+    void this.#dispatch(toDispatch.filter((job) => !this.#inFlight.has(job.id))).catch((error: unknown) =>
+      this.deps.log.error('dispatch failed', { error }),
+    );
   }
 
   /** A pending job goes out; a dispatched one is re-sent when its ack is overdue. */
@@ -351,6 +356,7 @@ export class Reconciler {
   /** Sends jobs; offline devices keep theirs pending, an unacknowledged one is re-sent later. */
   async #dispatch(jobs: JobRecord[]): Promise<void> {
     if (jobs.length === 0) return;
+    for (const job of jobs) this.#inFlight.add(job.id);
     const outcomes = await Promise.all(
       jobs.map((job) =>
         this.deps.gateway().sendJob(
@@ -371,7 +377,11 @@ export class Reconciler {
       }
       // offline: the job waits (pending); the device's next connection enqueues it.
     });
-    if (acked.length > 0) await this.deps.store.markDispatched(acked, this.deps.now().toISOString());
+    try {
+      if (acked.length > 0) await this.deps.store.markDispatched(acked, this.deps.now().toISOString());
+    } finally {
+      for (const job of jobs) this.#inFlight.delete(job.id);
+    }
   }
 
   /**
