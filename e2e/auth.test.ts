@@ -1,6 +1,7 @@
 // Handshake refusals against a real server: a bad enrollment token, a forged device id, the
 // credential of a deleted device; and API/blob routes without credentials.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { io as connect } from 'socket.io-client';
@@ -94,6 +95,27 @@ describe('agent authentication', { timeout: 60_000 }, () => {
       headers: { authorization: `Basic ${Buffer.from(`${enrollment!.deviceId}:${enrollment!.credential}`).toString('base64')}` },
     });
     assert.equal(blob.status, 401);
+  });
+
+  test('a device downloads blobs with its credential, whole or by Range', async () => {
+    await waitFor('the first revision', async () => server.reconciler.revision);
+    const { token } = await createEnrollmentToken(server.store, { name: 'blobs', maxUses: 1 });
+    const { enrollment, close } = await handshake({ enrollmentToken: token, machineId: 'm-blobs', facts: { ...FACTS, hostname: 'blobs' } });
+    close();
+    const content = 'Managed by DeployX\n';
+    const sha = createHash('sha256').update(content).digest('hex');
+    const auth = { authorization: `Basic ${Buffer.from(`${enrollment!.deviceId}:${enrollment!.credential}`).toString('base64')}` };
+    const whole = await fetch(`${server.url}/api/v1/blobs/sha256/${sha}`, { headers: auth });
+    assert.equal(whole.status, 200);
+    assert.equal(await whole.text(), content);
+    const part = await fetch(`${server.url}/api/v1/blobs/sha256/${sha}`, { headers: { ...auth, range: 'bytes=8-9' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 8-9/${content.length}`);
+    assert.equal(await part.text(), 'by');
+    const beyond = await fetch(`${server.url}/api/v1/blobs/sha256/${sha}`, { headers: { ...auth, range: 'bytes=500-' } });
+    assert.equal(beyond.status, 416);
+    const missing = await fetch(`${server.url}/api/v1/blobs/sha256/${'1'.repeat(64)}`, { headers: auth });
+    assert.equal(missing.status, 404);
   });
 
   test('the API refuses requests without the token', async () => {

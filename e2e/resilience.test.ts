@@ -73,6 +73,32 @@ describe('crash safety', { timeout: 180_000 }, () => {
     assert.equal((await readFile(path.join(root, 'etc/e2e/app.conf'), 'utf8')), 'listen = 1\n');
   });
 
+  test('a job for an offline device waits (pending) and goes out when it reconnects', async () => {
+    const work = await tempDir('deployx-offline-');
+    cleanups.push(work.remove);
+    const repo = await makeRepo(path.join(work.dir, 'repo'), testFleet());
+    const server = await startTestServer({ repo: repo.dir, dataDir: path.join(work.dir, 'server') });
+    cleanups.push(() => server.close());
+    const { token } = await createEnrollmentToken(server.store, { name: 'offline', labels: { role: 'web' } });
+    const root = path.join(work.dir, 'root');
+    const state = path.join(work.dir, 'state');
+    let agent = await spawnAgent({ server: server.url, token, stateDir: state, root });
+    cleanups.push(() => agent.kill());
+    await inSync(server, 1);
+    await agent.kill('SIGTERM');
+    await waitFor('the device offline', async () => server.gateway.connectedCount === 0);
+
+    await repo.commit(testFleet({ appConf: 'offline change\n' }), 'while offline');
+    server.reconciler.enqueueSource();
+    const pending = await waitFor('a pending job', async () => (await jobsOf(server)).find((j) => j.state === 'pending'), 30_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal((await jobsOf(server)).find((j) => j.id === pending.id)?.state, 'pending', 'it waits; an offline device is not a failure');
+
+    agent = await spawnAgent({ server: server.url, stateDir: state, root });
+    await waitFor('the waiting job delivered', async () => (await jobsOf(server)).find((j) => j.id === pending.id)?.state === 'succeeded', 30_000);
+    assert.equal(await readFile(path.join(root, 'etc/e2e/app.conf'), 'utf8'), 'offline change\n');
+  });
+
   test('the server restarted mid-rollout: state persists, agents reconnect, nothing is lost or run twice', async () => {
     const work = await tempDir('deployx-restart-');
     cleanups.push(work.remove);
