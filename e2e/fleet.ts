@@ -10,6 +10,8 @@ export interface TestFleetOptions {
   schemaError?: boolean;
   /** The script sleeps this long between recording its start and its end. */
   scriptSeconds?: number;
+  /** A generic webhook notifier whose URL is the server-side secret of this name. */
+  webhookSecret?: string;
 }
 
 export function testFleet(options: TestFleetOptions = {}): FileTree {
@@ -20,7 +22,7 @@ metadata:
   name: e2e
 spec:
   drift: enforce
-`,
+${options.webhookSecret ? `  notifiers:\n    - name: ops\n      type: webhook\n      urlSecret: ${options.webhookSecret}\n` : ''}`,
     'groups.yaml': `apiVersion: deployx.dev/v1
 kind: Group
 metadata:

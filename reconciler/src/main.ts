@@ -1,5 +1,6 @@
 // The one composition root of the server: builds the store, the Git source, the transports and
 // the clock, and passes them in. Nothing else creates long-lived objects.
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,7 @@ import { GitSource } from './edges/git/git-source.ts';
 import { startPoll, watchLocalRefs } from './edges/git/triggers.ts';
 import { createApp } from './edges/http/app.ts';
 import { createLogger, type Logger } from './edges/log.ts';
+import { Notifier } from './edges/notify/notifier.ts';
 import { openSqliteStore } from './edges/store/sqlite-store.ts';
 import type { Store } from './edges/store/store.ts';
 import { AgentGateway, hashSecret, newSecret } from './edges/transport/agent-gateway.ts';
@@ -46,7 +48,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     branch: config.branch,
     ...(config.gitAuth ? { auth: config.gitAuth } : {}),
   });
+  const secrets = secretsFrom(config.dataDir);
   const apiToken = config.apiToken ?? (await loadOrCreateApiToken(config.dataDir));
+  const notifier = new Notifier({ notifiers: [], resolveSecret: (name) => secrets()[name], log });
   const blobs = new BlobIndex({ cacheDir: path.join(config.dataDir, 'blobs') });
 
   let gateway: AgentGateway | undefined;
@@ -59,6 +63,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     now,
     jobAckTimeoutMs: config.jobAckTimeoutMs,
     blobs,
+    notifier,
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
 
@@ -120,10 +125,31 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       for (const stop of stops) await stop();
       reconciler.stop();
       await gateway!.close();
+      await notifier.flush(2_000);
+      await notifier.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       http.closeAllConnections?.();
       await store.close();
     },
+  };
+}
+
+/**
+ * Server-side secrets (notifier URLs, signing keys) by name, from `<data>/secrets.json` (a JSON
+ * object, mode 0600), read when needed so an edit takes effect without a restart. Never in Git.
+ */
+function secretsFrom(dataDir: string): () => Record<string, string> {
+  const file = path.join(dataDir, 'secrets.json');
+  return () => {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+      }
+    } catch {
+      // no secrets file, or not JSON: no secrets
+    }
+    return {};
   };
 }
 

@@ -23,6 +23,8 @@ import type { Logger } from '../edges/log.ts';
 import type { DeviceRecord, JobRecord, Store } from '../edges/store/store.ts';
 import type { AgentGateway } from '../edges/transport/agent-gateway.ts';
 import { BlobIndex } from './blob-index.ts';
+import { createEvent, issueRefs } from '../edges/notify/events.ts';
+import type { Notifier as FleetNotifier } from '../edges/notify/notifier.ts';
 import { BatchQueue, WorkQueue } from './queue.ts';
 
 export type DriftState = 'in_sync' | 'drifted' | 'converging' | 'failed' | 'unknown';
@@ -52,6 +54,8 @@ export interface ReconcilerDeps {
   blobs: BlobIndex;
   /** Fired after state a dashboard shows changed. */
   onEvent?: (event: ReconcilerEvent) => void;
+  /** Fleet notifications (Fleet.spec.notifiers); never blocks. */
+  notifier?: FleetNotifier;
 }
 
 export type ReconcilerEvent =
@@ -188,14 +192,22 @@ export class Reconciler {
       status: result.model ? 'accepted' : 'rejected',
       errors: result.issues.map((i) => ({ code: i.code, message: i.message, file: i.file, line: i.line, col: i.col, path: i.path })),
     });
+    const at = this.deps.now().toISOString();
     if (!result.model) {
-      if (!known) log.warn('revision rejected', { revision, errors: result.issues.length, first: result.issues[0]?.message });
+      if (!known) {
+        log.warn('revision rejected', { revision, errors: result.issues.length, first: result.issues[0]?.message });
+        this.deps.notifier?.notify(
+          createEvent({ type: 'revision.rejected', at, revision, author: info.author, message: info.message, errorCount: result.issues.length, errors: issueRefs(result.issues) }),
+        );
+      }
       this.deps.onEvent?.({ type: 'revision', revision, status: 'rejected' });
       if (!this.#model) await this.#restoreLastAccepted();
       return;
     }
     await this.#accept(result.model, reader);
     log.info('revision accepted', { revision, documents: result.documentCount });
+    this.deps.notifier?.setNotifiers(result.model.fleet?.doc.spec.notifiers ?? []);
+    if (!known) this.deps.notifier?.notify(createEvent({ type: 'revision.accepted', at, revision, author: info.author, message: info.message }));
     this.deps.onEvent?.({ type: 'revision', revision, status: 'accepted' });
   }
 
