@@ -3,10 +3,12 @@
 import os from 'node:os';
 import { benchConverge } from './converge.bench.ts';
 import { benchFleetLoad } from './fleet-load.bench.ts';
+import { benchPlan } from './plan.bench.ts';
 import type { BenchResult } from './measure.ts';
 
 const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   'fleet-load': benchFleetLoad,
+  plan: benchPlan,
   converge: benchConverge,
 };
 

@@ -1,0 +1,241 @@
+// deployx plan --repo DIR|URL --base REF --head REF [--path SUBDIR] [--inventory FILE | --server URL]
+//               [--format text|markdown|json]
+//
+// Exit 0: the plan was printed. Exit 1: head is invalid (its errors are printed, as `deployx
+// validate` prints them). Exit 2: usage, I/O, a ref that does not resolve, an unreadable inventory.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  InventoryError,
+  parseInventory,
+  planRevision,
+  type InventoryFile,
+  type PlanLocation,
+  type PlanRevisionResult,
+} from '../../../reconciler/src/actions/plan-revision.ts';
+import { renderJson, renderMarkdown, renderText } from '../../../reconciler/src/core/plan/render.ts';
+import type { CommandIo } from '../io.ts';
+
+const HELP = `usage: deployx plan --repo DIR|URL --base REF --head REF [--path SUBDIR]
+                    [--inventory FILE | --server URL] [--format text|markdown|json]
+
+What merging HEAD into BASE does to the fleet: per profile and device, the resources created (+),
+updated (~), deleted (-) or left in place (=), the devices joining or leaving profiles and groups,
+groups that match no device, offline devices, rollout waves and totals, with a digest.
+  --repo DIR|URL     a Git repository: a directory inside it, or an http(s) URL (the branches
+                     named are fetched into a temporary mirror; an oid must be on one of them)
+  --base REF         the commit the change applies to (branch, tag, origin/main, oid)
+  --head REF         the commit with the change
+  --path SUBDIR      the fleet root inside the repository (default: --repo's directory inside
+                     its repository, else the repository root)
+  --inventory FILE   devices and their last reported facts, as GET /api/v1/inventory exports them
+  --server URL       read the inventory from a DeployX server; the API token is taken from
+                     the DEPLOYX_API_TOKEN environment variable
+                     (without either: the declared devices only, none has reported facts)
+  --format text      terraform-like + ~ - = lines (default)
+  --format markdown  for a pull-request comment: summary table, collapsible details
+  --format json      the plan as stable JSON
+
+Exit status: 0 plan printed, 1 head invalid, 2 usage or I/O error.`;
+
+const FORMATS = ['text', 'markdown', 'json'] as const;
+type Format = (typeof FORMATS)[number];
+
+/** `env` is read for DEPLOYX_API_TOKEN only. */
+export async function runPlan(args: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        repo: { type: 'string' },
+        base: { type: 'string' },
+        head: { type: 'string' },
+        path: { type: 'string' },
+        inventory: { type: 'string' },
+        server: { type: 'string' },
+        format: { type: 'string', default: 'text' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    return usage(io, (error as Error).message);
+  }
+  const o = parsed.values;
+  if (o.help) {
+    io.out(HELP);
+    return 0;
+  }
+  const format = o.format as Format;
+  if (!FORMATS.includes(format)) return usage(io, `unknown format "${format}"`);
+  for (const name of ['repo', 'base', 'head'] as const) {
+    if (o[name] === undefined || o[name] === '') return usage(io, `--${name} is required`);
+  }
+  if (o.inventory !== undefined && o.server !== undefined) return usage(io, '--inventory and --server exclude each other');
+
+  const located = locate(o.repo!, o.path, io.cwd);
+  if ('error' in located) {
+    io.err(`deployx plan: ${located.error}`);
+    return 2;
+  }
+
+  let inventory: InventoryFile;
+  const notes: string[] = [];
+  try {
+    if (o.inventory !== undefined) {
+      inventory = await readInventoryFile(path.resolve(io.cwd, o.inventory), o.inventory);
+    } else if (o.server !== undefined) {
+      inventory = await fetchInventory(o.server, env.DEPLOYX_API_TOKEN);
+    } else {
+      inventory = { exportedAt: new Date(0).toISOString(), revision: null, devices: [] };
+      notes.push('no inventory given (--inventory or --server): declared devices only, none has reported facts');
+    }
+  } catch (error) {
+    if (error instanceof InventoryError) {
+      io.err(`deployx plan: ${error.source} is not a DeployX inventory:`);
+      for (const problem of error.problems) io.err(`  ${problem}`);
+    } else {
+      io.err(`deployx plan: ${(error as Error).message}`);
+    }
+    return 2;
+  }
+
+  let result: PlanRevisionResult;
+  try {
+    result = await planRevision({ location: located.location, base: o.base!, head: o.head!, inventory, notes });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    io.err(`deployx plan: ${(error as Error).message}${code ? ` (${code})` : ''}`);
+    return 2;
+  }
+
+  if (result.plan === undefined) {
+    printInvalidHead(result, format, located.display, io);
+    return 1;
+  }
+  if (!result.base.valid) {
+    io.err(`deployx plan: warning: base ${result.base.revision} is invalid (${plural(result.base.issues.length, 'error')}); planned against an empty fleet`);
+  }
+  if (format === 'json') io.out(renderJson(result.plan));
+  else if (format === 'markdown') io.out(renderMarkdown(result.plan));
+  else io.out(renderText(result.plan));
+  return 0;
+}
+
+function usage(io: CommandIo, message: string): number {
+  io.err(`deployx plan: ${message}\n\n${HELP}`);
+  return 2;
+}
+
+type Located = { location: PlanLocation; display: (file: string) => string } | { error: string };
+
+/**
+ * Where the repository is. A directory is read from its Git toplevel, the fleet root being the
+ * directory's place inside it joined with --path; errors in head are named relative to the cwd.
+ */
+function locate(repo: string, sub: string | undefined, cwd: string): Located {
+  if (/^https?:\/\//i.test(repo)) {
+    const root = sub?.replace(/^\/+|\/+$/g, '') ?? '';
+    return { location: { url: repo, ...(root ? { path: root } : {}) }, display: (file) => (root ? `${root}/${file}` : file) };
+  }
+  const dir = path.resolve(cwd, repo);
+  if (!existsSync(dir)) return { error: `${repo}: no such directory` };
+  const toplevel = findGitToplevel(dir);
+  if (toplevel === undefined) return { error: `${repo} is not inside a Git repository` };
+  const fleetRoot = path.resolve(dir, sub ?? '.');
+  const inside = path.relative(toplevel, fleetRoot).split(path.sep).join('/');
+  if (inside.startsWith('..')) return { error: `--path ${sub} leaves the repository ${toplevel}` };
+  return {
+    location: { dir: toplevel, ...(inside ? { path: inside } : {}) },
+    display: (file) => path.relative(cwd, path.join(fleetRoot, file)) || file,
+  };
+}
+
+function findGitToplevel(start: string): string | undefined {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, '.git'))) return dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+async function readInventoryFile(file: string, given: string): Promise<InventoryFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read ${given}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new InventoryError(given, [`not JSON: ${(error as Error).message}`]);
+  }
+  return parseInventory(value, given);
+}
+
+async function fetchInventory(server: string, token: string | undefined): Promise<InventoryFile> {
+  if (token === undefined || token === '') throw new Error('--server needs an API token in the DEPLOYX_API_TOKEN environment variable');
+  const url = `${server.replace(/\/+$/, '')}/api/v1/inventory`;
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' }, signal: AbortSignal.timeout(60_000) });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`GET ${url} failed: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    let detail = text.slice(0, 200);
+    try {
+      const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
+      if (body.error) detail = `${body.error.code}: ${body.error.message}`;
+    } catch {
+      // not JSON: the start of the body says enough
+    }
+    throw new Error(`GET ${url}: HTTP ${response.status} ${detail}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new InventoryError(url, [`not JSON: ${(error as Error).message}`]);
+  }
+  return parseInventory(value, url);
+}
+
+function printInvalidHead(result: PlanRevisionResult, format: Format, display: (file: string) => string, io: CommandIo): void {
+  const { head } = result;
+  if (format === 'json') {
+    io.out(
+      JSON.stringify(
+        {
+          valid: false,
+          revision: head.revision,
+          documents: head.documentCount,
+          issues: head.issues.map((i) => ({
+            file: display(i.file),
+            line: i.line,
+            col: i.col,
+            code: i.code,
+            message: i.message,
+            path: i.path,
+            ...(i.suggestion !== undefined ? { suggestion: i.suggestion } : {}),
+          })),
+        },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  for (const issue of head.issues) io.out(`${display(issue.file)}:${issue.line}:${issue.col}: ${issue.code}: ${issue.message}`);
+  const files = new Set(head.issues.map((i) => i.file)).size;
+  io.out(`✗ ${plural(head.issues.length, 'error')} in ${plural(files, 'file')} (${head.revision}, ${head.documentCount} documents): no plan`);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
