@@ -35,6 +35,7 @@
 // compiled once per distinct pair; documents are resolved (and hashed) once per (document,
 // manager); and devices whose profiles reach them through the same groups share resource objects.
 // Shared objects are frozen: DesiredState values are read-only (copy before changing anything).
+// After a change, incremental.ts compiles only the devices the change can reach.
 import { normaliseRepoPath } from '../validate/semantic-check.ts';
 import { PACKAGE_MANAGERS, type DriftMode, type PackageManager, type ProfileDoc, type RolloutPolicy } from '../../../../schemas/kinds.ts';
 import type {
@@ -94,6 +95,8 @@ export class CompileContext {
   readonly packages = new Map<string, Resolution<PackageBase>>();
   readonly files = new Map<string, Resolution<FileBase>>();
   readonly scripts = new Map<string, Resolution<ScriptBase>>();
+  /** deviceConflicts' answer per (manager, profile names), without the device. */
+  readonly conflicts = new Map<string, Omit<ResourceConflict, 'device'>[]>();
   /** Every resource key the model can produce → its rank in key order, so sorting compares integers. */
   private keyRanks: Map<string, number> | undefined;
   /**
@@ -104,13 +107,23 @@ export class CompileContext {
   slotEntry: (ComboEntry | undefined)[] = [];
   stamp = 0;
 
-  constructor(readonly model: FleetModel) {
+  constructor(readonly model: FleetModel, reuse?: CompileContextReuse) {
     for (const name of [...model.profiles.keys()].sort(compareStrings)) {
       for (const group of new Set(model.profiles.get(name)!.doc.spec.targets)) {
         const list = this.profilesByGroup.get(group);
         if (list === undefined) this.profilesByGroup.set(group, [name]);
         else list.push(name);
       }
+    }
+    if (reuse !== undefined) {
+      const previous = reuse.context;
+      for (const [key, resolution] of previous.packages) this.packages.set(key, resolution);
+      for (const [key, resolution] of previous.files) this.files.set(key, resolution);
+      for (const [key, resolution] of previous.scripts) this.scripts.set(key, resolution);
+      for (const [name, prepared] of previous.profiles) {
+        if (!reuse.changedProfiles.has(name) && model.profiles.has(name)) this.profiles.set(name, prepared);
+      }
+      this.keyRanks = previous.keyRanks;
     }
   }
 
@@ -120,7 +133,7 @@ export class CompileContext {
     return rank;
   }
 
-  /** Builds the key ranks and the slot scratch sized to them, once. */
+  /** Builds the key ranks (once) and the slot scratch sized to them (once per context). */
   ranks(): ReadonlyMap<string, number> {
     if (this.keyRanks === undefined) {
       const keys = new Set<string>();
@@ -128,15 +141,30 @@ export class CompileContext {
       for (const located of this.model.files.values()) keys.add(fileKey(located.doc.spec.path));
       for (const name of this.model.scripts.keys()) keys.add(scriptKey(name));
       this.keyRanks = new Map([...keys].sort(compareStrings).map((k, i) => [k, i]));
-      this.slotStamp = new Int32Array(keys.size);
-      this.slotEntry = new Array<ComboEntry | undefined>(keys.size).fill(undefined);
+    }
+    if (this.slotEntry.length !== this.keyRanks.size) {
+      this.slotStamp = new Int32Array(this.keyRanks.size);
+      this.slotEntry = new Array<ComboEntry | undefined>(this.keyRanks.size).fill(undefined);
     }
     return this.keyRanks;
   }
 }
 
-export function createCompileContext(model: FleetModel): CompileContext {
-  return new CompileContext(model);
+/**
+ * What a context for a new model may take over from the context of the previous one. Only valid
+ * when the two models have the same Fleet document and the same Software, FileDeployment and
+ * Script documents (the same values, and the same bytes behind every `source`): then every
+ * resolved document and every resource key is the same, and so is every prepared profile whose
+ * Profile document did not change. incremental.ts decides that.
+ */
+export interface CompileContextReuse {
+  context: CompileContext;
+  /** Profiles that are new, gone or changed since `context.model`. */
+  changedProfiles: ReadonlySet<string>;
+}
+
+export function createCompileContext(model: FleetModel, reuse?: CompileContextReuse): CompileContext {
+  return new CompileContext(model, reuse);
 }
 
 /** A membership holding one device in each of `groups`, e.g. from `resolveDeviceGroups`. */
@@ -161,13 +189,31 @@ export function compileDevice(
 
 /** The desired state of every device, keyed (and iterating) by device name in sorted order. */
 export function compileFleet(model: FleetModel, devices: readonly DeviceInput[]): Map<string, DesiredState> {
-  const context = createCompileContext(model);
-  const groupsOf = groupsByDevice(resolveGroupMembers(model, devices));
+  return compileFleetInGroups(createCompileContext(model), devices, groupsByDevice(resolveGroupMembers(model, devices)));
+}
+
+/**
+ * compileFleet with the groups of each device already known: `groupsOf` must be
+ * `groupsByDevice(resolveGroupMembers(context.model, devices))` (or equal to it).
+ */
+export function compileFleetInGroups(
+  context: CompileContext,
+  devices: readonly DeviceInput[],
+  groupsOf: ReadonlyMap<string, readonly string[]>,
+): Map<string, DesiredState> {
   const result = new Map<string, DesiredState>();
   for (const device of sortedByName(devices)) {
     result.set(device.name, compileWithGroups(context, device, groupsOf.get(device.name) ?? []));
   }
   return result;
+}
+
+/**
+ * The desired state of one device given its groups (sorted by name, as `groupsByDevice` and
+ * `groupsOfDevice` give them): what compileFleet computes for it.
+ */
+export function compileDeviceInGroups(context: CompileContext, device: DeviceInput, groups: readonly string[]): DesiredState {
+  return compileWithGroups(context, device, groups);
 }
 
 /**
@@ -185,18 +231,29 @@ export function findConflicts(model: FleetModel, devices: readonly DeviceInput[]
   const groupsOf = groupsByDevice(resolveGroupMembers(model, devices));
   const result: ResourceConflict[] = [];
   for (const device of sortedByName(devices)) {
-    const profileNames = profilesOfGroups(context, groupsOf.get(device.name) ?? []);
-    const manager = device.facts?.os?.packageManager;
-    const found = [...compiledCombo(context, profileNames, manager, 'conflicts').conflicts];
+    result.push(...deviceConflicts(context, device, groupsOf.get(device.name) ?? []));
+  }
+  return result;
+}
+
+/** findConflicts for one device given its groups (sorted by name). */
+export function deviceConflicts(context: CompileContext, device: DeviceInput, groups: readonly string[]): ResourceConflict[] {
+  const profileNames = profilesOfGroups(context, groups);
+  const manager = device.facts?.os?.packageManager;
+  // Devices with the same profiles and manager have the same conflicts: found once per model.
+  const key = `${manager ?? ''}\u0000${profileNames.join('\u0000')}`;
+  let found = context.conflicts.get(key);
+  if (found === undefined) {
+    found = [...compiledCombo(context, profileNames, manager, 'conflicts').conflicts];
     if (manager === undefined) {
       for (const assumed of PACKAGE_MANAGERS) {
         found.push(...compiledCombo(context, profileNames, assumed, 'package-conflicts').conflicts);
       }
     }
     found.sort(compareConflicts);
-    for (const conflict of found) result.push({ ...conflict, device: device.name });
+    context.conflicts.set(key, found);
   }
-  return result;
+  return found.map((conflict) => ({ ...conflict, device: device.name }));
 }
 
 // ---- per device ----

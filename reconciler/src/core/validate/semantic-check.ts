@@ -20,6 +20,7 @@ import type { IssueCode } from '../errors.ts';
 import type { ParsedDocument } from '../model.ts';
 import { didYouMean, suggestionSuffix } from './did-you-mean.ts';
 import { type IssueList, pointer } from './issues.ts';
+import { checkOnce, type ValidationCache } from './validation-cache.ts';
 
 export interface CheckedDocument {
   parsed: ParsedDocument;
@@ -35,8 +36,17 @@ export interface SemanticInput {
   paths: ReadonlySet<string>;
 }
 
-export function checkSemantics(input: SemanticInput, issues: IssueList): void {
-  checkUniqueNames(input.valid, issues);
+// Pointers every document of a kind needs, made once (the checks below run for 10,000s of documents).
+const SPEC_PROFILE = pointer('spec', 'profile');
+const SPEC_SOURCE = pointer('spec', 'source');
+
+/**
+ * Every check below. With a `cache`, the checks over many documents (unique names per kind, MACs
+ * and hostnames of every device) replay their issues when none of their documents changed.
+ */
+export function checkSemantics(input: SemanticInput, issues: IssueList, cache?: ValidationCache): void {
+  const byKind = groupByKind(input.valid);
+  checkUniqueNames(byKind, issues, cache);
   const refs = new ReferenceChecker(input.defined, issues);
   for (const { parsed, doc } of input.valid) {
     switch (doc.kind) {
@@ -47,7 +57,7 @@ export function checkSemantics(input: SemanticInput, issues: IssueList): void {
         checkGroup(parsed, doc, refs, issues);
         break;
       case 'Device':
-        refs.check(parsed, pointer('spec', 'profile'), 'Profile', doc.spec.profile);
+        if (doc.spec.profile !== undefined) refs.check(parsed, SPEC_PROFILE, 'Profile', doc.spec.profile);
         break;
       case 'FileDeployment':
         checkFileDeployment(parsed, doc, input.paths, issues);
@@ -65,27 +75,50 @@ export function checkSemantics(input: SemanticInput, issues: IssueList): void {
         break;
     }
   }
-  const devices = input.valid.filter((c): c is CheckedDocument & { doc: DeviceDoc } => c.doc.kind === 'Device');
-  checkDeviceIdentities(devices, issues);
-  checkDeviceHostnames(devices, input.valid, issues);
+  const devices = (byKind.get('Device') ?? []) as Array<CheckedDocument & { doc: DeviceDoc }>;
+  const deviceDocs = devices.map((c) => c.parsed);
+  checkOnce(cache, 'device-identities', deviceDocs, issues, () => checkDeviceIdentities(devices, issues));
+  const patterns = hostnamePatterns(byKind.get('Profile') ?? []);
+  if (patterns.size > 0) {
+    const profileDocs = (byKind.get('Profile') ?? []).map((c) => c.parsed);
+    checkOnce(cache, 'device-hostnames', [...deviceDocs, ...profileDocs], issues, () => checkDeviceHostnames(devices, patterns, issues));
+  }
 }
 
 // ---- names ----
 
-function checkUniqueNames(valid: CheckedDocument[], issues: IssueList): void {
+/** Documents of one kind, in (file, index) order. */
+type ByKind = Map<Kind, CheckedDocument[]>;
+
+function groupByKind(valid: CheckedDocument[]): ByKind {
+  const byKind: ByKind = new Map();
+  for (const checked of valid) {
+    const list = byKind.get(checked.doc.kind);
+    if (list === undefined) byKind.set(checked.doc.kind, [checked]);
+    else list.push(checked);
+  }
+  return byKind;
+}
+
+/** Names are unique per kind, so each kind is checked on its own (and replayed when none of its documents changed). */
+function checkUniqueNames(byKind: ByKind, issues: IssueList, cache: ValidationCache | undefined): void {
+  for (const [kind, documents] of byKind) {
+    const run = kind === 'Fleet' ? () => checkSingleFleet(documents, issues) : () => checkUniqueNamesOfKind(documents, issues);
+    checkOnce(cache, `unique-names/${kind}`, documents.map((c) => c.parsed), issues, run);
+  }
+}
+
+function checkSingleFleet(fleets: CheckedDocument[], issues: IssueList): void {
+  const first = fleets[0]?.parsed;
+  for (const { parsed } of fleets.slice(1)) {
+    issues.at(parsed, '', 'fleet.duplicate', `a repository has one Fleet document; another is at ${where(first!)}`);
+  }
+}
+
+function checkUniqueNamesOfKind(documents: CheckedDocument[], issues: IssueList): void {
   const seen = new Map<string, ParsedDocument>();
-  let fleet: ParsedDocument | undefined;
-  for (const { parsed, doc } of valid) {
-    if (doc.kind === 'Fleet') {
-      if (fleet) {
-        issues.at(parsed, '', 'fleet.duplicate', `a repository has one Fleet document; another is at ${where(fleet)}`);
-      } else {
-        fleet = parsed;
-      }
-      continue;
-    }
-    const id = `${doc.kind}/${doc.metadata.name}`;
-    const first = seen.get(id);
+  for (const { parsed, doc } of documents) {
+    const first = seen.get(doc.metadata.name);
     if (first) {
       issues.at(
         parsed,
@@ -94,7 +127,7 @@ function checkUniqueNames(valid: CheckedDocument[], issues: IssueList): void {
         `${doc.kind} "${doc.metadata.name}" is already defined at ${where(first)}`,
       );
     } else {
-      seen.set(id, parsed);
+      seen.set(doc.metadata.name, parsed);
     }
   }
 }
@@ -133,7 +166,11 @@ class ReferenceChecker {
   }
 
   checkAll(doc: ParsedDocument, base: string, kind: Exclude<Kind, 'Fleet'>, names: readonly string[] | undefined): void {
-    names?.forEach((name, i) => this.check(doc, `${base}/${i}`, kind, name));
+    if (names === undefined) return;
+    const defined = this.defined.get(kind);
+    for (let i = 0; i < names.length; i++) {
+      if (defined === undefined || !defined.has(names[i]!)) this.check(doc, `${base}/${i}`, kind, names[i]);
+    }
   }
 }
 
@@ -261,7 +298,7 @@ function checkFileDeployment(parsed: ParsedDocument, doc: FileDeploymentDoc, pat
   if (spec.sha256 !== undefined && spec.url === undefined) {
     issues.at(parsed, pointer('spec', 'sha256'), 'source.ambiguous', 'sha256 goes with url; repository and inline content are hashed for you');
   }
-  if (spec.source !== undefined) checkSource(parsed, pointer('spec', 'source'), spec.source, paths, issues);
+  if (spec.source !== undefined) checkSource(parsed, SPEC_SOURCE, spec.source, paths, issues);
   if (!isAbsoluteDevicePath(spec.path)) {
     issues.at(
       parsed,
@@ -286,7 +323,7 @@ function checkScript(parsed: ParsedDocument, doc: ScriptDoc, paths: ReadonlySet<
   if ((source === undefined) === (content === undefined)) {
     issues.at(parsed, pointer('spec'), 'source.ambiguous', `script "${doc.metadata.name}" needs exactly one of source or content`);
   }
-  if (source !== undefined) checkSource(parsed, pointer('spec', 'source'), source, paths, issues);
+  if (source !== undefined) checkSource(parsed, SPEC_SOURCE, source, paths, issues);
 }
 
 function checkImage(parsed: ParsedDocument, doc: OSImageDoc, paths: ReadonlySet<string>, issues: IssueList): void {
@@ -449,21 +486,25 @@ function checkDeviceIdentities(devices: Array<CheckedDocument & { doc: DeviceDoc
   const macs = new Map<string, string>();
   const hostnames = new Map<string, string>();
   for (const { parsed, doc } of devices) {
-    doc.spec.macAddresses?.forEach((mac, i) => {
-      const normal = normaliseMac(mac);
-      const owner = macs.get(normal);
-      if (owner !== undefined && owner !== doc.metadata.name) {
-        issues.at(
-          parsed,
-          pointer('spec', 'macAddresses', i),
-          'device.duplicate-mac',
-          `MAC ${normal} is already declared by device "${owner}"`,
-        );
-      } else {
-        macs.set(normal, doc.metadata.name);
+    const name = doc.metadata.name;
+    const declared = doc.spec.macAddresses;
+    if (declared !== undefined) {
+      for (let i = 0; i < declared.length; i++) {
+        const normal = normaliseMac(declared[i]!);
+        const owner = macs.get(normal);
+        if (owner !== undefined && owner !== name) {
+          issues.at(
+            parsed,
+            pointer('spec', 'macAddresses', i),
+            'device.duplicate-mac',
+            `MAC ${normal} is already declared by device "${owner}"`,
+          );
+        } else {
+          macs.set(normal, name);
+        }
       }
-    });
-    const hostname = (doc.spec.hostname ?? doc.metadata.name).toLowerCase();
+    }
+    const hostname = (doc.spec.hostname ?? name).toLowerCase();
     const owner = hostnames.get(hostname);
     if (owner !== undefined) {
       issues.at(
@@ -473,7 +514,7 @@ function checkDeviceIdentities(devices: Array<CheckedDocument & { doc: DeviceDoc
         `hostname "${hostname}" is already used by device "${owner}"`,
       );
     } else {
-      hostnames.set(hostname, doc.metadata.name);
+      hostnames.set(hostname, name);
     }
   }
 }
@@ -487,16 +528,21 @@ export function normaliseMac(mac: string): string {
  * A device provisioned with a profile whose hostnamePattern uses `{label}` placeholders must have
  * those labels, with values that fit in a hostname.
  */
-function checkDeviceHostnames(
-  devices: Array<CheckedDocument & { doc: DeviceDoc }>,
-  valid: CheckedDocument[],
-  issues: IssueList,
-): void {
+/** Profile name → its valid hostnamePattern. */
+function hostnamePatterns(profiles: CheckedDocument[]): Map<string, string> {
   const patterns = new Map<string, string>();
-  for (const { doc } of valid) {
+  for (const { doc } of profiles) {
     const pattern = doc.kind === 'Profile' ? doc.spec.provisioning?.hostnamePattern : undefined;
     if (pattern !== undefined && hostnamePatternProblem(pattern) === undefined) patterns.set(doc.metadata.name, pattern);
   }
+  return patterns;
+}
+
+function checkDeviceHostnames(
+  devices: Array<CheckedDocument & { doc: DeviceDoc }>,
+  patterns: ReadonlyMap<string, string>,
+  issues: IssueList,
+): void {
   for (const { parsed, doc } of devices) {
     const pattern = doc.spec.profile === undefined ? undefined : patterns.get(doc.spec.profile);
     if (pattern === undefined) continue;

@@ -9,13 +9,19 @@
 //
 // The result carries the FleetModel only when there is no issue: an invalid revision is rejected
 // whole, and the caller keeps serving the last good one.
+//
+// With a ValidationCache (validation-cache.ts) shared from one revision to the next, a commit that
+// changes a few documents costs a fraction of a whole validation: schema verdicts of unchanged
+// documents, checks over unchanged sets of documents and the conflict check of unaffected devices
+// are reused. The result is the same with or without it (validation-cache.test.ts).
 import type { AnyDoc, Kind } from '../../../../schemas/kinds.ts';
-import { findConflicts } from '../compile/compile.ts';
+import { findConflictsSince } from '../compile/incremental.ts';
 import { compareIssues, type ValidationIssue } from '../errors.ts';
 import { KIND_MAP, type DeviceInput, type FleetModel, type Located, type LoadedRevision, type ParsedDocument } from '../model.ts';
 import { IssueList, pointer } from './issues.ts';
 import { checkDocument, type KindValidators } from './schema-check.ts';
-import { type CheckedDocument, checkSemantics } from './semantic-check.ts';
+import { checkSemantics } from './semantic-check.ts';
+import type { DocumentMemo, ValidationCache } from './validation-cache.ts';
 
 export interface ValidationResult {
   revision: string;
@@ -26,30 +32,30 @@ export interface ValidationResult {
   documentCount: number;
 }
 
-export function validateRevision(loaded: LoadedRevision, validators: KindValidators): ValidationResult {
+export interface ValidateRevisionOptions {
+  /**
+   * What validating earlier revisions learnt (validation-cache.ts): schema verdicts of unchanged
+   * documents and the last conflict check are reused. The result is the same with or without it.
+   */
+  cache?: ValidationCache;
+}
+
+export function validateRevision(
+  loaded: LoadedRevision,
+  validators: KindValidators,
+  options: ValidateRevisionOptions = {},
+): ValidationResult {
+  const { cache } = options;
   const issues = new IssueList();
   for (const syntax of loaded.syntaxIssues) {
     issues.inFile(syntax.file, syntax, 'yaml.syntax', syntax.message);
   }
 
-  const valid: CheckedDocument[] = [];
-  const defined = new Map<Kind, Set<string>>();
-  for (const parsed of loaded.documents) {
-    const kind = checkDocument(parsed, validators, issues);
-    const name = nameOf(parsed.value);
-    const declaredKind = kind ?? kindOf(parsed.value);
-    if (declaredKind !== undefined && name !== undefined) {
-      let names = defined.get(declaredKind);
-      if (!names) defined.set(declaredKind, (names = new Set()));
-      names.add(name);
-    }
-    if (kind !== undefined) valid.push({ parsed, doc: parsed.value as AnyDoc });
-  }
-
-  checkSemantics({ valid, defined, paths: loaded.paths }, issues);
+  const { valid, defined } = checkDocuments(loaded.documents, validators, issues, cache);
+  checkSemantics({ valid, defined, paths: loaded.paths }, issues, cache);
   const model = buildModel(loaded, valid);
 
-  if (issues.size === 0) checkConflicts(model, issues);
+  if (issues.size === 0) checkConflicts(model, issues, cache);
 
   const sorted = issues.items.sort(compareIssues);
   return {
@@ -58,6 +64,48 @@ export function validateRevision(loaded: LoadedRevision, validators: KindValidat
     issues: sorted,
     documentCount: loaded.documents.length,
   };
+}
+
+/** The schema check of every document: the schema-valid ones, and the names defined per kind (valid or not). */
+function checkDocuments(
+  documents: readonly ParsedDocument[],
+  validators: KindValidators,
+  issues: IssueList,
+  cache: ValidationCache | undefined,
+): { valid: Located<AnyDoc>[]; defined: Map<Kind, Set<string>> } {
+  const valid: Located<AnyDoc>[] = [];
+  const defined = new Map<Kind, Set<string>>();
+  for (const parsed of documents) {
+    const memo = cache === undefined ? undefined : checkDocumentCached(parsed, validators, issues, cache);
+    const kind = memo === undefined ? checkDocument(parsed, validators, issues) : memo.verdict.kind;
+    const name = nameOf(parsed.value);
+    const declaredKind = kind ?? kindOf(parsed.value);
+    if (declaredKind !== undefined && name !== undefined) {
+      let names = defined.get(declaredKind);
+      if (!names) defined.set(declaredKind, (names = new Set()));
+      names.add(name);
+    }
+    if (kind !== undefined) {
+      if (memo === undefined) valid.push(locatedOf(parsed));
+      else valid.push((memo.located ??= locatedOf(parsed)));
+    }
+  }
+  return { valid, defined };
+}
+
+const NO_ISSUES: readonly ValidationIssue[] = Object.freeze([]);
+
+/** checkDocument, or the verdict it gave the same parsed document before; what the cache keeps for it. */
+function checkDocumentCached(parsed: ParsedDocument, validators: KindValidators, issues: IssueList, cache: ValidationCache): DocumentMemo {
+  const known = cache.document(validators, parsed);
+  if (known !== undefined) {
+    for (const issue of known.verdict.issues) issues.items.push({ ...issue });
+    return known;
+  }
+  const from = issues.size;
+  const kind = checkDocument(parsed, validators, issues);
+  const raised = issues.size === from ? NO_ISSUES : issues.items.slice(from).map((issue) => ({ ...issue }));
+  return cache.rememberDocument(validators, parsed, { kind, issues: raised });
 }
 
 function nameOf(value: unknown): string | undefined {
@@ -70,8 +118,14 @@ function kindOf(value: unknown): Kind | undefined {
   return typeof kind === 'string' && kind in KIND_MAP ? (kind as Kind) : kind === 'Fleet' ? 'Fleet' : undefined;
 }
 
+/** A schema-valid document with its origin. */
+function locatedOf(parsed: ParsedDocument): Located<AnyDoc> {
+  const root = parsed.positions.get('') ?? { line: 1, col: 1 };
+  return { doc: parsed.value as AnyDoc, parsed, origin: { file: parsed.file, index: parsed.index, ...root } };
+}
+
 /** The model of the schema-valid documents; on duplicates the first (by file, index) wins. */
-function buildModel(loaded: LoadedRevision, valid: CheckedDocument[]): FleetModel {
+function buildModel(loaded: LoadedRevision, valid: Located<AnyDoc>[]): FleetModel {
   const maps = {
     groups: new Map(),
     devices: new Map(),
@@ -82,9 +136,8 @@ function buildModel(loaded: LoadedRevision, valid: CheckedDocument[]): FleetMode
     images: new Map(),
   } as Record<(typeof KIND_MAP)[keyof typeof KIND_MAP], Map<string, Located<AnyDoc>>>;
   let fleet: Located<AnyDoc> | undefined;
-  for (const { parsed, doc } of valid) {
-    const root = parsed.positions.get('') ?? { line: 1, col: 1 };
-    const located: Located<AnyDoc> = { doc, parsed, origin: { file: parsed.file, index: parsed.index, ...root } };
+  for (const located of valid) {
+    const doc = located.doc;
     if (doc.kind === 'Fleet') {
       fleet ??= located;
       continue;
@@ -109,9 +162,13 @@ export function declaredDevices(model: FleetModel): DeviceInput[] {
  * Conflicts between profiles, found by compiling every declared device. The issue points at the
  * second profile's reference to the conflicting item, so the author sees where the clash enters.
  */
-function checkConflicts(model: FleetModel, issues: IssueList): void {
+function checkConflicts(model: FleetModel, issues: IssueList, cache: ValidationCache | undefined): void {
+  // The same array (and DeviceInputs) as last time while no Device document changed.
+  const devices = cache === undefined ? declaredDevices(model) : cache.reuse('declared-devices', [...model.devices.values()], () => declaredDevices(model));
+  const check = findConflictsSince(cache?.lastConflictCheck, model, devices);
+  cache?.rememberConflictCheck(check);
   const seen = new Set<string>();
-  for (const conflict of findConflicts(model, declaredDevices(model))) {
+  for (const conflict of check.conflicts) {
     const profile = model.profiles.get(conflict.profiles[1]);
     if (!profile) continue;
     const field = conflict.code === 'conflict.file' ? 'files' : 'software';

@@ -40,20 +40,24 @@ export class ContentHasher {
     return { entries: this.#digests.size, hits: this.#hits, hashes: this.#hashes };
   }
 
+  /** The digest of content `id` when it is known (a hit, as for `digest`), without reading anything. */
+  peek(id: string | undefined): ContentDigest | undefined {
+    if (id === undefined) return undefined;
+    const known = this.#digests.get(id);
+    if (known === undefined) return undefined;
+    this.#hits++;
+    this.#digests.delete(id);
+    this.#digests.set(id, known);
+    return known;
+  }
+
   /**
    * The digest of content `id`, calling `read` only when it is not known. Without an id (a working
    * tree file, whose id would itself be its hash) the bytes are always read and nothing is kept.
    */
   async digest(id: string | undefined, read: () => Promise<Uint8Array>): Promise<ContentDigest> {
-    if (id !== undefined) {
-      const known = this.#digests.get(id);
-      if (known !== undefined) {
-        this.#hits++;
-        this.#digests.delete(id);
-        this.#digests.set(id, known);
-        return known;
-      }
-    }
+    const known = this.peek(id);
+    if (known !== undefined) return known;
     const bytes = await read();
     this.#hashes++;
     const digest: ContentDigest = { sha256: sha256Hex(bytes), size: bytes.byteLength };

@@ -36,7 +36,59 @@ export type GitCommitReaderOptions = GitRepoLocation & {
   cache?: object;
   /** Tree objects read at once while listing. Default 16. */
   concurrency?: number;
+  /**
+   * Listings of tree objects already read, by oid; share one across the readers of a repository
+   * so a commit that changes one file reads only the trees on that file's path. Default: none.
+   */
+  trees?: TreeListingCache;
 };
+
+/** What one tree object holds, as a revision sees it: its files and its subtrees, by name. */
+interface TreeListing {
+  files: [name: string, oid: string][];
+  subtrees: [name: string, oid: string][];
+}
+
+export interface TreeListingCacheOptions {
+  /** Trees kept; the least recently used beyond this are dropped. Default 10,000. */
+  maxEntries?: number;
+}
+
+/**
+ * Tree listings by tree oid. A tree object never changes, so its listing is valid in every
+ * revision that holds it. LRU-bounded like ParseCache.
+ */
+export class TreeListingCache {
+  readonly maxEntries: number;
+  readonly #listings = new Map<string, TreeListing>();
+
+  constructor(options: TreeListingCacheOptions = {}) {
+    const max = options.maxEntries ?? 10_000;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxEntries must be a positive integer, got ${max}`);
+    this.maxEntries = max;
+  }
+
+  get size(): number {
+    return this.#listings.size;
+  }
+
+  get(oid: string): TreeListing | undefined {
+    const listing = this.#listings.get(oid);
+    if (listing !== undefined) {
+      this.#listings.delete(oid);
+      this.#listings.set(oid, listing);
+    }
+    return listing;
+  }
+
+  set(oid: string, listing: TreeListing): void {
+    this.#listings.set(oid, listing);
+    if (this.#listings.size > this.maxEntries) {
+      const oldest = this.#listings.keys().next();
+      if (!oldest.done) this.#listings.delete(oldest.value);
+    }
+  }
+}
 
 const FULL_OID = /^[0-9a-f]{40}$/i;
 const SHORT_OID = /^[0-9a-f]{4,39}$/i;
@@ -58,7 +110,10 @@ export class GitCommitReader implements RevisionReader {
   readonly #ownsCache: boolean;
   readonly #concurrency: number;
   readonly #rootTree: string;
-  readonly #readFile: (path: string) => Promise<Uint8Array>;
+  readonly #trees: TreeListingCache | undefined;
+  readonly #files: FileAccess | undefined;
+  /** The `objects/xx` directories of loose objects, listed on the first read. */
+  #looseDirs: Promise<ReadonlySet<string>> | undefined;
   #listing: Promise<{ entries: RevisionEntry[]; oids: Map<string, string> }> | undefined;
 
   private constructor(init: {
@@ -71,6 +126,7 @@ export class GitCommitReader implements RevisionReader {
     refName: string | undefined;
     root: string;
     rootTree: string;
+    trees: TreeListingCache | undefined;
   }) {
     this.#fs = init.fs;
     this.#gitdir = init.gitdir;
@@ -81,7 +137,8 @@ export class GitCommitReader implements RevisionReader {
     this.refName = init.refName;
     this.root = init.root;
     this.#rootTree = init.rootTree;
-    this.#readFile = fileReader(init.fs);
+    this.#trees = init.trees;
+    this.#files = fileAccess(init.fs);
     this.revision = init.refName === undefined ? `sha1:${init.oid}` : `${init.refName}@sha1:${init.oid}`;
   }
 
@@ -136,6 +193,7 @@ export class GitCommitReader implements RevisionReader {
       refName,
       root,
       rootTree,
+      trees: options.trees,
     });
   }
 
@@ -149,7 +207,7 @@ export class GitCommitReader implements RevisionReader {
     if (oid === undefined) {
       throw new RevisionError('revision.file-not-found', `${path} is not a file of ${this.revision}`);
     }
-    const loose = await readLooseBlob(this.#readFile, this.#gitdir, oid);
+    const loose = await this.#readLoose(oid);
     if (loose !== undefined) return loose;
     const { blob } = await git.readBlob({ fs: this.#fs, gitdir: this.#gitdir, oid, cache: this.#cache });
     // Pack indexes load lazily, on the first object of each pack: cheap to call every time.
@@ -157,28 +215,47 @@ export class GitCommitReader implements RevisionReader {
     return blob;
   }
 
+  async #readListing(oid: string): Promise<TreeListing> {
+    const { tree } = await git.readTree({ fs: this.#fs, gitdir: this.#gitdir, oid, cache: this.#cache });
+    const listing: TreeListing = { files: [], subtrees: [] };
+    for (const entry of tree) {
+      if (entry.type === 'tree') {
+        if (!isIgnoredDirectory(entry.path)) listing.subtrees.push([entry.path, entry.oid]);
+      } else if (entry.type === 'blob' && entry.mode !== MODE_SYMLINK) {
+        listing.files.push([entry.path, entry.oid]);
+      }
+      // Submodules (`commit` entries) and symbolic links are not part of a revision.
+    }
+    this.#trees?.set(oid, listing);
+    return listing;
+  }
+
+  /** readLooseBlob, tried only where loose objects are (a packed repository has none). */
+  async #readLoose(oid: string): Promise<Uint8Array | undefined> {
+    const files = this.#files;
+    if (files === undefined) return undefined;
+    this.#looseDirs ??= files.readdir(join(this.#gitdir, 'objects')).then(
+      (names) => new Set(names.filter((name) => /^[0-9a-f]{2}$/.test(name))),
+      () => new Set<string>(),
+    );
+    if (!(await this.#looseDirs).has(oid.slice(0, 2))) return undefined;
+    return readLooseBlob(files.readFile, this.#gitdir, oid);
+  }
+
   #list(): Promise<{ entries: RevisionEntry[]; oids: Map<string, string> }> {
     this.#listing ??= this.#walk();
     return this.#listing;
   }
 
-  /** Every tree object is read once; blobs are only named here, never read. */
+  /** Every tree object is read once (or not at all when its listing is known); blobs are only named here, never read. */
   async #walk(): Promise<{ entries: RevisionEntry[]; oids: Map<string, string> }> {
     const entries: RevisionEntry[] = [];
     let level: { oid: string; prefix: string }[] = [{ oid: this.#rootTree, prefix: '' }];
     while (level.length > 0) {
       const next = await mapLimit(level, this.#concurrency, async ({ oid, prefix }) => {
-        const { tree } = await git.readTree({ fs: this.#fs, gitdir: this.#gitdir, oid, cache: this.#cache });
-        const subtrees: { oid: string; prefix: string }[] = [];
-        for (const entry of tree) {
-          if (entry.type === 'tree') {
-            if (!isIgnoredDirectory(entry.path)) subtrees.push({ oid: entry.oid, prefix: `${prefix}${entry.path}/` });
-          } else if (entry.type === 'blob' && entry.mode !== MODE_SYMLINK) {
-            entries.push({ path: prefix + entry.path, id: entry.oid });
-          }
-          // Submodules (`commit` entries) and symbolic links are not part of a revision.
-        }
-        return subtrees;
+        const listing = this.#trees?.get(oid) ?? (await this.#readListing(oid));
+        for (const [name, id] of listing.files) entries.push({ path: prefix + name, id });
+        return listing.subtrees.map(([name, id]) => ({ oid: id, prefix: `${prefix}${name}/` }));
       });
       level = next.flat();
     }
@@ -212,15 +289,21 @@ async function readLooseBlob(readFile: (path: string) => Promise<Uint8Array>, gi
   return new Uint8Array(wrapped.buffer, wrapped.byteOffset + nul + 1, wrapped.length - nul - 1);
 }
 
-/** `readFile` of the reader's fs client: node:fs's callback form (fewer round trips than its promises). */
-function fileReader(fs: FsClient): (path: string) => Promise<Uint8Array> {
-  if (fs === nodeFs) return promisify(nodeFs.readFile);
-  const client = fs as { promises?: { readFile?: (path: string) => Promise<Uint8Array> }; readFile?: unknown };
-  const promised = client.promises?.readFile;
-  if (typeof promised === 'function') return (path) => promised.call(client.promises, path);
-  const callback = client.readFile;
-  if (typeof callback === 'function') return promisify(callback.bind(fs) as (path: string, cb: (err: unknown, data: Uint8Array) => void) => void);
-  return () => Promise.reject(new Error('the fs client has no readFile'));
+interface FileAccess {
+  readFile: (path: string) => Promise<Uint8Array>;
+  readdir: (path: string) => Promise<string[]>;
+}
+
+/**
+ * `readFile` and `readdir` of the reader's fs client (node:fs's callback readFile: fewer round trips
+ * than its promises); undefined for a client without promises (isomorphic-git reads everything).
+ */
+function fileAccess(fs: FsClient): FileAccess | undefined {
+  if (fs === nodeFs) return { readFile: promisify(nodeFs.readFile), readdir: (path) => nodeFs.promises.readdir(path) };
+  const promises = (fs as { promises?: { readFile?: unknown; readdir?: unknown } }).promises;
+  if (typeof promises?.readFile !== 'function' || typeof promises.readdir !== 'function') return undefined;
+  const { readFile, readdir } = promises as { readFile: (path: string) => Promise<Uint8Array>; readdir: (path: string) => Promise<string[]> };
+  return { readFile: (path) => readFile.call(promises, path), readdir: (path) => readdir.call(promises, path) };
 }
 
 /** A ref or oid → the object it names and the short name to show in the revision string. */

@@ -23,7 +23,7 @@ import nodeHttp from 'isomorphic-git/http/node';
 import { createAtomicWriteFs } from './atomic-fs.ts';
 import { gitErrorCode, RevisionError } from './errors.ts';
 import { changedPaths } from './git-files.ts';
-import { GitCommitReader } from './git-commit-reader.ts';
+import { GitCommitReader, TreeListingCache } from './git-commit-reader.ts';
 import { resolveLocalGitdir } from './local-repo.ts';
 import { enableDeltaBaseCache } from './pack-delta-cache.ts';
 import type { RevisionEntry, RevisionReader } from './revision-reader.ts';
@@ -97,6 +97,8 @@ export class GitSource {
    * fetch moves the head, so memory follows the revisions in use, not every pack ever read.
    */
   #cache: object = {};
+  /** Tree listings by oid, for every reader of this source: a commit re-reads only the trees it changed. */
+  readonly #trees = new TreeListingCache();
   #running: Promise<FetchResult> | undefined;
   #queued: Promise<FetchResult> | undefined;
 
@@ -223,7 +225,7 @@ export class GitSource {
   async reader(oid: string, path?: string): Promise<SourceRevisionReader> {
     const gitdir = await this.#gitdir();
     const cache = this.#cache;
-    const commit = await GitCommitReader.open({ fs: this.#fs, gitdir, ref: requireOid(oid), path, cache });
+    const commit = await GitCommitReader.open({ fs: this.#fs, gitdir, ref: requireOid(oid), path, cache, trees: this.#trees });
     return new SourceRevisionReader(commit, `${this.branch}@sha1:${commit.oid}`, cache);
   }
 

@@ -7,7 +7,7 @@ import type { LoadedRevision } from '../../core/model.ts';
 import { ContentHasher } from './content-hasher.ts';
 import { DirectoryReader } from './directory-reader.ts';
 import { RevisionError, type RevisionErrorCode } from './errors.ts';
-import { GitCommitReader } from './git-commit-reader.ts';
+import { GitCommitReader, TreeListingCache } from './git-commit-reader.ts';
 import { loadRevision, readRepoFile, referencedSources } from './load-revision.ts';
 import { ParseCache } from './parse-cache.ts';
 import { makeRepo, makeTempDir, removeDir, runGit, type FileTree, type TestRepo } from './test-repo.ts';
@@ -197,13 +197,22 @@ describe('loadRevision', () => {
     assert.deepEqual([...fromTree.files.keys()], []);
   });
 
-  it('gives the same LoadedRevision when worker threads parse (parallel-parse.ts)', async () => {
-    const open = (): Promise<GitCommitReader> => GitCommitReader.open({ dir: repo.dir, ref: 'main' });
-    const here = await loadRevision(await open(), { cache: new ParseCache(), parallel: false });
-    const cache = new ParseCache();
-    const parallel = await loadRevision(await open(), { cache, parallel: { minBytes: 0, workers: 2 } });
-    assert.deepEqual(snapshot(parallel), snapshot(here));
-    assert.equal(cache.stats.parses, YAML_FILES, 'every YAML file, once');
+  it('lists the same files with a shared TreeListingCache, commit after commit, reading only changed trees', async () => {
+    const dir = join(tmp, 'trees-repo');
+    const local = await makeRepo(dir, FIXTURE);
+    const trees = new TreeListingCache();
+    const list = async (ref: string, shared: boolean): Promise<unknown> =>
+      snapshot(await loadRevision(await GitCommitReader.open({ dir, ref, path: 'fleet', trees: shared ? trees : undefined }), { cache: new ParseCache() }));
+
+    assert.deepEqual(await list(local.first, true), await list(local.first, false));
+    const known = trees.size;
+    assert.ok(known > 3, `${known} trees`);
+    const changed = await local.commit({ 'fleet/software/web.yaml': 'apiVersion: deployx.dev/v1\nkind: Software\nmetadata: {name: vim}\n' });
+    assert.deepEqual(await list(changed, true), await list(changed, false));
+    assert.equal(trees.size, known + 2, 'fleet/ (the fleet root) and fleet/software/ are new trees; the others were not read');
+    await runGit(dir, ['mv', 'fleet/files/motd.yaml', 'fleet/motd-file.yaml']);
+    const moved = await local.commit({ 'fleet/.hidden/x.yaml': 'a: 1\n' });
+    assert.deepEqual(await list(moved, true), await list(moved, false));
   });
 
   it('parses an unchanged file once: a second load parses nothing, a one-file commit parses one file', async () => {

@@ -11,8 +11,7 @@ import { RevisionError } from './errors.ts';
 import { comparePaths, isYamlPath, normaliseFleetPath } from './fleet-paths.ts';
 import { mapLimit } from './map-limit.ts';
 import type { ParseCache } from './parse-cache.ts';
-import { parseFilesInParallel } from './parallel-parse.ts';
-import { parseYamlBytes, type ParsedFile } from './parse-yaml.ts';
+import type { ParsedFile } from './parse-yaml.ts';
 import type { RevisionEntry, RevisionReader } from './revision-reader.ts';
 
 export interface LoadRevisionOptions {
@@ -22,20 +21,13 @@ export interface LoadRevisionOptions {
   hasher?: ContentHasher;
   /** Files read at once. Default 16. */
   concurrency?: number;
-  /**
-   * Parse on worker threads as well (parallel-parse.ts) when the files not in the cache add up to
-   * at least `minBytes` (default 512 KiB: a cold load, or a commit that rewrites much of the
-   * repository); `workers` as in ParallelParseOptions. `false`: always parse on this thread.
-   */
-  parallel?: false | { minBytes?: number; workers?: number };
 }
-
-export const DEFAULT_PARALLEL_PARSE_BYTES = 512 * 1024;
 
 /** OSImage artifacts that may name a repository file in `source`. */
 const ARTIFACT_FIELDS = ['kernel', 'initrd', 'wimboot', 'bootWim', 'image'] as const;
 
 export async function loadRevision(reader: RevisionReader, options: LoadRevisionOptions): Promise<LoadedRevision> {
+  const { cache } = options;
   const hasher = options.hasher ?? new ContentHasher();
   const concurrency = options.concurrency ?? 16;
 
@@ -48,7 +40,14 @@ export async function loadRevision(reader: RevisionReader, options: LoadRevision
   }
 
   const yamlEntries = entries.filter((e) => isYamlPath(e.path)).sort((a, b) => comparePaths(a.path, b.path));
-  const parsed = await parseEntries(reader, yamlEntries, options, concurrency);
+  const parsed = await mapLimit(yamlEntries, concurrency, async (entry): Promise<ParsedFile> => {
+    if (entry.id !== undefined) {
+      const cached = cache.peek(entry.path, entry.id);
+      if (cached !== undefined) return cached;
+    }
+    const bytes = await reader.read(entry.path);
+    return cache.get(entry.path, entry.id ?? `sha256:${sha256Hex(bytes)}`, bytes);
+  });
 
   const documents: ParsedDocument[] = [];
   const syntaxIssues: SyntaxIssue[] = [];
@@ -60,16 +59,16 @@ export async function loadRevision(reader: RevisionReader, options: LoadRevision
   syntaxIssues.sort((a, b) => comparePaths(a.file, b.file) || a.line - b.line || a.col - b.col);
 
   const sources = new Set<string>();
-  for (const doc of documents) {
-    for (const source of referencedSources(doc.value)) {
-      const path = normaliseFleetPath(source);
-      if (path !== undefined && paths.has(path)) sources.add(path);
-    }
+  for (const file of parsed) {
+    for (const path of cache.derived(file, 'sources', normalisedSources)) if (paths.has(path)) sources.add(path);
   }
   const sourcePaths = [...sources].sort(comparePaths);
-  const digests = await mapLimit(sourcePaths, concurrency, (path) =>
-    hasher.digest(byPath.get(path)?.id, () => reader.read(path)),
-  );
+  // Known digests are taken at once; only the others are read (and hashed) concurrently.
+  const digests = sourcePaths.map((path) => hasher.peek(byPath.get(path)?.id));
+  const unknown: number[] = [];
+  digests.forEach((digest, i) => digest === undefined && unknown.push(i));
+  const read = await mapLimit(unknown, concurrency, (i) => hasher.digest(byPath.get(sourcePaths[i]!)?.id, () => reader.read(sourcePaths[i]!)));
+  unknown.forEach((i, j) => (digests[i] = read[j]));
   const files = new Map<string, RepoFile>();
   sourcePaths.forEach((path, i) => {
     const digest = digests[i];
@@ -77,55 +76,6 @@ export async function loadRevision(reader: RevisionReader, options: LoadRevision
   });
 
   return { revision: reader.revision, documents, syntaxIssues, paths, files };
-}
-
-/** Every entry's ParsedFile, from the cache or parsed (and cached), in entry order. */
-async function parseEntries(
-  reader: RevisionReader,
-  yamlEntries: readonly RevisionEntry[],
-  options: LoadRevisionOptions,
-  concurrency: number,
-): Promise<ParsedFile[]> {
-  const { cache } = options;
-  const parsed = new Array<ParsedFile | undefined>(yamlEntries.length);
-  /** Files to parse, by content id: one parse however many paths hold the same content. */
-  const misses = new Map<string, { file: string; bytes: Uint8Array; entries: number[] }>();
-  await mapLimit(yamlEntries, concurrency, async (entry, i): Promise<void> => {
-    if (entry.id !== undefined) {
-      const cached = cache.peek(entry.path, entry.id);
-      if (cached !== undefined) {
-        parsed[i] = cached;
-        return;
-      }
-    }
-    const bytes = await reader.read(entry.path);
-    const id = entry.id ?? `sha256:${sha256Hex(bytes)}`;
-    const miss = misses.get(id);
-    if (miss !== undefined) {
-      miss.entries.push(i);
-      return;
-    }
-    const cached = entry.id === undefined ? cache.peek(entry.path, id) : undefined;
-    if (cached !== undefined) parsed[i] = cached;
-    else misses.set(id, { file: entry.path, bytes, entries: [i] });
-  });
-
-  const jobs = [...misses.values()];
-  let bytes = 0;
-  for (const job of jobs) bytes += job.bytes.byteLength;
-  const parallel = options.parallel ?? {};
-  const results =
-    parallel !== false && jobs.length > 1 && bytes >= (parallel.minBytes ?? DEFAULT_PARALLEL_PARSE_BYTES)
-      ? await parseFilesInParallel(jobs, parallel.workers === undefined ? {} : { workers: parallel.workers })
-      : jobs.map((job) => parseYamlBytes(job.file, job.bytes));
-  [...misses.keys()].forEach((id, j) => {
-    const [first, ...others] = jobs[j]!.entries;
-    cache.add(id, results[j]!);
-    parsed[first!] = results[j]!;
-    // Other paths with the same content: the cache labels its result with their path.
-    for (const i of others) parsed[i] = cache.peek(yamlEntries[i]!.path, id) ?? results[j]!;
-  });
-  return parsed as ParsedFile[];
 }
 
 /**
@@ -141,12 +91,25 @@ export async function readRepoFile(reader: RevisionReader, path: string): Promis
   return reader.read(normal);
 }
 
+/** The normalised `source` paths the documents of a file name (those that stay inside the fleet root). */
+function normalisedSources(file: ParsedFile): string[] {
+  const found: string[] = [];
+  for (const doc of file.documents) {
+    for (const source of referencedSources(doc.value)) {
+      const path = normaliseFleetPath(source);
+      if (path !== undefined) found.push(path);
+    }
+  }
+  return found;
+}
+
 /**
  * The raw `source` strings of one document: `spec.source` of a FileDeployment or Script, and
  * `spec.<artifact>.source` of an OSImage. Anything that is not a string is the schema's business.
  */
 export function referencedSources(value: unknown): string[] {
   if (!isRecord(value) || !isRecord(value.spec)) return [];
+  if (value.kind !== 'FileDeployment' && value.kind !== 'Script' && value.kind !== 'OSImage') return [];
   const spec = value.spec;
   const found: string[] = [];
   switch (value.kind) {

@@ -45,6 +45,20 @@ describe('ParseCache', () => {
     assert.throws(() => new ParseCache({ maxEntries: 0 }), RangeError);
   });
 
+  it('works out a derived value once per result', () => {
+    const cache = new ParseCache();
+    const parsed = cache.get('a.yaml', 'oid-1', 'a: 1\n---\nb: 2\n');
+    let calls = 0;
+    const count = (file: typeof parsed): number => {
+      calls++;
+      return file.documents.length;
+    };
+    assert.equal(cache.derived(parsed, 'count', count), 2);
+    assert.equal(cache.derived(cache.get('a.yaml', 'oid-1', ''), 'count', count), 2);
+    assert.equal(calls, 1, 'the same result object: computed once');
+    assert.equal(cache.derived(parsed, 'other', () => 'x'), 'x', 'keys are separate');
+  });
+
   it('decodes bytes (BOM dropped) when given bytes', () => {
     const cache = new ParseCache();
     const bytes = new TextEncoder().encode('\uFEFFa: 1\n');

@@ -23,6 +23,7 @@ export class ParseCache {
   readonly maxEntries: number;
   /** Insertion order is recency order: the first key is the least recently used. */
   readonly #entries = new Map<string, ParsedFile>();
+  readonly #derived = new WeakMap<ParsedFile, Map<string, unknown>>();
   #hits = 0;
   #parses = 0;
 
@@ -52,20 +53,28 @@ export class ParseCache {
   get(file: string, id: string, text: string | Uint8Array): ParsedFile {
     const cached = this.peek(file, id);
     if (cached !== undefined) return cached;
-    const parsed = typeof text === 'string' ? parseYamlFile(file, text) : parseYamlBytes(file, text);
-    this.add(id, parsed);
-    return parsed;
-  }
-
-  /** Keeps `parsed`, the result of parsing content `id` elsewhere (another thread), as `get` would. */
-  add(id: string, parsed: ParsedFile): void {
     this.#parses++;
-    this.#entries.delete(id);
+    const parsed = typeof text === 'string' ? parseYamlFile(file, text) : parseYamlBytes(file, text);
     this.#entries.set(id, parsed);
     if (this.#entries.size > this.maxEntries) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
+    return parsed;
+  }
+
+  /**
+   * `compute(parsed)`, remembered with `parsed` under `key`: for facts about a result's documents
+   * that do not depend on its file name (the repository files they name, ...), worked out once per
+   * content instead of once per load. Kept as long as the result object lives.
+   */
+  derived<T>(parsed: ParsedFile, key: string, compute: (parsed: ParsedFile) => T): T {
+    let values = this.#derived.get(parsed);
+    if (values === undefined) this.#derived.set(parsed, (values = new Map()));
+    if (values.has(key)) return values.get(key) as T;
+    const value = compute(parsed);
+    values.set(key, value);
+    return value;
   }
 
   clear(): void {

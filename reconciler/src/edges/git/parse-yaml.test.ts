@@ -256,7 +256,7 @@ describe('parseYamlFile: the one-walk reading of plain documents', () => {
   for (const [name, text] of Object.entries(rows)) {
     it(`agrees with the general path: ${name}`, () => {
       const plain = parseYamlFile('x.yaml', text);
-      const general = parseYamlFile('x.yaml', text, { plainWalk: false });
+      const general = parseYamlFile('x.yaml', text, { fastPaths: false });
       assert.deepStrictEqual(plain.syntaxIssues, general.syntaxIssues);
       assert.equal(plain.documents.length, general.documents.length);
       plain.documents.forEach((doc, i) => {

@@ -11,6 +11,13 @@
 // `keyPositions` maps the same pointer to where its key starts. An empty value (`key:`) sits right
 // after the colon. Under an alias (`b: *a`) the pointer itself points at the alias and the pointers
 // below it at the anchored definition. Pairs with a collection as key have no positions below them.
+//
+// Paths, fastest first, all giving the same result (parse-yaml.test.ts and plain-yaml.test.ts run
+// them on the same inputs): a text inside the regular subset of YAML that fleet files are written
+// in is read without the yaml package (plain-yaml.ts, ~8× faster); any other text is parsed by the
+// yaml package, and then each document is read in one walk when it is plain (`readPlainDocument`)
+// or through `toJS` and `PositionWalk` otherwise (aliases, collection keys, ...). Positions of the
+// fast paths are PositionTables (position-table.ts): Maps are built only when looked up.
 import {
   isAlias,
   isMap,
@@ -28,7 +35,10 @@ import {
   type YAMLError,
 } from 'yaml';
 import type { ParsedDocument, Position, SyntaxIssue } from '../../core/model.ts';
-import { POSITION_KIND, PositionTable, type PositionKind } from './position-table.ts';
+import { readPlainYaml } from './plain-yaml.ts';
+import { escapePointerToken, POSITION_KIND, PositionTable, ROOT_NODE, type PositionKind } from './position-table.ts';
+
+export { escapePointerToken };
 
 export interface ParsedFile {
   documents: ParsedDocument[];
@@ -56,15 +66,17 @@ export function parseYamlBytes(file: string, bytes: Uint8Array): ParsedFile {
 
 export interface ParseYamlOptions {
   /**
-   * Read plain documents in one walk (`readPlainDocument`). Default true; false sends every
-   * document through the general path, so tests can check that both give the same result.
+   * Take the fast paths: read a text inside the regular subset of plain-yaml.ts without the yaml
+   * package, and plain documents in one walk (`readPlainDocument`). Default true; false sends every
+   * text through the yaml package and every document through the general path, so tests can check
+   * that all paths give the same result.
    */
-  plainWalk?: boolean;
+  fastPaths?: boolean;
 }
 
 export function parseYamlFile(file: string, text: string, options: ParseYamlOptions = {}): ParsedFile {
   try {
-    return parseText(file, text, options.plainWalk ?? true);
+    return parseText(file, text, options.fastPaths ?? true);
   } catch (err) {
     // The yaml package reports problems as document errors; this is the last line of defence.
     const reason = err instanceof Error ? err.message : String(err);
@@ -72,11 +84,15 @@ export function parseYamlFile(file: string, text: string, options: ParseYamlOpti
   }
 }
 
-function parseText(file: string, text: string, plainWalk: boolean): ParsedFile {
+function parseText(file: string, text: string, fastPaths: boolean): ParsedFile {
   // A BOM is not content. Line breaks become `\n`: YAML folds them to `\n` in values anyway, and
   // dropping a `\r` at the end of a line changes no line or column number.
   let source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (source.includes('\r')) source = source.replace(/\r\n?/g, '\n');
+  if (fastPaths) {
+    const plain = readPlainYaml(file, source);
+    if (plain !== undefined) return plain;
+  }
 
   const lineCounter = new LineCounter();
   const stream = withYamlDebugEnv(() => parseAllDocuments(source, { lineCounter, prettyErrors: false, uniqueKeys: true }));
@@ -99,7 +115,7 @@ function parseText(file: string, text: string, plainWalk: boolean): ParsedFile {
     doc.warnings.forEach(report);
     if (doc.errors.length > 0 || isEmptyDocument(doc)) return;
 
-    const plain = plainWalk ? readPlainDocument(doc, lines) : undefined;
+    const plain = fastPaths ? readPlainDocument(doc, lines) : undefined;
     if (plain !== undefined) {
       documents.push({ file, index, value: plain.value, positions: plain.positions, keyPositions: plain.keyPositions });
       return;
@@ -169,45 +185,45 @@ const { VALUE, KEY } = POSITION_KIND;
  */
 function readPlainDocument(doc: Document.Parsed, lines: LineIndex): PlainDocument | undefined {
   const table = new PositionTable();
-  const record = (kind: PositionKind, pointer: string, offset: number): void => {
+  const record = (kind: PositionKind, at: number, offset: number): void => {
     const line = lines.lineOf(offset);
-    table.record(kind, pointer, line, lines.colOf(offset, line));
+    table.record(kind, at, line, lines.colOf(offset, line));
   };
 
-  const node = (n: unknown, pointer: string): unknown => {
+  const node = (n: unknown, at: number): unknown => {
     if (n instanceof Scalar && n.constructor === Scalar) {
       const value: unknown = n.value;
       if (value === undefined || typeof value === 'symbol' || typeof value === 'bigint' || (typeof value === 'object' && value !== null)) {
         throw NOT_PLAIN;
       }
-      if (n.range) record(VALUE, pointer, n.range[0]);
+      if (n.range) record(VALUE, at, n.range[0]);
       return value;
     }
     if (n instanceof YAMLMap && n.constructor === YAMLMap) {
-      if (n.range) record(VALUE, pointer, n.range[0]);
+      if (n.range) record(VALUE, at, n.range[0]);
       const map: Record<string, unknown> = {};
       for (const item of n.items as unknown[]) {
         if (!(item instanceof Pair)) throw NOT_PLAIN;
-        pair(map, item, pointer);
+        pair(map, item, at);
       }
       return map;
     }
     if (n instanceof YAMLSeq && n.constructor === YAMLSeq) {
-      if (n.range) record(VALUE, pointer, n.range[0]);
+      if (n.range) record(VALUE, at, n.range[0]);
       const items = n.items as unknown[];
       const seq: unknown[] = [];
       for (let i = 0; i < items.length; i++) {
         const item = items[i];
-        const itemPointer = `${pointer}/${i}`;
+        const itemAt = table.child(at, i);
         if (item instanceof Pair) {
           // `[a: 1]`: a single-pair map inside a flow sequence.
           const keyStart = rangeStart(item.key);
-          if (keyStart !== undefined) record(VALUE, itemPointer, keyStart);
+          if (keyStart !== undefined) record(VALUE, itemAt, keyStart);
           const map: Record<string, unknown> = {};
-          pair(map, item, itemPointer);
+          pair(map, item, itemAt);
           seq.push(map);
         } else {
-          seq.push(node(item, itemPointer));
+          seq.push(node(item, itemAt));
         }
       }
       return seq;
@@ -215,7 +231,7 @@ function readPlainDocument(doc: Document.Parsed, lines: LineIndex): PlainDocumen
     throw NOT_PLAIN;
   };
 
-  const pair = (map: Record<string, unknown>, p: Pair<unknown, unknown>, pointer: string): void => {
+  const pair = (map: Record<string, unknown>, p: Pair<unknown, unknown>, at: number): void => {
     const key = p.key;
     let name: string;
     let keyStart: number | undefined;
@@ -231,16 +247,16 @@ function readPlainDocument(doc: Document.Parsed, lines: LineIndex): PlainDocumen
     } else {
       throw NOT_PLAIN;
     }
-    const childPointer = `${pointer}/${escapePointerToken(name)}`;
-    if (keyStart !== undefined) record(KEY, childPointer, keyStart);
+    const childAt = table.child(at, name);
+    if (keyStart !== undefined) record(KEY, childAt, keyStart);
     const v = p.value;
     let value: unknown;
     if (v === null || v === undefined) {
       // `? key` with no value: the key is the best place to point at.
-      if (keyStart !== undefined) record(VALUE, childPointer, keyStart);
+      if (keyStart !== undefined) record(VALUE, childAt, keyStart);
       value = v;
     } else {
-      value = node(v, childPointer);
+      value = node(v, childAt);
     }
     // As addPairToJSMap: a key the object already has, own or inherited (`__proto__`,
     // `toString`), becomes an own data property instead of going through a setter.
@@ -250,7 +266,7 @@ function readPlainDocument(doc: Document.Parsed, lines: LineIndex): PlainDocumen
 
   let value: unknown;
   try {
-    value = node(doc.contents, '');
+    value = node(doc.contents, ROOT_NODE);
   } catch (err) {
     if (err === NOT_PLAIN) return undefined;
     throw err;
@@ -409,8 +425,3 @@ function rangeStart(node: unknown): number | undefined {
   return range ? range[0] : undefined;
 }
 
-/** RFC 6901 reference token: `~` → `~0`, `/` → `~1`. */
-export function escapePointerToken(token: string): string {
-  if (!token.includes('~') && !token.includes('/')) return token;
-  return token.replace(/~/g, '~0').replace(/\//g, '~1');
-}

@@ -1,7 +1,11 @@
 // The positions of one parsed document, kept as flat arrays: what a fleet of 10,000 devices needs
-// (a few hundred thousand pointers) without a Map entry and a Position object per node until
-// something looks one up. Validation reads only the root position of a valid document; the other
-// positions are read when an issue is reported, so most tables never build their Maps.
+// (a few hundred thousand pointers) without a pointer string, a Map entry and a Position object
+// per node until something looks one up. Validation reads only the root position of a valid
+// document; the other positions are read when an issue is reported, so most tables never build
+// their Maps.
+//
+// Nodes: node 0 is the document root (pointer ``); `child(parent, token)` adds a node whose
+// pointer is the parent's plus `/` and the escaped token (a mapping key, or a sequence index).
 //
 // Contract: `record` is called in the order the parse walk meets the nodes, exactly as the walk
 // would call `Map.set` on `positions` (kind VALUE) and `keyPositions` (kind KEY); the two views
@@ -14,25 +18,26 @@ const KEY = 1;
 export type PositionKind = typeof VALUE | typeof KEY;
 export const POSITION_KIND = { VALUE, KEY } as const;
 
-/** The plain-data form of a table: what crosses a worker boundary (JSON-safe). */
-export interface PositionRecords {
-  pointers: string[];
-  /** `[kind, line, col]` per record, flattened. */
-  data: number[];
-}
+/** The root node of every table. */
+export const ROOT_NODE = 0;
 
 export class PositionTable {
-  readonly pointers: string[];
-  readonly data: number[];
+  /** Per node: its parent (-1 for the root) and its token. */
+  readonly #parents: number[] = [-1];
+  readonly #tokens: (string | number)[] = [''];
+  /** `[node, kind, line, col]` per record, flattened. */
+  readonly #records: number[] = [];
+  #pointers: string[] | undefined;
 
-  constructor(records: PositionRecords = { pointers: [], data: [] }) {
-    this.pointers = records.pointers;
-    this.data = records.data;
+  /** A node below `parent`: a mapping entry (`token` its key) or a sequence item (its index). */
+  child(parent: number, token: string | number): number {
+    this.#parents.push(parent);
+    this.#tokens.push(token);
+    return this.#parents.length - 1;
   }
 
-  record(kind: PositionKind, pointer: string, line: number, col: number): void {
-    this.pointers.push(pointer);
-    this.data.push(kind, line, col);
+  record(kind: PositionKind, node: number, line: number, col: number): void {
+    this.#records.push(node, kind, line, col);
   }
 
   /** The two views: value positions and key positions. */
@@ -40,28 +45,53 @@ export class PositionTable {
     return { positions: new PositionView(this, VALUE), keyPositions: new PositionView(this, KEY) };
   }
 
-  toRecords(): PositionRecords {
-    return { pointers: this.pointers, data: this.data };
+  /** The root's value position, when it is the first record (it always is for a parsed document). */
+  rootPosition(): Position | undefined {
+    const records = this.#records;
+    if (records[0] !== ROOT_NODE || records[1] !== VALUE) return undefined;
+    return { line: records[2]!, col: records[3]! };
+  }
+
+  /** Replays the records of `kind` into a Map. */
+  build(kind: PositionKind): Map<string, Position> {
+    const pointers = this.#pointerList();
+    const records = this.#records;
+    const map = new Map<string, Position>();
+    for (let i = 0; i < records.length; i += 4) {
+      if (records[i + 1] === kind) map.set(pointers[records[i]!]!, { line: records[i + 2]!, col: records[i + 3]! });
+    }
+    return map;
+  }
+
+  #pointerList(): string[] {
+    if (this.#pointers === undefined) {
+      const pointers: string[] = [''];
+      for (let node = 1; node < this.#parents.length; node++) {
+        pointers.push(`${pointers[this.#parents[node]!]}/${escapePointerToken(String(this.#tokens[node]))}`);
+      }
+      this.#pointers = pointers;
+    }
+    return this.#pointers;
   }
 }
 
 /** A read-only Map over one kind of a table's records, built on the first lookup that needs it. */
 class PositionView implements ReadonlyMap<string, Position> {
-  readonly table: PositionTable;
+  readonly #table: PositionTable;
   readonly #kind: PositionKind;
   #map: Map<string, Position> | undefined;
 
   constructor(table: PositionTable, kind: PositionKind) {
-    this.table = table;
+    this.#table = table;
     this.#kind = kind;
   }
 
   get(pointer: string): Position | undefined {
-    // The root is the first record of a value table and is never set again (every other pointer
+    // The root is the first record of a value table and never set again (every other pointer
     // starts with `/`): answer it without building the Map.
     if (pointer === '' && this.#map === undefined && this.#kind === VALUE) {
-      const { pointers, data } = this.table;
-      if (pointers[0] === '' && data[0] === VALUE) return { line: data[1]!, col: data[2]! };
+      const root = this.#table.rootPosition();
+      if (root !== undefined) return root;
     }
     return this.#built().get(pointer);
   }
@@ -95,30 +125,13 @@ class PositionView implements ReadonlyMap<string, Position> {
   }
 
   #built(): Map<string, Position> {
-    if (this.#map !== undefined) return this.#map;
-    const map = new Map<string, Position>();
-    const { pointers, data } = this.table;
-    for (let i = 0; i < pointers.length; i++) {
-      if (data[i * 3] === this.#kind) map.set(pointers[i]!, { line: data[i * 3 + 1]!, col: data[i * 3 + 2]! });
-    }
-    this.#map = map;
-    return map;
+    this.#map ??= this.#table.build(this.#kind);
+    return this.#map;
   }
 }
 
-/**
- * The records of a document's two position maps: the table behind them when they are its views,
- * else their entries (value positions first; replaying them gives maps equal to these).
- */
-export function positionRecordsOf(
-  positions: ReadonlyMap<string, Position>,
-  keyPositions: ReadonlyMap<string, Position>,
-): PositionRecords {
-  if (positions instanceof PositionView && keyPositions instanceof PositionView && positions.table === keyPositions.table) {
-    return positions.table.toRecords();
-  }
-  const table = new PositionTable();
-  for (const [pointer, { line, col }] of positions) table.record(VALUE, pointer, line, col);
-  for (const [pointer, { line, col }] of keyPositions) table.record(KEY, pointer, line, col);
-  return table.toRecords();
+/** RFC 6901 reference token: `~` → `~0`, `/` → `~1`. */
+export function escapePointerToken(token: string): string {
+  if (!token.includes('~') && !token.includes('/')) return token;
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
