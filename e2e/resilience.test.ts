@@ -17,6 +17,7 @@ interface JobView {
   state: string;
   revision: string;
   idempotencyKey: string;
+  rolloutId?: string;
   result?: { status: string };
 }
 
@@ -73,7 +74,7 @@ describe('crash safety', { timeout: 180_000 }, () => {
     assert.equal((await readFile(path.join(root, 'etc/e2e/app.conf'), 'utf8')), 'listen = 1\n');
   });
 
-  test('a job for an offline device waits (pending) and goes out when it reconnects', async () => {
+  test('a change for an offline device waits in its rollout and goes out when it reconnects', async () => {
     const work = await tempDir('deployx-offline-');
     cleanups.push(work.remove);
     const repo = await makeRepo(path.join(work.dir, 'repo'), testFleet());
@@ -88,15 +89,25 @@ describe('crash safety', { timeout: 180_000 }, () => {
     await agent.kill('SIGTERM');
     await waitFor('the device offline', async () => server.gateway.connectedCount === 0);
 
+    const before = (await jobsOf(server)).length;
     await repo.commit(testFleet({ appConf: 'offline change\n' }), 'while offline');
     server.reconciler.enqueueSource();
-    const pending = await waitFor('a pending job', async () => (await jobsOf(server)).find((j) => j.state === 'pending'), 30_000);
+    // The change is a rollout; an offline device is counted apart (waiting), never as a failure,
+    // and gets no job until it is back.
+    const rollout = await waitFor('the rollout', async () => {
+      const { rollouts } = await api<{ rollouts: Array<{ id: string; counts: { offline: number; failed: number; total: number } }> }>(server, '/api/v1/rollouts');
+      return rollouts[0]?.counts.offline === 1 ? rollouts[0] : undefined;
+    }, 30_000);
     await new Promise((r) => setTimeout(r, 1_000));
-    assert.equal((await jobsOf(server)).find((j) => j.id === pending.id)?.state, 'pending', 'it waits; an offline device is not a failure');
+    assert.equal((await jobsOf(server)).length, before, 'no job while the device is offline');
+    const { devices } = await api<{ devices: Array<{ state: string; reason: string }> }>(server, '/api/v1/devices');
+    assert.equal(devices[0]?.state, 'converging');
+    assert.match(devices[0]!.reason, new RegExp(`waiting for rollout ${rollout.id} .*\\(offline\\)`));
 
     agent = await spawnAgent({ server: server.url, stateDir: state, root });
-    await waitFor('the waiting job delivered', async () => (await jobsOf(server)).find((j) => j.id === pending.id)?.state === 'succeeded', 30_000);
+    await waitFor('the change delivered', async () => (await jobsOf(server)).some((j) => j.rolloutId === rollout.id && j.state === 'succeeded'), 30_000);
     assert.equal(await readFile(path.join(root, 'etc/e2e/app.conf'), 'utf8'), 'offline change\n');
+    await waitFor('the rollout completed', async () => (await api<{ status: string }>(server, `/api/v1/rollouts/${rollout.id}`)).status === 'completed', 30_000);
   });
 
   test('the server restarted mid-rollout: state persists, agents reconnect, nothing is lost or run twice', async () => {

@@ -4,6 +4,7 @@
 import { runAgent } from './commands/agent.ts';
 import { runDemo } from './commands/demo.ts';
 import { runPlan } from './commands/plan.ts';
+import { runRollout } from './commands/rollout.ts';
 import { runServe } from './commands/serve.ts';
 import { runSimulate } from './commands/simulate.ts';
 import { runToken } from './commands/token.ts';
@@ -15,6 +16,7 @@ type Command = (args: string[], io: CommandIo) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   validate: { run: runValidate, summary: 'validate a fleet repository (working tree or --ref)' },
   plan: { run: runPlan, summary: 'what merging a change does to the fleet (per profile and device)' },
+  rollout: { run: runRollout, summary: 'list rollouts; promote, pause or resume one' },
   serve: { run: runServe, summary: 'run the reconciler on a Git repository' },
   token: { run: runToken, summary: 'create, list and revoke enrollment tokens' },
   agent: { run: runAgent, summary: 'run the agent on this machine (or confined to --root)' },

@@ -92,8 +92,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     log,
     now,
     hooks: {
-      connected: (id) => reconciler.enqueueDevice(id),
-      disconnected: () => undefined,
+      connected: (id) => reconciler.deviceConnected(id),
+      disconnected: (id) => reconciler.deviceDisconnected(id),
       reported: (ids) => ids.forEach((id) => reconciler.enqueueDevice(id)),
       resulted: (results) => reconciler.recordApplied(results),
       declaredDeviceFor: (facts) => reconciler.declaredDeviceFor(facts),
@@ -125,10 +125,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       for (const stop of stops) await stop();
       reconciler.stop();
       await gateway!.close();
+      await reconciler.rollouts.settled();
       await notifier.flush(2_000);
       await notifier.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       http.closeAllConnections?.();
+      // Disconnections recorded while closing are stored too.
+      await reconciler.rollouts.settled();
       await store.close();
     },
   };

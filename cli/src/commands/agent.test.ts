@@ -75,7 +75,9 @@ describe('deployx agent', () => {
     await server.waitFor(() => server.reports.length >= 1, 20_000, 'the first report');
     const deviceId = server.enrollments[0]!.deviceId;
 
-    const body = Buffer.from('echo start >> "$DEPLOYX_ROOT/runs.log"\nsleep 3\necho end >> "$DEPLOYX_ROOT/runs.log"\n');
+    // Long enough that the killed agent's script is certainly still running when the restarted
+    // agent comes up, even on a loaded 2-core machine (tsx start-up alone can take seconds).
+    const body = Buffer.from('echo start >> "$DEPLOYX_ROOT/runs.log"\nsleep 10\necho end >> "$DEPLOYX_ROOT/runs.log"\n');
     const sha256 = createHash('sha256').update(body).digest('hex');
     server.blobs.set(sha256, body);
     const job: Job = {
@@ -97,7 +99,7 @@ describe('deployx agent', () => {
     // Restart without any token: the stored credential; the journal says the job was interrupted.
     const second = start(args);
     t.after(() => second.child.kill('SIGKILL'));
-    await server.waitFor(() => server.results.has('key-kill'), 20_000, 'the result after restart');
+    await server.waitFor(() => server.results.has('key-kill'), 45_000, 'the result after restart');
     await new Promise((resolve) => setTimeout(resolve, 500));
 
     const deliveries = server.resultEvents.filter((e) => e.result.idempotencyKey === 'key-kill');

@@ -3,15 +3,24 @@
 //   `device:<id>`  compile the device at the accepted revision, plan against its last report and
 //                  the inventory, and create or (re)dispatch its job
 // Every pass recomputes from desired + observed; a lost trigger costs latency, never correctness.
+//
+// Rollouts (rollouts.ts): when an accepted revision replaces the one served before, the devices
+// whose desired state changed are put into rollouts (core/rollout/membership.ts) BEFORE the new
+// revision is served, so no device pass sees the change ungated. A device a rollout owes a job
+// gets one only when the rollout's scheduler has started it; a job it gets that way carries the
+// rollout's id, its result drives the rollout, and the rollout's retries replace the loop's own
+// backoff. Devices no rollout holds, and jobs that only correct drift, go out at once.
 import { randomUUID } from 'node:crypto';
 import type { Facts } from '../../../schemas/facts.ts';
 import type { Job, JobResult } from '../../../schemas/protocol.ts';
 import { createSchemaValidator } from '../../../schemas/index.ts';
 import { canonicalJson } from '../core/compile/fingerprint.ts';
-import { compileDevice, createCompileContext, type CompileContext } from '../core/compile/compile.ts';
+import { compileDevice, createCompileContext, mergeRollout, type CompileContext } from '../core/compile/compile.ts';
 import { resolveGroupMembers } from '../core/compile/groups.ts';
 import type { DesiredResource, DesiredState, DeviceInput, FleetModel } from '../core/model.ts';
 import { planDevice, type DevicePlan } from '../core/plan/plan-device.ts';
+import { assignRollouts, changedProfiles } from '../core/rollout/membership.ts';
+import type { RolloutDevice } from '../core/rollout/waves.ts';
 import { validateRevision } from '../core/validate/validate-revision.ts';
 import { normaliseMac } from '../core/validate/semantic-check.ts';
 import { sha256Hex } from '../core/sha256.ts';
@@ -20,12 +29,13 @@ import { loadRevision } from '../edges/git/load-revision.ts';
 import { ContentHasher } from '../edges/git/content-hasher.ts';
 import { ParseCache } from '../edges/git/parse-cache.ts';
 import type { Logger } from '../edges/log.ts';
-import type { DeviceRecord, JobRecord, Store } from '../edges/store/store.ts';
+import type { DeviceRecord, InventoryEntry, JobRecord, RevisionRecord, Store } from '../edges/store/store.ts';
 import type { AgentGateway } from '../edges/transport/agent-gateway.ts';
 import { BlobIndex } from './blob-index.ts';
 import { createEvent, issueRefs } from '../edges/notify/events.ts';
 import type { Notifier as FleetNotifier } from '../edges/notify/notifier.ts';
 import { BatchQueue, WorkQueue } from './queue.ts';
+import { RolloutDriver, type NewRolloutInput, type RolloutNotice } from './rollouts.ts';
 
 export type DriftState = 'in_sync' | 'drifted' | 'converging' | 'failed' | 'unknown';
 
@@ -56,12 +66,15 @@ export interface ReconcilerDeps {
   onEvent?: (event: ReconcilerEvent) => void;
   /** Fleet notifications (Fleet.spec.notifiers); never blocks. */
   notifier?: FleetNotifier;
+  /** In [0, 1]: jitter of rollout retries. Default Math.random. */
+  random?: () => number;
 }
 
 export type ReconcilerEvent =
   | { type: 'revision'; revision: string; status: 'accepted' | 'rejected' }
   | { type: 'device'; deviceId: string; status: DeviceStatus }
-  | { type: 'job'; deviceId: string; jobId: string; state: string };
+  | { type: 'job'; deviceId: string; jobId: string; state: string }
+  | ({ type: 'rollout' } & RolloutNotice);
 
 export interface ReconcileTimings {
   sourcePasses: number;
@@ -73,6 +86,7 @@ export interface ReconcileTimings {
 
 export class Reconciler {
   readonly queue: WorkQueue;
+  readonly rollouts: RolloutDriver;
   readonly #devices: BatchQueue;
   /** Consecutive failures per device of the same steps (hash), for the retry backoff. */
   readonly #failures = new Map<string, { stepsHash: string; count: number; lastAt: number }>();
@@ -84,6 +98,8 @@ export class Reconciler {
   readonly timings: ReconcileTimings = { sourcePasses: 0, devicePasses: 0, deviceSeconds: 0, sourceSeconds: 0 };
   #model: FleetModel | undefined;
   #context: CompileContext | undefined;
+  /** A revision whose rollouts are begun but which is not served yet: its rollouts start no job. */
+  #publishing: string | undefined;
   #macs = new Map<string, string>();
   readonly #schema = createSchemaValidator();
   readonly #parseCache = new ParseCache();
@@ -104,6 +120,18 @@ export class Reconciler {
         for (const id of ids) this.#devices.addAfter(id, 5_000);
       },
     });
+    this.rollouts = new RolloutDriver({
+      store: deps.store,
+      log: deps.log,
+      now: deps.now,
+      random: deps.random ?? Math.random,
+      isOnline: (id) => deps.gateway().isOnline(id),
+      enqueue: (ids) => {
+        for (const id of ids) this.#devices.add(id);
+      },
+      ...(deps.notifier ? { notifier: deps.notifier } : {}),
+      onEvent: (notice) => deps.onEvent?.({ type: 'rollout', ...notice }),
+    });
   }
 
   get model(): FleetModel | undefined {
@@ -114,8 +142,12 @@ export class Reconciler {
     return this.#model?.revision;
   }
 
-  /** Starts from the store: the last accepted revision is served until the source says more. */
+  /**
+   * Starts from the store: the current rollouts first (so no device pass runs ungated), then the
+   * last accepted revision is served until the source says more.
+   */
   async start(): Promise<void> {
+    await this.rollouts.load();
     this.queue.add(SOURCE_KEY);
   }
 
@@ -127,6 +159,16 @@ export class Reconciler {
     this.#devices.add(deviceId);
   }
 
+  /** The device's agent connected: its rollouts learn it is online; what waits for it goes out. */
+  deviceConnected(deviceId: string): void {
+    this.rollouts.deviceOnline(deviceId, true);
+    this.enqueueDevice(deviceId);
+  }
+
+  deviceDisconnected(deviceId: string): void {
+    this.rollouts.deviceOnline(deviceId, false);
+  }
+
   /** Device passes waiting or running, for /metrics. */
   get pendingDevices(): number {
     return this.#devices.depth;
@@ -135,6 +177,7 @@ export class Reconciler {
   stop(): void {
     this.queue.stop();
     this.#devices.stop();
+    this.rollouts.stop();
   }
 
   /** The declared device whose MAC an enrolling machine reports. */
@@ -177,6 +220,9 @@ export class Reconciler {
     const { oid, changed } = await source.fetch();
     if (!changed && this.#model) return;
     const known = await store.getRevision(oid);
+    // What was served before this revision, for its rollouts: in memory, or after a restart the
+    // last accepted revision (read before this one is recorded, which would make it the last).
+    const servedBefore = this.#model ? undefined : await store.latestAccepted();
     const info = await source.commitInfo(oid);
     const reader = await source.reader(oid, this.deps.fleetPath);
     const loaded = await loadRevision(reader, { cache: this.#parseCache, hasher: this.#hasher });
@@ -204,7 +250,7 @@ export class Reconciler {
       if (!this.#model) await this.#restoreLastAccepted();
       return;
     }
-    await this.#accept(result.model, reader);
+    await this.#accept(result.model, reader, servedBefore);
     log.info('revision accepted', { revision, documents: result.documentCount });
     this.deps.notifier?.setNotifiers(result.model.fleet?.doc.spec.notifiers ?? []);
     if (!known) this.deps.notifier?.notify(createEvent({ type: 'revision.accepted', at, revision, author: info.author, message: info.message }));
@@ -221,21 +267,97 @@ export class Reconciler {
     if (result.model) await this.#accept(result.model, reader);
   }
 
-  async #accept(model: FleetModel, reader: Parameters<BlobIndex['addRevision']>[1]): Promise<void> {
+  /**
+   * Serves `model`. When it replaces a revision served before (in memory, or `servedBefore` after a
+   * restart), its rollouts are begun and stored first; only then is the revision published.
+   */
+  async #accept(model: FleetModel, reader: Parameters<BlobIndex['addRevision']>[1], servedBefore?: RevisionRecord): Promise<void> {
     this.deps.blobs.addRevision(model, reader);
+    const context = createCompileContext(model);
+    const previous =
+      this.#model !== undefined
+        ? { model: this.#model, context: this.#context! }
+        : servedBefore !== undefined && servedBefore.revision !== model.revision
+          ? await this.#loadAccepted(servedBefore)
+          : undefined;
+    let changed: string[] | undefined;
+    if (previous !== undefined && previous.model.revision !== model.revision) {
+      this.#publishing = model.revision;
+      try {
+        changed = await this.#beginRollouts(model, context, previous);
+      } catch (error) {
+        this.#publishing = undefined;
+        throw error;
+      }
+    }
     this.#model = model;
-    this.#context = createCompileContext(model);
+    this.#context = context;
+    this.#publishing = undefined;
     this.#macs = new Map();
     for (const { doc } of model.devices.values()) {
       for (const mac of doc.spec.macAddresses ?? []) this.#macs.set(normaliseMac(mac), doc.metadata.name);
     }
-    await this.#enqueueChangedDevices();
+    if (changed !== undefined) {
+      for (const id of changed) this.enqueueDevice(id);
+    } else {
+      await this.#enqueueChangedDevices();
+    }
+  }
+
+  /** A revision accepted before, compiled again (the previous side of a restart's first diff). */
+  async #loadAccepted(record: RevisionRecord): Promise<{ model: FleetModel; context: CompileContext } | undefined> {
+    try {
+      const reader = await this.deps.source.reader(record.oid, this.deps.fleetPath);
+      const loaded = await loadRevision(reader, { cache: this.#parseCache, hasher: this.#hasher });
+      const result = validateRevision(loaded, this.#schema.validators);
+      return result.model ? { model: result.model, context: createCompileContext(result.model) } : undefined;
+    } catch (error) {
+      this.deps.log.warn('previous revision unreadable; this revision is not rolled out in waves', { revision: record.revision, error });
+      return undefined;
+    }
   }
 
   /**
-   * After a new revision: a pass for every device whose desired state changed (compiling is cheap,
-   * a pass reads the store), page by page so the first devices start while the rest compile.
-   * Devices whose desired state is the same keep their state; their reports still trigger passes.
+   * Compiles every live device at both revisions, assigns the changed ones (and the devices the
+   * rollouts being superseded still owe) to new rollouts, and stores them. Returns the devices
+   * that need a pass: changed, carried over, or whose desired fingerprint moved.
+   */
+  async #beginRollouts(model: FleetModel, context: CompileContext, previous: { model: FleetModel; context: CompileContext }): Promise<string[]> {
+    const changed = new Map<string, string[]>();
+    const candidates = new Map<string, RolloutDevice>();
+    const enqueue = new Set<string>();
+    for (let offset = 0; ; offset += 1000) {
+      const page = await this.deps.store.listDevices({ limit: 1000, offset });
+      for (const device of page) {
+        if (device.deletedAt) continue;
+        const after = compileWith(model, context, device);
+        const before = compileWith(previous.model, previous.context, device);
+        if (after.fingerprint !== before.fingerprint) changed.set(device.id, changedProfiles(before, after));
+        if (this.#desiredPrints.get(device.id) !== after.fingerprint) enqueue.add(device.id);
+        const input = deviceInput(model, device);
+        // `online` is the driver's to fill in when the rollout is created.
+        candidates.set(device.id, { name: device.id, labels: input.labels, facts: input.facts, groups: after.groups, online: false });
+      }
+      if (page.length < 1000) break;
+    }
+    const assignment = assignRollouts(changed, this.rollouts.current(), new Set(candidates.keys()));
+    const rollouts: NewRolloutInput[] = assignment.rollouts.map(({ profile, devices }) => {
+      const located = model.profiles.get(profile) ?? previous.model.profiles.get(profile);
+      const fleet = model.profiles.has(profile) ? model.fleet : previous.model.fleet;
+      for (const id of devices) enqueue.add(id);
+      return { profile, policy: mergeRollout(fleet?.doc.spec.rollout, located?.doc.spec.rollout), devices: devices.map((id) => candidates.get(id)!) };
+    });
+    if (rollouts.length > 0 || assignment.superseded.length > 0) {
+      await this.rollouts.begin(model.revision, rollouts, assignment.superseded);
+    }
+    return [...enqueue];
+  }
+
+  /**
+   * After a new revision without rollouts (the first one served): a pass for every device whose
+   * desired state changed (compiling is cheap, a pass reads the store), page by page so the first
+   * devices start while the rest compile. Devices whose desired state is the same keep their
+   * state; their reports still trigger passes.
    */
   async #enqueueChangedDevices(): Promise<void> {
     for (let offset = 0; ; offset += 1000) {
@@ -269,6 +391,8 @@ export class Reconciler {
     const forgets: Array<{ deviceId: string; upserts: []; deletes: string[] }> = [];
     const created: JobRecord[] = [];
     const toDispatch: JobRecord[] = [];
+    const converged: Array<{ rolloutId: string; deviceId: string }> = [];
+    const attempts = new Map<string, number>();
     for (const id of ids) {
       const device = devices.get(id);
       if (!device || device.deletedAt) continue;
@@ -285,7 +409,14 @@ export class Reconciler {
       const plan = planDevice(desired, snapshot?.resources, inventory.get(id) ?? [], { now });
       if (plan.forget.length > 0) forgets.push({ deviceId: id, upserts: [], deletes: plan.forget });
       const reportedDrift = plan.changes.filter((c) => c.reportOnly).length;
+      let gate = this.rollouts.gate(id);
+      if (gate.kind === 'run' && gate.revision === this.#publishing) {
+        // Planned against the revision still served: the rollout's change is not in this plan.
+        gate = { kind: 'hold', rolloutId: gate.rolloutId, state: 'converging', reason: `rollout ${gate.rolloutId} starting with revision ${gate.revision}` };
+      }
       if (plan.steps.length === 0) {
+        // A device its rollout started that needs nothing has succeeded (e.g. a revert it never got).
+        if (gate.kind === 'run') converged.push({ rolloutId: gate.rolloutId, deviceId: id });
         const never = snapshot?.reportedAt === undefined;
         this.#setStatus(id, {
           state: never ? 'unknown' : reportedDrift > 0 ? 'drifted' : 'in_sync',
@@ -295,15 +426,30 @@ export class Reconciler {
         });
         continue;
       }
-      const job = this.#newJob(device, plan, reportedDrift, now);
+      let rolloutId: string | undefined;
+      if (gate.kind !== 'free' && !correctsDriftOnly(plan, inventory.get(id) ?? [])) {
+        if (gate.kind === 'hold') {
+          this.#setStatus(id, { state: gate.state, reason: gate.reason, pendingSteps: plan.steps.length, reportedDrift });
+          continue;
+        }
+        if (gate.kind === 'sent') {
+          this.#setStatus(id, { state: 'converging', reason: `waiting for the result of job ${gate.jobId} (rollout ${gate.rolloutId})`, pendingSteps: plan.steps.length, reportedDrift });
+          continue;
+        }
+        rolloutId = gate.rolloutId;
+        attempts.set(id, gate.attempt);
+      }
+      const job = this.#newJob(device, plan, reportedDrift, now, rolloutId);
       if (job) created.push(job);
     }
+    if (converged.length > 0) this.rollouts.converged(converged);
     if (forgets.length > 0) await store.applyInventoryMany(forgets);
     if (created.length > 0) {
       const { created: inserted } = await store.createJobs(created);
       const fresh = new Set(inserted);
       for (const job of created) {
         if (!fresh.has(job.id)) continue;
+        if (job.rolloutId !== undefined) this.rollouts.jobCreated(job.rolloutId, job.deviceId, job.id, attempts.get(job.deviceId)!);
         toDispatch.push(job);
         this.deps.onEvent?.({ type: 'job', deviceId: job.deviceId, jobId: job.id, state: 'pending' });
       }
@@ -323,11 +469,12 @@ export class Reconciler {
 
   /**
    * The job for a plan, or undefined while its retry backoff runs or after the retries are spent.
-   * Failures are counted per device for the same steps (the hash in the idempotency key).
+   * Failures are counted per device for the same steps (the hash in the idempotency key). A
+   * rollout's job (`rolloutId`) is never held back here: the rollout schedules its retries.
    */
-  #newJob(device: DeviceRecord, plan: DevicePlan, reportedDrift: number, now: Date): JobRecord | undefined {
+  #newJob(device: DeviceRecord, plan: DevicePlan, reportedDrift: number, now: Date, rolloutId?: string): JobRecord | undefined {
     const stepsHash = sha256Hex(canonicalJson(plan.steps)).slice(0, 16);
-    const history = this.#failures.get(device.id);
+    const history = rolloutId === undefined ? this.#failures.get(device.id) : undefined;
     const failures = history?.stepsHash === stepsHash ? history.count : 0;
     if (failures > RETRY_DELAYS_MS.length) {
       this.#setStatus(device.id, { state: 'failed', reason: `failed ${failures} times; waiting for a new revision`, pendingSteps: plan.steps.length, reportedDrift });
@@ -349,11 +496,12 @@ export class Reconciler {
       reportedDrift,
     });
     const id = randomUUID();
-    this.deps.log.debug('job created', { device: device.id, job: id, steps: plan.steps.length, revision: plan.revision, drift: drifted });
+    this.deps.log.debug('job created', { device: device.id, job: id, steps: plan.steps.length, revision: plan.revision, drift: drifted, rollout: rolloutId });
     return {
       id,
       deviceId: device.id,
       revision: plan.revision,
+      ...(rolloutId === undefined ? {} : { rolloutId }),
       // Unique per job (the same steps can be needed again later, e.g. to undo drift); the steps'
       // hash in it ties retries of the same work together.
       idempotencyKey: `${device.id}:${stepsHash}:${id}`,
@@ -399,12 +547,15 @@ export class Reconciler {
   /**
    * Results arrived (first deliveries): record what DeployX applied. Steps before the first
    * failure that succeeded (or found the resource already right) are applied; a removal that
-   * succeeded leaves the inventory; a failed step changes nothing.
+   * succeeded leaves the inventory; a failed step changes nothing. A rollout job's result goes to
+   * its rollout (any status but `succeeded` is a failure there); other failures feed the loop's
+   * own retry backoff.
    */
   async recordApplied(results: Array<{ deviceId: string; result: JobResult }>): Promise<void> {
     const jobs = await this.deps.store.getJobsMany(results.map((r) => r.result.jobId));
     const now = this.deps.now();
     const changes = [];
+    const forRollouts: Array<{ rolloutId: string; deviceId: string; succeeded: boolean }> = [];
     for (const { deviceId, result } of results) {
       const job = jobs.get(result.jobId);
       if (!job) continue;
@@ -425,10 +576,12 @@ export class Reconciler {
       const stepsHash = job.idempotencyKey.split(':').at(-2) ?? '';
       const previous = this.#failures.get(deviceId);
       if (result.status === 'succeeded') this.#failures.delete(deviceId);
-      else this.#failures.set(deviceId, { stepsHash, count: previous?.stepsHash === stepsHash ? previous.count + 1 : 1, lastAt: now.getTime() });
+      else if (job.rolloutId === undefined) this.#failures.set(deviceId, { stepsHash, count: previous?.stepsHash === stepsHash ? previous.count + 1 : 1, lastAt: now.getTime() });
+      if (job.rolloutId !== undefined) forRollouts.push({ rolloutId: job.rolloutId, deviceId, succeeded: result.status === 'succeeded' });
       this.deps.onEvent?.({ type: 'job', deviceId, jobId: job.id, state: result.status });
     }
     await this.deps.store.applyInventoryMany(changes);
+    this.rollouts.resulted(forRollouts);
     for (const { deviceId } of results) this.enqueueDevice(deviceId);
   }
 
@@ -440,6 +593,27 @@ export class Reconciler {
       this.deps.onEvent?.({ type: 'device', deviceId, status: full });
     }
   }
+}
+
+/** The device's desired state at `model` (compiled with that model's context). */
+function compileWith(model: FleetModel, context: CompileContext, device: DeviceRecord): DesiredState {
+  const input = deviceInput(model, device);
+  return compileDevice(model, input, resolveGroupMembers(model, [input]), context);
+}
+
+/**
+ * Whether every step of the plan restores what DeployX applied at this very desired state (drift,
+ * or a `run: always` script riding along whose fingerprint was applied): such a job is a drift
+ * correction, which no rollout holds back.
+ */
+function correctsDriftOnly(plan: DevicePlan, inventory: readonly InventoryEntry[]): boolean {
+  const applied = new Map(inventory.map((e) => [e.key, e.fingerprint]));
+  const stepKeys = new Set(plan.steps.map((s) => s.key));
+  return plan.changes.every((change) => {
+    if (!stepKeys.has(change.key) || change.drift) return true;
+    const r = change.resource;
+    return r?.type === 'script' && r.run === 'always' && applied.get(change.key) === r.fingerprint;
+  });
 }
 
 /** The device as compile sees it: Git labels (when declared) over enrollment labels, and facts. */

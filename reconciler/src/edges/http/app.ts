@@ -13,6 +13,7 @@ import type { AgentGateway } from '../transport/agent-gateway.ts';
 import { planDevice } from '../../core/plan/plan-device.ts';
 import { parsePushWebhook } from './webhooks.ts';
 import { renderMetrics } from './metrics.ts';
+import { addRolloutRoutes } from './rollout-routes.ts';
 
 export interface AppDeps {
   store: Store;
@@ -133,6 +134,8 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
+  addRolloutRoutes(api, { rollouts: deps.reconciler.rollouts });
+
   app.use('/api/v1', api);
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such API route')));
   app.use(errorMiddleware(deps.log));
@@ -216,6 +219,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   'store.invalid': 400,
   'store.conflict': 409,
   'blob.upstream': 502,
+  'rollout.not-found': 404,
+  'rollout.superseded': 409,
+  'rollout.finished': 409,
+  'rollout.nothing-to-promote': 409,
 };
 
 function errorMiddleware(log: Logger) {

@@ -21,6 +21,7 @@ type JobsPart = Pick<
   | 'cancelJobs'
   | 'getJobsMany'
   | 'openJobsMany'
+  | 'rolloutJobsMany'
 >;
 
 interface JobRow {
@@ -250,6 +251,19 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
         );
         return rows.map(toJob);
       });
+    },
+
+    async rolloutJobsMany(rolloutId, deviceIds) {
+      const rows = await db.read((c) =>
+        c.all<JobRow>(
+          `SELECT ${COLUMNS} FROM jobs
+           WHERE rollout_id = ? AND rollout_id IS NOT NULL AND device_id IN (SELECT value FROM json_each(?))
+           ORDER BY created_at, seq`,
+          [rolloutId, idList(deviceIds)],
+        ),
+      );
+      // Oldest first: the newest of each device is the one left in the map.
+      return new Map(rows.map((row) => [row.device_id, toJob(row)]));
     },
 
     async getJobsMany(ids) {

@@ -11,6 +11,7 @@ import { sqliteInventory } from './sqlite-inventory.ts';
 import { sqliteJobs } from './sqlite-jobs.ts';
 import { sqliteReports } from './sqlite-reports.ts';
 import { sqliteRevisions } from './sqlite-revisions.ts';
+import { sqliteRollouts } from './sqlite-rollouts.ts';
 import { sqliteTokens } from './sqlite-tokens.ts';
 import type { SqliteContext } from './sqlite-util.ts';
 import type { Store } from './store.ts';
@@ -49,6 +50,7 @@ export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<
     ...sqliteReports(ctx),
     ...sqliteJobs(ctx),
     ...sqliteInventory(ctx),
+    ...sqliteRollouts(ctx),
     close: () => db.close(),
   };
 }

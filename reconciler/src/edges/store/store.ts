@@ -16,7 +16,9 @@ import type {
   ObservedResource,
   Step,
 } from '../../../../schemas/protocol.ts';
+import type { RolloutPolicy } from '../../../../schemas/kinds.ts';
 import type { DesiredResource } from '../../core/model.ts';
+import type { RolloutState, RolloutStatus } from '../../core/rollout/schedule.ts';
 
 export type IsoTime = string;
 export type Labels = Record<string, string>;
@@ -256,6 +258,47 @@ export interface InventoryEntry {
 
 export type InventoryUpsert = Omit<InventoryEntry, 'deviceId'>;
 
+// ---- rollouts ----
+
+/** The scheduler's status, or `superseded` once a newer revision's rollout of the profile began. */
+export type RolloutRecordStatus = RolloutStatus | 'superseded';
+
+export const ROLLOUT_RECORD_STATUSES: readonly RolloutRecordStatus[] = [
+  'progressing',
+  'paused',
+  'halted',
+  'completed',
+  'partial',
+  'failed',
+  'superseded',
+];
+
+/**
+ * One rollout: one accepted revision × one profile × the devices whose desired state that
+ * revision changed (loop/rollouts.ts). `state` and `policy` are written whole on every save.
+ */
+export interface RolloutRecord {
+  id: string;
+  revision: string;
+  profile?: string;
+  /** `state.status`, or `superseded` (the state then keeps the status it had). */
+  status: RolloutRecordStatus;
+  /** The newer rollout that replaced this one. */
+  supersededBy?: string;
+  /** The merged policy (Fleet defaults, then the profile's) the rollout runs under. */
+  policy: RolloutPolicy;
+  state: RolloutState;
+  createdAt: IsoTime;
+  updatedAt: IsoTime;
+}
+
+export interface ListRolloutsQuery {
+  limit: number;
+  status?: RolloutRecordStatus | RolloutRecordStatus[];
+  /** A rollout id: return rollouts older than it (newest first). */
+  before?: string;
+}
+
 // ---- the store ----
 
 export interface Store {
@@ -350,6 +393,8 @@ export interface Store {
   countJobsByState(): Promise<Record<JobState, number>>;
   /** Non-final jobs → cancelled. Returns the ids that moved. */
   cancelJobs(ids: string[], now?: IsoTime): Promise<string[]>;
+  /** The newest job of each device created for the rollout; devices without one are absent. */
+  rolloutJobsMany(rolloutId: string, deviceIds: string[]): Promise<Map<string, JobRecord>>;
 
   // inventory
   /** Sorted by key. */
@@ -360,6 +405,22 @@ export interface Store {
   getInventoryMany(ids: string[]): Promise<Map<string, InventoryEntry[]>>;
   /** applyInventory for many devices in one transaction. */
   applyInventoryMany(changes: Array<{ deviceId: string; upserts: InventoryUpsert[]; deletes: string[] }>): Promise<void>;
+
+  // rollouts
+  /**
+   * Inserts or replaces rollouts by id, in one transaction. `revision`, `profile`, `policy` and
+   * `createdAt` are fixed at insert; later saves change status, supersededBy, state, updatedAt.
+   */
+  saveRollouts(records: RolloutRecord[]): Promise<void>;
+  getRollout(id: string): Promise<RolloutRecord | undefined>;
+  /** Newest first by creation time. */
+  listRollouts(query: ListRolloutsQuery): Promise<RolloutRecord[]>;
+  /**
+   * Every rollout not superseded, oldest first: the ones that still decide for their devices
+   * (a halted or finished rollout holds its devices until a newer rollout of its profile
+   * supersedes it). At most one per profile when rollouts are saved as loop/rollouts.ts does.
+   */
+  currentRollouts(): Promise<RolloutRecord[]>;
 
   /** Waits for queued work, then closes. Later calls throw `store.closed`. */
   close(): Promise<void>;

@@ -1,0 +1,81 @@
+// The rollout API, mounted on the authenticated /api/v1 router:
+//
+//   GET  /rollouts[?status=S[,S…]][&limit=N][&before=ID]   newest first, each with its counts
+//   GET  /rollouts/:id[?devices=true]                       one rollout: waves with device counts
+//                                                           per state, the halted wave and its
+//                                                           failed devices with their job output;
+//                                                           `devices=true` adds every device
+//   POST /rollouts/:id/promote | pause | resume             the operator's commands
+//
+// Commands act on the rollout only: they never change desired state. They answer the rollout as
+// it is after the command; a finished or superseded rollout answers 409 (`rollout.finished`,
+// `rollout.superseded`), nothing to promote 409 (`rollout.nothing-to-promote`), an unknown id 404
+// (`rollout.not-found`) — app.ts maps the codes. Every route takes the admin API token for now;
+// an operator role comes with users and roles (issue 5).
+import type { Router } from 'express';
+import { ROLLOUT_RECORD_STATUSES, type RolloutRecordStatus } from '../store/store.ts';
+import { describeRollout, type RolloutCommand, type RolloutDriver, RolloutLookupError } from '../../loop/rollouts.ts';
+import { HttpError } from './app.ts';
+
+export interface RolloutRouteDeps {
+  rollouts: Pick<RolloutDriver, 'list' | 'get' | 'command' | 'failedDevices'>;
+}
+
+const COMMANDS: readonly RolloutCommand[] = ['promote', 'pause', 'resume'];
+
+export function addRolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
+  router.get('/rollouts', async (req, res) => {
+    const limit = intParam(req.query.limit, 50, 1, 500);
+    const status = statusParam(req.query.status);
+    const before = typeof req.query.before === 'string' && req.query.before !== '' ? req.query.before : undefined;
+    const records = await deps.rollouts.list({ limit, ...(status ? { status } : {}), ...(before ? { before } : {}) });
+    res.json({ rollouts: records.map(describeRollout) });
+  });
+
+  router.get('/rollouts/:id', async (req, res) => {
+    const record = await deps.rollouts.get(String(req.params.id));
+    if (record === undefined) throw new RolloutLookupError('rollout.not-found', `no rollout ${req.params.id}`);
+    const view = describeRollout(record);
+    const failed = await deps.rollouts.failedDevices(record);
+    const body: Record<string, unknown> = {
+      ...view,
+      halted: view.halted === null ? null : { ...view.halted, failedDevices: failed.filter((f) => view.halted!.devices.includes(f.device)) },
+      failedDevices: failed,
+    };
+    if (req.query.devices === 'true' || req.query.devices === '1') {
+      body.devices = Object.entries(record.state.devices).map(([name, d]) => ({
+        name,
+        wave: d.wave,
+        status: d.status,
+        online: d.online,
+        attempts: d.attempts,
+        failures: d.failures,
+        ...(d.retryAt === undefined ? {} : { retryAt: d.retryAt }),
+      }));
+    }
+    res.json(body);
+  });
+
+  router.post('/rollouts/:id/:command', async (req, res) => {
+    const command = String(req.params.command) as RolloutCommand;
+    if (!COMMANDS.includes(command)) throw new HttpError(404, 'not-found', 'no such API route');
+    const record = await deps.rollouts.command(String(req.params.id), command);
+    res.json(describeRollout(record));
+  });
+}
+
+function statusParam(value: unknown): RolloutRecordStatus[] | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  const statuses = value.split(',').map((s) => s.trim());
+  for (const status of statuses) {
+    if (!ROLLOUT_RECORD_STATUSES.includes(status as RolloutRecordStatus)) {
+      throw new HttpError(400, 'rollout.bad-status', `unknown rollout status "${status}" (one of ${ROLLOUT_RECORD_STATUSES.join(', ')})`);
+    }
+  }
+  return statuses as RolloutRecordStatus[];
+}
+
+function intParam(value: unknown, fallback: number, min: number, max: number): number {
+  const n = typeof value === 'string' ? Number(value) : NaN;
+  return Number.isInteger(n) ? Math.min(max, Math.max(min, n)) : fallback;
+}
