@@ -15,6 +15,7 @@ import { Notifier } from './edges/notify/notifier.ts';
 import { openSqliteStore } from './edges/store/sqlite-store.ts';
 import type { Store } from './edges/store/store.ts';
 import { AgentGateway, hashSecret, newSecret } from './edges/transport/agent-gateway.ts';
+import { planWaves } from './core/rollout/waves.ts';
 import { BlobIndex } from './loop/blob-index.ts';
 import { Reconciler, type ReconcilerEvent } from './loop/reconciler.ts';
 
@@ -68,6 +69,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   });
 
   const app = createApp({
+    plan: {
+      source,
+      fleetPath: config.path,
+      ...(source.isLocal ? {} : { gitdir: path.join(config.dataDir, 'repo.git') }),
+      // The waves a reviewer sees are the scheduler's own.
+      waves: (_profile, policy, devices) => planWaves(policy, devices),
+    },
     store,
     reconciler,
     blobs,

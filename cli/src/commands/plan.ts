@@ -16,6 +16,7 @@ import {
   type PlanRevisionResult,
 } from '../../../reconciler/src/actions/plan-revision.ts';
 import { renderJson, renderMarkdown, renderText } from '../../../reconciler/src/core/plan/render.ts';
+import { planWaves } from '../../../reconciler/src/core/rollout/waves.ts';
 import type { CommandIo } from '../io.ts';
 
 const HELP = `usage: deployx plan --repo DIR|URL --base REF --head REF [--path SUBDIR]
@@ -104,7 +105,15 @@ export async function runPlan(args: string[], io: CommandIo, env: NodeJS.Process
 
   let result: PlanRevisionResult;
   try {
-    result = await planRevision({ location: located.location, base: o.base!, head: o.head!, inventory, notes });
+    result = await planRevision({
+      location: located.location,
+      base: o.base!,
+      head: o.head!,
+      inventory,
+      notes,
+      // The same waves the server's rollout scheduler will use.
+      waves: (_profile, policy, devices) => planWaves(policy, devices),
+    });
   } catch (error) {
     const code = (error as { code?: string }).code;
     io.err(`deployx plan: ${(error as Error).message}${code ? ` (${code})` : ''}`);

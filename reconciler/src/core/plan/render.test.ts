@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseInventory, planRevision } from '../../actions/plan-revision.ts';
+import { planWaves } from '../rollout/waves.ts';
 import { FLEET_PATH, INVENTORY_FILE, makePlanRepo } from '../../actions/test-plan-repo.ts';
 import { makeTempDir, removeDir } from '../../edges/git/test-repo.ts';
 import { buildModel, factsFor } from '../compile/test-builders.ts';
@@ -43,7 +44,8 @@ describe('plan of the example fleet between two commits (golden files)', () => {
     dir = await makeTempDir('deployx-plan-golden-');
     await makePlanRepo(dir);
     const inventory = parseInventory(JSON.parse(await readFile(INVENTORY_FILE, 'utf8')), 'golden/inventory.json');
-    const result = await planRevision({ location: { dir, path: FLEET_PATH }, base: 'main', head: 'web-1.26', inventory });
+    // The waves the CLI and server show: the rollout scheduler's.
+    const result = await planRevision({ location: { dir, path: FLEET_PATH }, base: 'main', head: 'web-1.26', inventory, waves: (_p, policy, devices) => planWaves(policy, devices) });
     assert.deepStrictEqual(result.head.issues, []);
     assert.deepStrictEqual(result.base.issues, []);
     plan = result.plan!;

@@ -14,8 +14,11 @@ import { planDevice } from '../../core/plan/plan-device.ts';
 import { parsePushWebhook } from './webhooks.ts';
 import { renderMetrics } from './metrics.ts';
 import { addRolloutRoutes } from './rollout-routes.ts';
+import { addPlanRoutes, type PlanRouteDeps } from './plan-routes.ts';
 
 export interface AppDeps {
+  /** What `GET /api/v1/plan` and `/inventory` need besides the store. */
+  plan: Omit<PlanRouteDeps, 'store' | 'isOnline' | 'now'>;
   store: Store;
   reconciler: Reconciler;
   blobs: BlobIndex;
@@ -135,6 +138,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   addRolloutRoutes(api, { rollouts: deps.reconciler.rollouts });
+  addPlanRoutes(api, { ...deps.plan, store: deps.store, isOnline: (id) => deps.gateway().isOnline(id), now: deps.now });
 
   app.use('/api/v1', api);
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such API route')));
