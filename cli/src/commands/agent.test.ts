@@ -119,8 +119,9 @@ describe('deployx agent', () => {
     const log = (await readFile(join(root, 'runs.log'), 'utf8')).split('\n');
     assert.equal(log.filter((l) => l === 'start').length, 2);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    assert.equal((await readFile(join(root, 'runs.log'), 'utf8')).split('\n').filter((l) => l === 'end').length, 1);
-    assert.equal(second.stdout.filter((l) => l.includes('"msg":"killed a process group left running by a previous run"')).length, 1);
+    const runs = await readFile(join(root, 'runs.log'), 'utf8');
+    assert.equal(runs.split('\n').filter((l) => l === 'end').length, 1, `runs.log: ${JSON.stringify(runs)}; agent log: ${second.stdout.join('\n')}`);
+    assert.equal(second.stdout.filter((l) => l.includes('"msg":"killed a process group left running by a previous run"')).length, 1, second.stdout.join('\n'));
 
     // SIGTERM: a clean stop, exit 0.
     second.child.kill('SIGTERM');
