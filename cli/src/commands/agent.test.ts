@@ -91,7 +91,14 @@ describe('deployx agent', () => {
     assert.deepEqual(await server.dispatch(job), { ok: true });
     await server.waitFor(() => server.progress.some((p) => p.progress.status === 'running'), 10_000, 'the job to start');
     await server.waitFor(() => server.blobRequests.length === 1, 5_000, 'the script body download');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Kill only once the agent has recorded its child: a crash between spawning a process and
+    // recording it (a few ms) is the one window in which an orphan cannot be found later.
+    const recorded = async () => {
+      const text = await readFile(join(stateDir, 'children.json'), 'utf8').catch(() => '{}');
+      return ((JSON.parse(text) as { children?: unknown[] }).children ?? []).length > 0;
+    };
+    for (let i = 0; i < 100 && !(await recorded()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(await recorded(), 'the running script is recorded in children.json');
     first.child.kill('SIGKILL');
     assert.deepEqual(await first.exited, { code: null, signal: 'SIGKILL' });
     assert.equal(server.resultEvents.length, 0);
