@@ -21,6 +21,7 @@
 // profile order; ties by key. Scripts with `run: always` ride along with a job that runs anyway,
 // they never cause one by themselves (otherwise a device could never be converged).
 import type { ObservedResource, Step } from '../../../../schemas/protocol.ts';
+import { parseDuration } from '../../../../schemas/formats.ts';
 import { versionSatisfies } from '../../../../schemas/version-rule.ts';
 import type { DesiredResource, DesiredState, FileResource, PackageResource, ScriptResource } from '../model.ts';
 
@@ -202,19 +203,9 @@ function isDue(resource: ScriptResource, lastRunAt: string | undefined, ctx: Pla
   return every !== undefined && !Number.isNaN(last) && ctx.now.getTime() - last >= every;
 }
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `1h30m` → 5,400,000. */
+/** `1h30m` → 5,400,000; undefined for anything that is not a positive duration. */
 export function durationMs(text: string): number | undefined {
-  let total = 0;
-  let rest = text;
-  while (rest.length > 0) {
-    const match = /^(\d+)([smhd])/.exec(rest);
-    if (!match) return undefined;
-    total += Number(match[1]) * UNIT_MS[match[2]!]!;
-    rest = rest.slice(match[0].length);
-  }
-  return total > 0 ? total : undefined;
+  return parseDuration(text);
 }
 
 function isPresent(observed: ObservedResource): boolean {
