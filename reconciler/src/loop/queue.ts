@@ -1,3 +1,23 @@
+/** Per-key delayed re-adds, shared by both queues: a later delay for a key replaces the earlier. */
+class DelayedAdds {
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+
+  schedule(key: string, ms: number, add: (key: string) => void): void {
+    clearTimeout(this.#timers.get(key));
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      add(key);
+    }, ms);
+    timer.unref();
+    this.#timers.set(key, timer);
+  }
+
+  clear(): void {
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+}
+
 // A de-duplicating work queue (controller-runtime's workqueue, small): triggers add keys; a key
 // already waiting is not added twice; a key being processed when it is added again runs once
 // more afterwards (so nothing that happened during a pass is lost). Keys run `concurrency` at a
@@ -6,7 +26,7 @@ export class WorkQueue {
   readonly #waiting = new Set<string>();
   readonly #running = new Set<string>();
   readonly #dirty = new Set<string>();
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #delayed = new DelayedAdds();
   #idleWaiters: Array<() => void> = [];
   #stopped = false;
 
@@ -27,14 +47,7 @@ export class WorkQueue {
 
   /** Adds `key` after `ms`; a later addAfter for the same key replaces the earlier one. */
   addAfter(key: string, ms: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timers.get(key));
-    const timer = setTimeout(() => {
-      this.#timers.delete(key);
-      this.add(key);
-    }, ms);
-    timer.unref();
-    this.#timers.set(key, timer);
+    if (!this.#stopped) this.#delayed.schedule(key, ms, (k) => this.add(k));
   }
 
   get depth(): number {
@@ -49,8 +62,7 @@ export class WorkQueue {
 
   stop(): void {
     this.#stopped = true;
-    for (const timer of this.#timers.values()) clearTimeout(timer);
-    this.#timers.clear();
+    this.#delayed.clear();
     this.#waiting.clear();
   }
 
@@ -88,7 +100,7 @@ export class WorkQueue {
  */
 export class BatchQueue {
   readonly #waiting = new Set<string>();
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #delayed = new DelayedAdds();
   #running = 0;
   #idleWaiters: Array<() => void> = [];
   #stopped = false;
@@ -106,14 +118,7 @@ export class BatchQueue {
   }
 
   addAfter(key: string, ms: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timers.get(key));
-    const timer = setTimeout(() => {
-      this.#timers.delete(key);
-      this.add(key);
-    }, ms);
-    timer.unref();
-    this.#timers.set(key, timer);
+    if (!this.#stopped) this.#delayed.schedule(key, ms, (k) => this.add(k));
   }
 
   get depth(): number {
@@ -127,8 +132,7 @@ export class BatchQueue {
 
   stop(): void {
     this.#stopped = true;
-    for (const timer of this.#timers.values()) clearTimeout(timer);
-    this.#timers.clear();
+    this.#delayed.clear();
     this.#waiting.clear();
   }
 
