@@ -763,17 +763,10 @@ function resolveFile(context: CompileContext, name: string): Resolution<FileBase
   let origin: FileResource['origin'];
   let sha256: string | undefined;
   let size: number | undefined;
-  if (spec.source !== undefined) {
-    origin = { kind: 'repo', path: spec.source };
-    const repoFile = context.model.repoFiles.get(normaliseRepoPath(spec.source) ?? spec.source);
-    if (repoFile === undefined) return { ok: false, issue: missingSource('FileDeployment', name, spec.source, key) };
-    sha256 = repoFile.sha256;
-    size = repoFile.size;
-  } else if (spec.content !== undefined) {
-    origin = { kind: 'inline' };
-    const bytes = utf8Encode(spec.content);
-    sha256 = sha256Hex(bytes);
-    size = bytes.length;
+  if (spec.source !== undefined || spec.content !== undefined) {
+    const body = bodyOf(context, spec.source, spec.content);
+    if (body === undefined) return { ok: false, issue: missingSource('FileDeployment', name, spec.source!, key) };
+    ({ origin, sha256, size } = body);
   } else if (spec.url !== undefined) {
     origin = { kind: 'url', url: spec.url };
     sha256 = spec.sha256;
@@ -819,17 +812,9 @@ function resolveScript(context: CompileContext, name: string): Resolution<Script
   const spec = located.doc.spec;
   const key = scriptKey(name);
 
-  let origin: ScriptResource['origin'];
-  let sha256: string;
-  if (spec.source !== undefined) {
-    origin = { kind: 'repo', path: spec.source };
-    const repoFile = context.model.repoFiles.get(normaliseRepoPath(spec.source) ?? spec.source);
-    if (repoFile === undefined) return { ok: false, issue: missingSource('Script', name, spec.source, key) };
-    sha256 = repoFile.sha256;
-  } else {
-    origin = { kind: 'inline' };
-    sha256 = sha256Hex(spec.content ?? '');
-  }
+  const body = bodyOf(context, spec.source, spec.content ?? '');
+  if (body === undefined) return { ok: false, issue: missingSource('Script', name, spec.source!, key) };
+  const { origin, sha256 } = body;
 
   // Copies, so freezing what devices share never freezes the model's own objects.
   const run = typeof spec.run === 'object' ? Object.freeze({ ...spec.run }) : (spec.run ?? 'onChange');
@@ -853,6 +838,23 @@ function resolveScript(context: CompileContext, name: string): Resolution<Script
     successExitCodes,
     env,
   });
+}
+
+/**
+ * The bytes a file or script body stands for: a repository file (by its normalised path) or
+ * inline content. Undefined when the repository file is missing from the revision.
+ */
+function bodyOf(
+  context: CompileContext,
+  source: string | undefined,
+  content: string | undefined,
+): { origin: { kind: 'repo'; path: string } | { kind: 'inline' }; sha256: string; size: number } | undefined {
+  if (source !== undefined) {
+    const repoFile = context.model.repoFiles.get(normaliseRepoPath(source) ?? source);
+    return repoFile && { origin: { kind: 'repo', path: source }, sha256: repoFile.sha256, size: repoFile.size };
+  }
+  const bytes = utf8Encode(content ?? '');
+  return { origin: { kind: 'inline' }, sha256: sha256Hex(bytes), size: bytes.length };
 }
 
 function missingSource(kind: string, name: string, source: string, key: string): CompileIssue {

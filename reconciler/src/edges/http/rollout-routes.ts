@@ -14,12 +14,21 @@
 // an operator role comes with users and roles (issue 5).
 import type { Router } from 'express';
 import { ROLLOUT_RECORD_STATUSES, type RolloutRecordStatus } from '../store/store.ts';
-import { describeRollout, type RolloutCommand, type RolloutDriver, RolloutLookupError } from '../../loop/rollouts.ts';
+import { describeRollout, type RolloutCommand, type RolloutDriver, RolloutLookupError, type RolloutView } from '../../loop/rollouts.ts';
 import { HttpError } from './app.ts';
 
 export interface RolloutRouteDeps {
   rollouts: Pick<RolloutDriver, 'list' | 'get' | 'command' | 'failedDevices'>;
 }
+
+type FailedDeviceView = Awaited<ReturnType<RolloutDriver['failedDevices']>>[number];
+
+/** `GET /rollouts/:id`: the rollout's view plus its failed devices (and every device on request). */
+export type RolloutDetail = Omit<RolloutView, 'halted'> & {
+  halted: (NonNullable<RolloutView['halted']> & { failedDevices: FailedDeviceView[] }) | null;
+  failedDevices: FailedDeviceView[];
+  devices?: Array<{ name: string; wave: number; status: string; online: boolean; attempts: number; failures: number; retryAt?: string }>;
+};
 
 const COMMANDS: readonly RolloutCommand[] = ['promote', 'pause', 'resume'];
 
@@ -37,7 +46,7 @@ export function addRolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
     if (record === undefined) throw new RolloutLookupError('rollout.not-found', `no rollout ${req.params.id}`);
     const view = describeRollout(record);
     const failed = await deps.rollouts.failedDevices(record);
-    const body: Record<string, unknown> = {
+    const body: RolloutDetail = {
       ...view,
       halted: view.halted === null ? null : { ...view.halted, failedDevices: failed.filter((f) => view.halted!.devices.includes(f.device)) },
       failedDevices: failed,
