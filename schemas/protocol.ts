@@ -167,6 +167,111 @@ export interface ServerToAgent {
   'job:cancel': (payload: { jobId: string }) => void;
 }
 
+// ---- the dashboard (/ui namespace and the REST API it reads) ----
+
+export type Role = 'viewer' | 'operator' | 'admin';
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
+
+/** Drift state of a device, as the reconciler's last pass saw it. */
+export type DeviceState = 'in_sync' | 'drifted' | 'converging' | 'failed' | 'unknown';
+
+/** One row of `GET /api/v1/devices`, and what the `devices` UI event carries. */
+export interface DeviceSummary {
+  id: string;
+  name: string;
+  online: boolean;
+  state: DeviceState;
+  reason: string;
+  /** Revision of the last job the device completed. */
+  revision: string | null;
+  lastSeenAt: string | null;
+  lastReportAt: string | null;
+  agentVersion: string | null;
+  os: { family?: string; name?: string; version?: string } | null;
+  labels: Record<string, string>;
+  /** Groups and profiles at the accepted revision, sorted (empty before the first pass). */
+  groups: string[];
+  profiles: string[];
+}
+
+/** `GET /api/v1/session` and the answer to a login. */
+export interface SessionInfo {
+  user: { name: string; role: Role };
+  /** Send as `X-CSRF-Token` with every state-changing request made with the session cookie. */
+  csrfToken: string;
+  expiresAt: string;
+}
+
+export type NotificationKind =
+  | 'agent.connected'
+  | 'agent.disconnected'
+  | 'revision.accepted'
+  | 'revision.rejected'
+  | 'rollout.wave-completed'
+  | 'rollout.completed'
+  | 'rollout.partial'
+  | 'rollout.failed'
+  | 'rollout.halted';
+
+export interface UiNotification {
+  /** Increasing; the bell counts those above the last one read. */
+  seq: number;
+  at: string;
+  kind: NotificationKind;
+  level: 'info' | 'success' | 'warning' | 'error';
+  title: string;
+  message: string;
+  /** What it is about, for a link: `device:<id>`, `revision:<oid>`, `rollout:<id>`. */
+  subject?: string;
+}
+
+export interface JobDelta {
+  deviceId: string;
+  jobId: string;
+  state: JobState;
+}
+
+export interface RevisionDelta {
+  revision: string;
+  status: 'accepted' | 'rejected';
+}
+
+export interface RolloutDelta {
+  rolloutId: string;
+  profile?: string;
+  revision: string;
+  status: string;
+  event: string;
+}
+
+/** A point of the convergence chart (`GET /api/v1/stats/history`), sampled by the server. */
+export interface StatsSample {
+  at: string;
+  total: number;
+  online: number;
+  inSync: number;
+}
+
+/**
+ * server → browser on `/ui`. Deltas are batched: `devices` carries every row that changed in the
+ * last flush interval (≈ 250 ms), so 10,000 reporting devices cost a few messages a second.
+ * The browser reads the REST API for the first view and on reconnect, then applies deltas.
+ */
+export interface UiServerToClient {
+  hello: (info: { user: { name: string; role: Role }; revision: string | null }) => void;
+  devices: (rows: DeviceSummary[]) => void;
+  /** Device ids deleted through the API. */
+  'devices:removed': (ids: string[]) => void;
+  jobs: (rows: JobDelta[]) => void;
+  revision: (delta: RevisionDelta) => void;
+  rollout: (delta: RolloutDelta) => void;
+  notification: (notification: UiNotification) => void;
+  stats: (sample: StatsSample) => void;
+}
+
+/** The dashboard sends nothing but its handshake (`auth: { token }` or the session cookie). */
+export type UiClientToServer = Record<string, never>;
+
 // ---- HTTP from agents ----
 
 export const AGENT_NAMESPACE = '/agent';
