@@ -4,6 +4,7 @@
 // milliseconds, normalised on write so they sort as text; JSON values are TEXT. The file runs in
 // WAL mode with synchronous=NORMAL (a committed transaction survives a process crash; a power loss
 // may lose the last few), foreign keys on, and a busy timeout for other processes' locks.
+import { sqliteAccess } from './sqlite-access.ts';
 import { migrate, loadMigrations, MIGRATIONS_DIR } from './migrate.ts';
 import { openDb } from './sqlite-db.ts';
 import { sqliteDevices } from './sqlite-devices.ts';
@@ -51,6 +52,7 @@ export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<
     ...sqliteJobs(ctx),
     ...sqliteInventory(ctx),
     ...sqliteRollouts(ctx),
+    ...sqliteAccess(ctx),
     close: () => db.close(),
   };
 }

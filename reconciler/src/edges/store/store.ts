@@ -299,6 +299,38 @@ export interface ListRolloutsQuery {
   before?: string;
 }
 
+// ---- access: users, sessions, API tokens ----
+
+export type Role = 'viewer' | 'operator' | 'admin';
+
+export interface UserRecord {
+  name: string;
+  role: Role;
+  /** bcrypt hash; never the password. */
+  passwordHash: string;
+  createdAt: IsoTime;
+  updatedAt: IsoTime;
+  disabledAt?: IsoTime;
+}
+
+export interface SessionRecord {
+  /** SHA-256 of the cookie's secret. */
+  idHash: string;
+  user: { name: string; role: Role };
+  createdAt: IsoTime;
+  expiresAt: IsoTime;
+}
+
+export interface ApiTokenRecord {
+  id: string;
+  name: string;
+  role: Role;
+  tokenHash: string;
+  createdAt: IsoTime;
+  expiresAt?: IsoTime;
+  revokedAt?: IsoTime;
+}
+
 // ---- the store ----
 
 export interface Store {
@@ -421,6 +453,29 @@ export interface Store {
    * supersedes it). At most one per profile when rollouts are saved as loop/rollouts.ts does.
    */
   currentRollouts(): Promise<RolloutRecord[]>;
+
+  // access
+  /** Creates the user, or replaces role and password of an existing one when `replace` is set. */
+  saveUser(input: { name: string; role: Role; passwordHash: string; replace?: boolean }): Promise<UserRecord>;
+  getUser(name: string): Promise<UserRecord | undefined>;
+  /** Ordered by name. */
+  listUsers(): Promise<UserRecord[]>;
+  /** Deletes the user and every session of theirs. Throws `store.not-found`. */
+  deleteUser(name: string): Promise<void>;
+  createSession(input: { idHash: string; user: string; createdAt: IsoTime; expiresAt: IsoTime }): Promise<void>;
+  /** The live session (not expired at `now`, user not disabled), with the user's current role. */
+  getSession(idHash: string, now: IsoTime): Promise<SessionRecord | undefined>;
+  deleteSession(idHash: string): Promise<void>;
+  /** Deletes sessions expired at `now`; returns how many. */
+  deleteExpiredSessions(now: IsoTime): Promise<number>;
+  /** Throws `store.conflict` when the id or hash exists. */
+  createApiToken(input: Omit<ApiTokenRecord, 'revokedAt'>): Promise<ApiTokenRecord>;
+  /** The token with this hash when not revoked and not expired at `now`. */
+  findApiToken(tokenHash: string, now: IsoTime): Promise<ApiTokenRecord | undefined>;
+  /** Newest first. */
+  listApiTokens(): Promise<ApiTokenRecord[]>;
+  /** Idempotent; throws `store.not-found`. */
+  revokeApiToken(id: string, now?: IsoTime): Promise<ApiTokenRecord>;
 
   /** Waits for queued work, then closes. Later calls throw `store.closed`. */
   close(): Promise<void>;
