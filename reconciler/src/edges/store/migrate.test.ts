@@ -38,7 +38,25 @@ test('migrations apply once and reopening applies nothing', async (t) => {
   const tables = await rawAll<{ name: string }>(file, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
   assert.deepEqual(
     tables.map((r) => r.name),
-    ['devices', 'enrollment_tokens', 'inventory', 'jobs', 'observed_sets', 'revisions', 'rollouts', 'schema_migrations'],
+    [
+      'api_tokens',
+      'devices',
+      'enrollment_tokens',
+      'hostname_allocations',
+      'hostname_sequences',
+      'inventory',
+      'jobs',
+      'observed_sets',
+      'provisioning',
+      'provisioning_runs',
+      'provisioning_steps',
+      'pxe_machines',
+      'revisions',
+      'rollouts',
+      'schema_migrations',
+      'sessions',
+      'users',
+    ],
   );
 });
 

@@ -9,6 +9,7 @@ import { migrate, loadMigrations, MIGRATIONS_DIR } from './migrate.ts';
 import { openDb } from './sqlite-db.ts';
 import { sqliteDevices } from './sqlite-devices.ts';
 import { sqliteInventory } from './sqlite-inventory.ts';
+import { sqliteProvisioning } from './sqlite-provisioning.ts';
 import { sqliteJobs } from './sqlite-jobs.ts';
 import { sqliteReports } from './sqlite-reports.ts';
 import { sqliteRevisions } from './sqlite-revisions.ts';
@@ -52,6 +53,7 @@ export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<
     ...sqliteJobs(ctx),
     ...sqliteInventory(ctx),
     ...sqliteRollouts(ctx),
+    ...sqliteProvisioning(ctx),
     ...sqliteAccess(ctx),
     close: () => db.close(),
   };

@@ -19,6 +19,8 @@ import type {
 import type { RolloutPolicy } from '../../../../schemas/kinds.ts';
 import type { DesiredResource } from '../../core/model.ts';
 import type { RolloutState, RolloutStatus } from '../../core/rollout/schedule.ts';
+import type { ProvisioningState } from '../../core/pxe/boot-decision.ts';
+import type { StepReport, StepStatus, StepVerdict } from '../../core/pxe/task-progress.ts';
 
 export type IsoTime = string;
 export type Labels = Record<string, string>;
@@ -331,6 +333,108 @@ export interface ApiTokenRecord {
   revokedAt?: IsoTime;
 }
 
+// ---- provisioning (PXE) ----
+
+/** A machine that PXE-booted. `deviceId` is absent while no Device in Git matches it (discovered). */
+export interface PxeMachine {
+  mac: string;
+  uuid?: string;
+  serial?: string;
+  platform?: string;
+  buildarch?: string;
+  firstSeenAt: IsoTime;
+  lastSeenAt: IsoTime;
+  boots: number;
+  deviceId?: string;
+  /** The profile a technician picked from the boot menu. */
+  chosenProfile?: string;
+  /** What the last boot was told (`install`, `local-disk`, `menu`, `wait:<reason>`). */
+  lastDecision?: string;
+}
+
+export interface MachineBootInput {
+  mac: string;
+  uuid?: string;
+  serial?: string;
+  platform?: string;
+  buildarch?: string;
+  at: IsoTime;
+  /** The declared device it is, if any; null records it as unknown. */
+  deviceId: string | null;
+  chosenProfile?: string;
+  decision: string;
+}
+
+export interface ProvisioningRecord {
+  deviceId: string;
+  state: ProvisioningState;
+  mac?: string;
+  /** The current (or last) run. */
+  runId?: string;
+  updatedAt: IsoTime;
+  provisionedAt?: IsoTime;
+  enrolledAt?: IsoTime;
+}
+
+export type ProvisioningRunStatus = 'active' | 'succeeded' | 'failed' | 'superseded';
+
+export interface ProvisioningRunTask {
+  type: string;
+  name: string;
+  continueOnError: boolean;
+}
+
+export interface NewProvisioningRun {
+  id: string;
+  deviceId: string;
+  /** Hash of the one-time provisioning token; the token itself is never stored. */
+  tokenHash: string;
+  revision: string;
+  profile: string;
+  image: string;
+  hostname: string;
+  mac?: string;
+  tasks: ProvisioningRunTask[];
+  createdAt: IsoTime;
+  expiresAt: IsoTime;
+  /** The agent enrollment token created with the run (single use, bound to the device). */
+  enrollmentToken: EnrollmentTokenInput;
+}
+
+export interface ProvisioningRun extends Omit<NewProvisioningRun, 'enrollmentToken'> {
+  status: ProvisioningRunStatus;
+  enrollmentTokenId?: string;
+  finishedAt?: IsoTime;
+}
+
+export interface ProvisioningStep {
+  runId: string;
+  deviceId: string;
+  index: number;
+  type: string;
+  name: string;
+  status: StepStatus;
+  exitCode?: number;
+  /** The tail of the task's log, as the runner sent it. */
+  log?: string;
+  at: IsoTime;
+}
+
+export interface ProvisioningStepInput {
+  runId: string;
+  index: number;
+  status: StepStatus;
+  exitCode?: number;
+  log?: string;
+  at: IsoTime;
+}
+
+export type RecordStepOutcome =
+  | { outcome: 'recorded' | 'duplicate'; run: ProvisioningRun }
+  /** The run is not active any more (finished, superseded) or its token expired. */
+  | { outcome: 'inactive' }
+  | { outcome: 'refused'; code: string; message: string };
+
 // ---- the store ----
 
 export interface Store {
@@ -476,6 +580,43 @@ export interface Store {
   listApiTokens(): Promise<ApiTokenRecord[]>;
   /** Idempotent; throws `store.not-found`. */
   revokeApiToken(id: string, now?: IsoTime): Promise<ApiTokenRecord>;
+
+  // ---- provisioning (PXE) ----
+  /** Upserts the machine by MAC: first/last seen, boot count, identity, device, decision. */
+  recordMachineBoot(input: MachineBootInput): Promise<PxeMachine>;
+  getPxeMachine(mac: string): Promise<PxeMachine | undefined>;
+  /** Most recently seen first; `unknownOnly` keeps the machines no Device matches (discovered). */
+  listPxeMachines(query: { limit: number; unknownOnly?: boolean }): Promise<PxeMachine[]>;
+  getProvisioning(deviceId: string): Promise<ProvisioningRecord | undefined>;
+  /** Sets the state (an operator's re-provision, a device first seen as discovered). */
+  setProvisioningState(deviceId: string, state: ProvisioningState, at: IsoTime, mac?: string): Promise<ProvisioningRecord>;
+  /**
+   * The device's number in the hostname sequence `scope`: the one it was given before, else the
+   * next never-used one (atomically; numbers start at 1 and are never reused).
+   */
+  allocateHostnameSeq(scope: string, deviceId: string, at: IsoTime): Promise<number>;
+  /**
+   * In one transaction: supersedes the device's active runs (their enrollment tokens revoked),
+   * creates the run's enrollment token and the run, and moves the device to `provisioning`.
+   */
+  startProvisioningRun(run: NewProvisioningRun): Promise<ProvisioningRun>;
+  /** The active, unexpired run whose token hash this is. */
+  findActiveRun(tokenHash: string, at: IsoTime): Promise<ProvisioningRun | undefined>;
+  /** Newest first. */
+  listProvisioningRuns(deviceId: string, limit: number): Promise<ProvisioningRun[]>;
+  /**
+   * Records a runner's task report if `accept` (pure, given the run's tasks and its steps so far)
+   * allows it, in one transaction; a report that finishes the run sets the run's status and, on
+   * success, the device's state to `provisioned`.
+   */
+  recordProvisioningStep(
+    input: ProvisioningStepInput,
+    accept: (tasks: ProvisioningRunTask[], history: StepReport[], report: StepReport) => StepVerdict,
+  ): Promise<RecordStepOutcome>;
+  /** The device's timeline, oldest first (the last `limit` steps). */
+  listProvisioningSteps(deviceId: string, limit: number): Promise<ProvisioningStep[]>;
+  /** provisioning|provisioned → enrolled; false when the device was not being provisioned. */
+  markEnrolled(deviceId: string, at: IsoTime): Promise<boolean>;
 
   /** Waits for queued work, then closes. Later calls throw `store.closed`. */
   close(): Promise<void>;
