@@ -47,6 +47,34 @@ export class BlobIndex {
       if (doc.spec.source !== undefined) addRepo(doc.spec.source);
       if (doc.spec.content !== undefined) addInline(doc.spec.content);
     }
+    // OSImage artifacts (kernel, initrd, wimboot, boot.wim, install image) for PXE provisioning.
+    for (const { doc } of model.images.values()) {
+      for (const artifact of [doc.spec.kernel, doc.spec.initrd, doc.spec.wimboot, doc.spec.bootWim, doc.spec.image]) {
+        if (artifact === undefined) continue;
+        if (artifact.source !== undefined) addRepo(artifact.source);
+        else if (artifact.url !== undefined && !this.#sources.has(artifact.sha256)) {
+          this.#sources.set(artifact.sha256, { kind: 'url', url: artifact.url });
+        }
+      }
+    }
+  }
+
+  /**
+   * Why the blob cannot be served, or undefined when it can: unknown to every accepted revision,
+   * or a `url` source that cannot be downloaded or does not match its SHA-256 (downloaded once
+   * and kept in the cache directory, so a later call costs a file read). Repository files were
+   * checked against their SHA-256 when the revision was validated.
+   */
+  async problem(sha256: string): Promise<string | undefined> {
+    const source = this.#sources.get(sha256);
+    if (!source) return 'not in any accepted revision';
+    if (source.kind !== 'url') return undefined;
+    try {
+      await this.#fromUrl(sha256, source.url);
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
   }
 
   has(sha256: string): boolean {

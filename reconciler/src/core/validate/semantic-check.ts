@@ -17,7 +17,7 @@ import type {
   Selector,
 } from '../../../../schemas/kinds.ts';
 import type { IssueCode } from '../errors.ts';
-import type { ParsedDocument } from '../model.ts';
+import type { ParsedDocument, RepoFile } from '../model.ts';
 import { didYouMean, suggestionSuffix } from './did-you-mean.ts';
 import { type IssueList, pointer } from './issues.ts';
 import { checkOnce, type ValidationCache } from './validation-cache.ts';
@@ -34,6 +34,8 @@ export interface SemanticInput {
   defined: ReadonlyMap<Kind, ReadonlySet<string>>;
   /** Every path in the revision. */
   paths: ReadonlySet<string>;
+  /** Hashes of the repository files documents name as `source` (OSImage artifacts are checked against them). */
+  files?: ReadonlyMap<string, RepoFile>;
 }
 
 // Pointers every document of a kind needs, made once (the checks below run for 10,000s of documents).
@@ -69,7 +71,7 @@ export function checkSemantics(input: SemanticInput, issues: IssueList, cache?: 
         checkProfile(parsed, doc, refs, issues);
         break;
       case 'OSImage':
-        checkImage(parsed, doc, input.paths, issues);
+        checkImage(parsed, doc, input.paths, input.files, issues);
         break;
       case 'Software':
         break;
@@ -326,7 +328,13 @@ function checkScript(parsed: ParsedDocument, doc: ScriptDoc, paths: ReadonlySet<
   if (source !== undefined) checkSource(parsed, SPEC_SOURCE, source, paths, issues);
 }
 
-function checkImage(parsed: ParsedDocument, doc: OSImageDoc, paths: ReadonlySet<string>, issues: IssueList): void {
+function checkImage(
+  parsed: ParsedDocument,
+  doc: OSImageDoc,
+  paths: ReadonlySet<string>,
+  files: ReadonlyMap<string, RepoFile> | undefined,
+  issues: IssueList,
+): void {
   const windows = doc.spec.installer === 'windows-wim';
   const needed = windows ? (['wimboot', 'bootWim'] as const) : (['kernel', 'initrd'] as const);
   for (const field of needed) {
@@ -346,7 +354,26 @@ function checkImage(parsed: ParsedDocument, doc: OSImageDoc, paths: ReadonlySet<
     if ((artifact.url === undefined) === (artifact.source === undefined)) {
       issues.at(parsed, base, 'source.ambiguous', `artifact ${field} needs exactly one of url or source`);
     }
-    if (artifact.source !== undefined) checkSource(parsed, `${base}/source`, artifact.source, paths, issues);
+    if (artifact.source !== undefined) {
+      checkSource(parsed, `${base}/source`, artifact.source, paths, issues);
+      // A repository artifact must be the bytes the document says: a mismatch is this revision's
+      // error, never a machine that fails to boot later.
+      const path = normaliseRepoPath(artifact.source);
+      const file = path === undefined ? undefined : files?.get(path);
+      if (file && file.sha256 !== artifact.sha256.toLowerCase()) {
+        issues.at(parsed, `${base}/sha256`, 'artifact.mismatch', `${artifact.source} has SHA-256 ${file.sha256}, not ${artifact.sha256}`);
+      } else if (file && artifact.size !== undefined && file.size !== artifact.size) {
+        issues.at(parsed, `${base}/size`, 'artifact.mismatch', `${artifact.source} is ${file.size} bytes, not ${artifact.size}`);
+      }
+    }
+  }
+  // Kernel arguments go verbatim into an iPXE script: no whitespace tricks, variables or quotes.
+  const args = doc.spec.kernelArgs;
+  if (args !== undefined) {
+    const bad = args.split(/[ ]+/).find((a) => a !== '' && !/^[^\s$"'\\`\x00-\x1f\x7f]+$/.test(a));
+    if (bad !== undefined) {
+      issues.at(parsed, pointer('spec', 'kernelArgs'), 'provisioning.image', `kernel argument ${JSON.stringify(bad)} cannot go into a boot script (no $, quotes, backslashes or control characters)`);
+    }
   }
 }
 

@@ -52,7 +52,7 @@ export function validateRevision(
   }
 
   const { valid, defined } = checkDocuments(loaded.documents, validators, issues, cache);
-  checkSemantics({ valid, defined, paths: loaded.paths }, issues, cache);
+  checkSemantics({ valid, defined, paths: loaded.paths, files: loaded.files }, issues, cache);
   const model = buildModel(loaded, valid);
 
   if (issues.size === 0) checkConflicts(model, issues, cache);
