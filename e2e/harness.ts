@@ -6,7 +6,9 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServerConfig } from '../reconciler/src/config.ts';
+import type { Role } from '../schemas/protocol.ts';
+import { createUser } from '../reconciler/src/actions/users.ts';
+import { DEFAULT_DASHBOARD_DIR, type ServerConfig } from '../reconciler/src/config.ts';
 import { createLogger } from '../reconciler/src/edges/log.ts';
 import { startServer, type RunningServer } from '../reconciler/src/main.ts';
 
@@ -25,6 +27,10 @@ export async function startTestServer(options: {
   webhookSecret?: string;
   logFile?: string;
   jobAckTimeoutMs?: number;
+  /** Dashboard users created once the server is up (skipped when they exist: restarts). */
+  users?: Array<{ name: string; role: Role; password: string }>;
+  uiFlushMs?: number;
+  statsSampleMs?: number;
 }): Promise<RunningServer> {
   const config: ServerConfig = {
     repo: options.repo,
@@ -39,10 +45,17 @@ export async function startTestServer(options: {
     apiToken: undefined,
     jobAckTimeoutMs: options.jobAckTimeoutMs ?? 3_000,
     logLevel: 'debug',
+    dashboardDir: DEFAULT_DASHBOARD_DIR,
+    ...(options.uiFlushMs === undefined ? {} : { uiFlushMs: options.uiFlushMs }),
+    ...(options.statsSampleMs === undefined ? {} : { statsSampleMs: options.statsSampleMs }),
   };
   await mkdir(options.dataDir, { recursive: true });
   const out = createWriteStream(options.logFile ?? path.join(options.dataDir, 'server.log'), { flags: 'a' });
-  return startServer(config, { log: createLogger({ level: 'debug', write: (line) => out.write(line + '\n') }) });
+  const server = await startServer(config, { log: createLogger({ level: 'debug', write: (line) => out.write(line + '\n') }) });
+  for (const user of options.users ?? []) {
+    if (!(await server.store.getUser(user.name))) await createUser(server.store, user);
+  }
+  return server;
 }
 
 export interface AgentProcess {

@@ -207,11 +207,12 @@ export type NotificationKind =
   | 'agent.disconnected'
   | 'revision.accepted'
   | 'revision.rejected'
-  | 'rollout.wave-completed'
+  | 'rollout.wave.completed'
   | 'rollout.completed'
   | 'rollout.partial'
   | 'rollout.failed'
-  | 'rollout.halted';
+  | 'rollout.halted'
+  | 'device.failed';
 
 export interface UiNotification {
   /** Increasing; the bell counts those above the last one read. */

@@ -8,6 +8,7 @@ import { runRollout } from './commands/rollout.ts';
 import { runServe } from './commands/serve.ts';
 import { runSimulate } from './commands/simulate.ts';
 import { runToken } from './commands/token.ts';
+import { runUser } from './commands/user.ts';
 import { runValidate } from './commands/validate.ts';
 import type { CommandIo } from './io.ts';
 
@@ -18,7 +19,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   plan: { run: runPlan, summary: 'what merging a change does to the fleet (per profile and device)' },
   rollout: { run: runRollout, summary: 'list rollouts; promote, pause or resume one' },
   serve: { run: runServe, summary: 'run the reconciler on a Git repository' },
-  token: { run: runToken, summary: 'create, list and revoke enrollment tokens' },
+  token: { run: runToken, summary: 'create, list and revoke enrollment and API tokens' },
+  user: { run: runUser, summary: 'create, list and delete dashboard users' },
   agent: { run: runAgent, summary: 'run the agent on this machine (or confined to --root)' },
   simulate: { run: runSimulate, summary: 'simulated devices speaking the real protocol' },
   demo: { run: runDemo, summary: 'the example fleet, simulated devices and a sandboxed agent (npm start)' },
@@ -52,5 +54,28 @@ function processIo(): CommandIo {
     out: (line) => process.stdout.write(line + '\n'),
     err: (line) => process.stderr.write(line + '\n'),
     cwd: process.cwd(),
+    readSecret,
   };
+}
+
+/** Reads one line from stdin; on a terminal, prompts and does not echo what is typed. */
+async function readSecret(prompt: string): Promise<string> {
+  const { createInterface } = await import('node:readline');
+  const terminal = process.stdin.isTTY === true;
+  const rl = createInterface({ input: process.stdin, output: terminal ? process.stderr : undefined, terminal });
+  if (terminal) {
+    process.stderr.write(prompt);
+    // Swallow the echo of typed characters; readline still collects them.
+    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => undefined;
+  }
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      rl.once('line', resolve);
+      rl.once('close', () => reject(new Error('no password given on stdin')));
+    });
+    if (terminal) process.stderr.write('\n');
+    return line;
+  } finally {
+    rl.close();
+  }
 }

@@ -21,7 +21,17 @@ export interface ServerConfig {
   /** How long an agent has to acknowledge a job before it is re-sent. */
   jobAckTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The built dashboard served at `/` (`npm run build` makes it); none when undefined. */
+  dashboardDir?: string | undefined;
+  /** How long a dashboard login lasts. Default 12 h. */
+  sessionTtlMs?: number;
+  /** How often `/ui` deltas are flushed (default 250 ms) and the convergence chart sampled (10 s). */
+  uiFlushMs?: number;
+  statsSampleMs?: number;
 }
+
+/** Where `npm run build` puts the dashboard, relative to this file. */
+export const DEFAULT_DASHBOARD_DIR = path.resolve(import.meta.dirname, '../../dashboard/dist');
 
 export interface ServeOptions {
   repo?: string;
@@ -64,6 +74,7 @@ export function loadServerConfig(options: ServeOptions, env: NodeJS.ProcessEnv =
     apiToken: env.DEPLOYX_API_TOKEN || undefined,
     jobAckTimeoutMs: 10_000,
     logLevel: level as ServerConfig['logLevel'],
+    dashboardDir: env.DEPLOYX_DASHBOARD_DIR ? path.resolve(cwd, env.DEPLOYX_DASHBOARD_DIR) : DEFAULT_DASHBOARD_DIR,
   };
 }
 

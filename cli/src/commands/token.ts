@@ -1,8 +1,10 @@
 // deployx token create --name N [--expires 7d] [--max-uses N] [--labels k=v,...] [--data DIR]
+// deployx token create --api --role viewer|operator|admin --name N [--expires 90d] [--data DIR]
 // deployx token list [--data DIR]
 // deployx token revoke ID [--data DIR]
 //
-// The token is printed once; only its hash is stored.
+// Enrollment tokens let agents enroll; API tokens (`--api`) let tools call /api/v1 and /ui with a
+// role. A token is printed once; only its hash is stored.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,8 +12,10 @@ import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-stor
 import type { Store } from '../../../reconciler/src/edges/store/store.ts';
 import { hashSecret, newSecret } from '../../../reconciler/src/edges/transport/agent-gateway.ts';
 import type { CommandIo } from '../io.ts';
+import { ROLES, type Role } from '../../../schemas/protocol.ts';
 
 const HELP = `usage: deployx token create --name N [--expires 7d] [--max-uses N] [--labels k=v,...] [--device ID] [--data DIR]
+       deployx token create --api --role viewer|operator|admin --name N [--expires 90d] [--data DIR]
        deployx token list [--data DIR]
        deployx token revoke ID [--data DIR]`;
 
@@ -28,6 +32,8 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
         'max-uses': { type: 'string' },
         labels: { type: 'string' },
         device: { type: 'string' },
+        api: { type: 'boolean', default: false },
+        role: { type: 'string' },
         data: { type: 'string', default: '.deployx/server' },
       },
     });
@@ -40,6 +46,14 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
   try {
     if (sub === 'create') {
       if (!values.name) return usage(io, '--name is required');
+      if (values.api) {
+        if (!values.role) return usage(io, '--api needs --role viewer|operator|admin');
+        const created = await createApiToken(store, { name: values.name, role: values.role, ...(values.expires ? { expires: values.expires } : {}) });
+        io.out(created.token);
+        io.err(`API token "${values.name}" (${created.id}, ${values.role}) created; it is shown once, only its hash is stored`);
+        return 0;
+      }
+      if (values.role) return usage(io, '--role is for API tokens: add --api');
       const created = await createEnrollmentToken(store, {
         name: values.name,
         ...(values.expires ? { expires: values.expires } : {}),
@@ -54,12 +68,18 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
     if (sub === 'list') {
       for (const t of await store.listEnrollmentTokens()) {
         const state = t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt < new Date().toISOString() ? 'expired' : 'active';
-        io.out(`${t.id}  ${t.name.padEnd(20)} ${state.padEnd(8)} uses ${t.uses}/${t.maxUses ?? '∞'}  expires ${t.expiresAt ?? 'never'}`);
+        io.out(`${t.id}  enroll  ${t.name.padEnd(20)} ${state.padEnd(8)} uses ${t.uses}/${t.maxUses ?? '∞'}  expires ${t.expiresAt ?? 'never'}`);
+      }
+      for (const t of await store.listApiTokens()) {
+        const state = t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt < new Date().toISOString() ? 'expired' : 'active';
+        io.out(`${t.id}  api     ${t.name.padEnd(20)} ${state.padEnd(8)} role ${t.role.padEnd(8)}  expires ${t.expiresAt ?? 'never'}`);
       }
       return 0;
     }
     if (sub === 'revoke' && positionals[0]) {
-      await store.revokeEnrollmentToken(positionals[0]);
+      const id = positionals[0];
+      const isApi = (await store.listApiTokens()).some((t) => t.id === id);
+      await (isApi ? store.revokeApiToken(id) : store.revokeEnrollmentToken(id));
       io.out(`revoked ${positionals[0]}`);
       return 0;
     }
@@ -112,6 +132,32 @@ export async function createEnrollmentToken(
     ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
     labels: options.labels ?? {},
     ...(options.device ? { boundDevice: options.device } : {}),
+  });
+  return { id, token };
+}
+
+/** Creates an API token with a role; returns the secret (shown once) and its id. */
+export async function createApiToken(
+  store: Store,
+  options: { name: string; role: string; expires?: string; now?: Date },
+): Promise<{ id: string; token: string }> {
+  if (!ROLES.includes(options.role as Role)) throw new Error(`--role ${options.role}: use ${ROLES.join(', ')}`);
+  const now = options.now ?? new Date();
+  let expiresAt: string | undefined;
+  if (options.expires) {
+    const ms = durationMs(options.expires);
+    if (ms === undefined) throw new Error(`--expires ${options.expires}: use a duration like 90d or 12h`);
+    expiresAt = new Date(now.getTime() + ms).toISOString();
+  }
+  const token = newSecret('dxa');
+  const id = randomUUID();
+  await store.createApiToken({
+    id,
+    name: options.name,
+    role: options.role as Role,
+    tokenHash: hashSecret(token),
+    createdAt: now.toISOString(),
+    ...(expiresAt ? { expiresAt } : {}),
   });
   return { id, token };
 }

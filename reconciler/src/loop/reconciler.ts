@@ -95,6 +95,8 @@ export class Reconciler {
   /** Fingerprint of the desired state each device was last planned against. */
   readonly #desiredPrints = new Map<string, string>();
   readonly statuses = new Map<string, DeviceStatus>();
+  /** Groups and profiles of each device at the accepted revision, as its last pass compiled them. */
+  readonly memberships = new Map<string, { groups: string[]; profiles: string[] }>();
   readonly timings: ReconcileTimings = { sourcePasses: 0, devicePasses: 0, deviceSeconds: 0, sourceSeconds: 0 };
   #model: FleetModel | undefined;
   #context: CompileContext | undefined;
@@ -405,6 +407,7 @@ export class Reconciler {
       }
       const desired = this.desiredFor(device)!;
       this.#desiredPrints.set(id, desired.fingerprint);
+      this.memberships.set(id, { groups: desired.groups, profiles: desired.profiles.map((p) => p.name) });
       const snapshot = observed.get(id);
       const plan = planDevice(desired, snapshot?.resources, inventory.get(id) ?? [], { now });
       if (plan.forget.length > 0) forgets.push({ deviceId: id, upserts: [], deletes: plan.forget });

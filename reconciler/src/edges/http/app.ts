@@ -1,11 +1,16 @@
-// The HTTP API. Handlers are async and throw; the error middleware at the end is the one place
-// that picks status codes (from the error's `code`). Every /api/v1 route is authenticated:
-// the read API with the admin API token (Bearer), blobs with a device credential (Basic),
-// webhooks with their HMAC signature.
-import { timingSafeEqual } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response } from 'express';
+// The HTTP API and the dashboard. Handlers are async and throw; the error middleware at the end
+// is the one place that picks status codes (from the error's `code`). Every /api/v1 route is
+// authenticated: people with a session cookie (state changes also need the session's CSRF
+// header), tools with a Bearer token (API tokens carry a role; the data dir's token is admin),
+// blobs with a device credential (Basic), webhooks with their HMAC signature. Roles are checked
+// here, on the server: viewer reads, operator acts on rollouts, admin deletes devices.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { Role } from '../../../../schemas/protocol.ts';
 import { hashSecret } from '../transport/agent-gateway.ts';
-import type { Store, DeviceRecord } from '../store/store.ts';
+import type { UiGateway } from '../transport/ui-gateway.ts';
+import type { Store } from '../store/store.ts';
 import type { Logger } from '../log.ts';
 import type { Reconciler } from '../../loop/reconciler.ts';
 import type { BlobIndex } from '../../loop/blob-index.ts';
@@ -15,6 +20,8 @@ import { parsePushWebhook } from './webhooks.ts';
 import { renderMetrics } from './metrics.ts';
 import { addRolloutRoutes } from './rollout-routes.ts';
 import { addPlanRoutes, type PlanRouteDeps } from './plan-routes.ts';
+import { AccessError, CSRF_HEADER, hasRole, sessionCookie, type Access, type Principal } from './access.ts';
+import { summariseDevice } from './device-summary.ts';
 
 export interface AppDeps {
   /** What `GET /api/v1/plan` and `/inventory` need besides the store. */
@@ -25,8 +32,11 @@ export interface AppDeps {
   gateway: () => AgentGateway;
   log: Logger;
   now: () => Date;
-  apiTokenHash: string;
+  access: Access;
+  ui: () => UiGateway;
   webhookSecret: string | undefined;
+  /** The built dashboard (index.html, app.js); served at `/` when it exists. */
+  dashboardDir?: string;
 }
 
 export class HttpError extends Error {
@@ -71,9 +81,37 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const api = express.Router();
-  api.use((req, _res, next) => {
-    requireApiToken(deps, req);
+  api.use(express.json({ limit: '64kb' }));
+
+  // Login is the one /api/v1 call without a principal. JSON only: a cross-site form cannot send it.
+  api.post('/session', async (req, res) => {
+    if (!req.is('application/json')) throw new HttpError(415, 'request.json', 'send JSON: {"name", "password"}');
+    const { name, password } = (req.body ?? {}) as { name?: unknown; password?: unknown };
+    if (typeof name !== 'string' || typeof password !== 'string' || name === '' || name.length > 100 || password.length > 200) {
+      throw new HttpError(400, 'request.invalid', 'name and password are required strings');
+    }
+    const { secret, info } = await deps.access.login(name, password, req.ip ?? 'unknown');
+    deps.log.info('login', { user: name });
+    res.setHeader('Set-Cookie', sessionCookie(secret, deps.access.sessionTtlMs / 1000, req.secure));
+    res.json(info);
+  });
+
+  api.use(async (req, res, next) => {
+    const principal = await deps.access.authenticate({ authorization: req.headers.authorization, cookie: req.headers.cookie });
+    if (!principal) throw new AccessError('auth.required', 'log in, or send an API token (Authorization: Bearer …)');
+    deps.access.checkCsrf(principal, req.method, req.get(CSRF_HEADER));
+    res.locals.principal = principal;
     next();
+  });
+
+  api.get('/session', (_req, res) => {
+    res.json(deps.access.sessionInfo(principalOf(res)));
+  });
+
+  api.delete('/session', async (_req, res) => {
+    await deps.access.logout(principalOf(res));
+    res.setHeader('Set-Cookie', sessionCookie('', 0, false));
+    res.status(204).end();
   });
 
   api.get('/devices', async (req, res) => {
@@ -81,7 +119,7 @@ export function createApp(deps: AppDeps): express.Express {
     const offset = clampInt(req.query.offset, 0, 0, Number.MAX_SAFE_INTEGER);
     const devices = await deps.store.listDevices({ limit, offset });
     const total = await deps.store.countDevices();
-    res.json({ total, devices: devices.map((d) => deviceSummary(deps, d)) });
+    res.json({ total, devices: devices.map((d) => summaryOf(deps, d)) });
   });
 
   api.get('/devices/:id', async (req, res) => {
@@ -95,7 +133,7 @@ export function createApp(deps: AppDeps): express.Express {
     ]);
     const plan = desired ? planDevice(desired, observed?.resources, inventory, { now: deps.now() }) : undefined;
     res.json({
-      ...deviceSummary(deps, device),
+      ...summaryOf(deps, device),
       facts: device.facts,
       labels: device.labels,
       desired: desired ?? null,
@@ -106,16 +144,22 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
-  api.delete('/devices/:id', async (req, res) => {
+  api.delete('/devices/:id', requireRole('admin'), async (req, res) => {
     const id = String(req.params.id);
     await deps.store.deleteDevice(id, deps.now().toISOString());
     deps.gateway().disconnect(id);
+    deps.ui().deviceRemoved(id);
+    deps.log.info('device deleted', { device: id, by: principalOf(res).name });
     res.status(204).end();
   });
 
   api.get('/revisions', async (req, res) => {
     const limit = clampInt(req.query.limit, 100, 1, 1000);
-    res.json({ current: deps.reconciler.revision ?? null, revisions: await deps.store.listRevisions({ limit }) });
+    res.json({
+      current: deps.reconciler.revision ?? null,
+      webUrlTemplate: deps.reconciler.model?.fleet?.doc.spec.repoWebUrl ?? null,
+      revisions: await deps.store.listRevisions({ limit }),
+    });
   });
 
   api.get('/jobs', async (req, res) => {
@@ -137,37 +181,71 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
-  addRolloutRoutes(api, { rollouts: deps.reconciler.rollouts });
+  api.get('/stats/history', (_req, res) => {
+    res.json({ samples: deps.ui().history() });
+  });
+
+  api.get('/notifications', (req, res) => {
+    const after = clampInt(req.query.after, 0, 0, Number.MAX_SAFE_INTEGER);
+    res.json({ notifications: deps.ui().notifications(after) });
+  });
+
+  addRolloutRoutes(api, { rollouts: deps.reconciler.rollouts, operator: requireRole('operator') });
   addPlanRoutes(api, { ...deps.plan, store: deps.store, isOnline: (id) => deps.gateway().isOnline(id), now: deps.now });
 
   app.use('/api/v1', api);
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such API route')));
+  if (deps.dashboardDir) serveDashboard(app, deps.dashboardDir);
   app.use(errorMiddleware(deps.log));
   return app;
 }
 
-function deviceSummary(deps: AppDeps, device: DeviceRecord) {
-  const status = deps.reconciler.statuses.get(device.id);
-  return {
-    id: device.id,
-    name: device.name,
-    online: deps.gateway().isOnline(device.id),
-    state: status?.state ?? 'unknown',
-    reason: status?.reason ?? 'not reconciled yet',
-    revision: device.reportedRevision ?? null,
-    lastSeenAt: device.lastSeenAt ?? null,
-    lastReportAt: device.lastReportAt ?? null,
-    agentVersion: device.agentVersion ?? null,
-    os: device.facts.os ?? null,
+/**
+ * The dashboard's files, and its index.html for any other GET that is not an API path, so deep
+ * links (`/devices/web-01`) survive a reload. The bundle's files are content-hashed by name only
+ * when the build says so; index.html is never cached.
+ */
+function serveDashboard(app: express.Express, dir: string): void {
+  const index = path.join(dir, 'index.html');
+  app.use(express.static(dir, { index: false, maxAge: '1h', setHeaders: (res, file) => {
+    if (file.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+  } }));
+  const reserved = /^\/(api|pxe|socket\.io|healthz|metrics)(\/|$)/;
+  app.get(/.*/, (req, res, next) => {
+    if (reserved.test(req.path) || path.extname(req.path) !== '') return next();
+    if (!existsSync(index)) {
+      next(new HttpError(503, 'dashboard.not-built', 'the dashboard is not built: run `npm run build`'));
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('Content-Security-Policy', "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+    res.setHeader('X-Frame-Options', 'DENY');
+    res.sendFile(index);
+  });
+}
+
+/** Route guard: the principal's role must be at least `role` (403 `auth.forbidden`). */
+export function requireRole(role: Role): RequestHandler {
+  return (_req, res, next) => {
+    const principal = res.locals.principal as Principal | undefined;
+    if (!principal) throw new AccessError('auth.required', 'not authenticated');
+    if (!hasRole(principal, role)) {
+      throw new AccessError('auth.forbidden', `${principal.name} is ${principal.role}; this needs ${role}`);
+    }
+    next();
   };
 }
 
-function requireApiToken(deps: AppDeps, req: Request): void {
-  const header = req.headers.authorization ?? '';
-  const match = /^Bearer (\S+)$/.exec(header);
-  if (!match || !sameHash(hashSecret(match[1]!), deps.apiTokenHash)) {
-    throw new HttpError(401, 'auth.required', 'an API token is required (Authorization: Bearer …)');
-  }
+function principalOf(res: Response): Principal {
+  return res.locals.principal as Principal;
+}
+
+function summaryOf(deps: AppDeps, device: Parameters<typeof summariseDevice>[0]) {
+  return summariseDevice(device, {
+    statuses: deps.reconciler.statuses,
+    memberships: deps.reconciler.memberships,
+    isOnline: (id) => deps.gateway().isOnline(id),
+  });
 }
 
 async function requireDevice(deps: AppDeps, req: Request): Promise<string> {
@@ -181,10 +259,6 @@ async function requireDevice(deps: AppDeps, req: Request): Promise<string> {
   const device = await deps.store.findDeviceByCredential(deviceId, credentialHash);
   if (!device) throw new HttpError(401, 'auth.refused', 'bad device credential');
   return device.id;
-}
-
-function sameHash(a: string, b: string): boolean {
-  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
 /** Serves `bytes`, honouring a single `Range: bytes=a-b` request. */
@@ -216,6 +290,11 @@ function clampInt(value: unknown, fallback: number, min: number, max: number): n
 }
 
 const STATUS_BY_CODE: Record<string, number> = {
+  'auth.required': 401,
+  'auth.bad-credentials': 401,
+  'auth.throttled': 429,
+  'auth.csrf': 403,
+  'auth.forbidden': 403,
   'webhook.signature': 401,
   'webhook.bad-payload': 400,
   'webhook.unsupported-event': 202,

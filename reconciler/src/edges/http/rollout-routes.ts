@@ -12,13 +12,15 @@
 // `rollout.superseded`), nothing to promote 409 (`rollout.nothing-to-promote`), an unknown id 404
 // (`rollout.not-found`) — app.ts maps the codes. Every route takes the admin API token for now;
 // an operator role comes with users and roles (issue 5).
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
 import { ROLLOUT_RECORD_STATUSES, type RolloutRecordStatus } from '../store/store.ts';
 import { describeRollout, type RolloutCommand, type RolloutDriver, RolloutLookupError, type RolloutView } from '../../loop/rollouts.ts';
 import { HttpError } from './app.ts';
 
 export interface RolloutRouteDeps {
   rollouts: Pick<RolloutDriver, 'list' | 'get' | 'command' | 'failedDevices'>;
+  /** Guards the commands (promote, pause, resume): the operator role. */
+  operator: RequestHandler;
 }
 
 type FailedDeviceView = Awaited<ReturnType<RolloutDriver['failedDevices']>>[number];
@@ -65,7 +67,7 @@ export function addRolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
     res.json(body);
   });
 
-  router.post('/rollouts/:id/:command', async (req, res) => {
+  router.post('/rollouts/:id/:command', deps.operator, async (req, res) => {
     const command = String(req.params.command) as RolloutCommand;
     if (!COMMANDS.includes(command)) throw new HttpError(404, 'not-found', 'no such API route');
     const record = await deps.rollouts.command(String(req.params.id), command);

@@ -60,6 +60,8 @@ export interface NotifierOptions {
   queueLimit?: number;
   /** Time allowed for one request, response included. Default 10 s. */
   requestTimeoutMs?: number;
+  /** Also given every event, whatever the notifiers (the dashboard's `/ui` feed). Must not throw. */
+  listener?: (event: FleetEvent) => void;
 }
 
 export interface NotifierStats {
@@ -116,9 +118,11 @@ export class Notifier {
   private readonly retry: RetryPolicy;
   private readonly queueLimit: number;
   private readonly requestTimeoutMs: number;
+  private readonly listener: ((event: FleetEvent) => void) | undefined;
   private closed = false;
 
   constructor(options: NotifierOptions) {
+    this.listener = options.listener;
     this.resolveSecret = options.resolveSecret;
     this.log = options.log;
     this.fetch = options.fetch ?? globalThis.fetch;
@@ -135,6 +139,7 @@ export class Notifier {
   notify(event: FleetEvent): void {
     try {
       if (this.closed) return;
+      this.listener?.(event);
       let copy: FleetEvent | undefined;
       for (const channel of this.channels.values()) {
         const events = channel.spec.events;

@@ -52,8 +52,8 @@ export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-/** A new random secret with a readable prefix (`dxe_` enrollment, `dxc_` credential, `dxa_` API). */
-export function newSecret(prefix: 'dxe' | 'dxc' | 'dxa'): string {
+/** A new random secret with a readable prefix (`dxe_` enrollment, `dxc_` credential, `dxa_` API, `dxs_` session). */
+export function newSecret(prefix: 'dxe' | 'dxc' | 'dxa' | 'dxs'): string {
   return `${prefix}_${randomBytes(32).toString('base64url')}`;
 }
 

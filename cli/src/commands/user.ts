@@ -1,0 +1,70 @@
+// deployx user create --name N --role viewer|operator|admin [--reset] [--data DIR]
+// deployx user list [--data DIR]
+// deployx user delete NAME [--data DIR]
+//
+// The password is prompted (not echoed) on a terminal, or read from the first line of stdin
+// (`printf '%s\n' "$PW" | deployx user create ...`); never from an argument, which `ps` shows.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createUser } from '../../../reconciler/src/actions/users.ts';
+import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
+import type { CommandIo } from '../io.ts';
+
+const HELP = `usage: deployx user create --name N --role viewer|operator|admin [--reset] [--data DIR]
+       deployx user list [--data DIR]
+       deployx user delete NAME [--data DIR]
+
+The password is prompted for, or read from the first line of stdin.`;
+
+export async function runUser(args: string[], io: CommandIo): Promise<number> {
+  const [sub, ...rest] = args;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        name: { type: 'string' },
+        role: { type: 'string' },
+        reset: { type: 'boolean', default: false },
+        data: { type: 'string', default: '.deployx/server' },
+      },
+    });
+  } catch (error) {
+    io.err(`deployx user: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (sub !== 'create' && sub !== 'list' && !(sub === 'delete' && positionals[0])) {
+    io.err(`deployx user: ${sub ? `unknown subcommand "${sub}"` : 'a subcommand is required'}\n\n${HELP}`);
+    return 2;
+  }
+  if (sub === 'create' && (!values.name || !values.role)) {
+    io.err(`deployx user: --name and --role are required\n\n${HELP}`);
+    return 2;
+  }
+  const store = await openSqliteStore({ file: path.resolve(io.cwd, values.data, 'deployx.sqlite') });
+  try {
+    if (sub === 'create') {
+      if (!io.readSecret) throw new Error('no way to read a password here');
+      const password = await io.readSecret(`password for ${values.name}: `);
+      const user = await createUser(store, { name: values.name!, role: values.role!, password, replace: values.reset });
+      io.err(`user ${user.name} (${user.role}) ${values.reset ? 'saved' : 'created'}`);
+      return 0;
+    }
+    if (sub === 'list') {
+      for (const u of await store.listUsers()) io.out(`${u.name.padEnd(24)} ${u.role.padEnd(9)} created ${u.createdAt}`);
+      return 0;
+    }
+    await store.deleteUser(positionals[0]!);
+    io.err(`user ${positionals[0]} deleted (with their sessions)`);
+    return 0;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const hint = code === 'store.conflict' ? ' (the user exists: add --reset to change role and password)' : '';
+    io.err(`deployx user: ${(error as Error).message}${hint}`);
+    return code === 'user.invalid' || code === 'store.conflict' || code === 'store.not-found' ? 1 : 2;
+  } finally {
+    await store.close();
+  }
+}
