@@ -2,12 +2,14 @@
 // with the embedded SQLite store, ~25 simulated devices whose labels match the example's groups,
 // and one real agent confined to a sandbox directory. Everything lives under .deployx/demo.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { cp, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { startSimulation, type Simulation } from '../../../agent/src/simulator/index.ts';
+import { createUser } from '../../../reconciler/src/actions/users.ts';
 import { loadServerConfig } from '../../../reconciler/src/config.ts';
 import { createLogger } from '../../../reconciler/src/edges/log.ts';
 import { startServer } from '../../../reconciler/src/main.ts';
@@ -89,8 +91,13 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
     throw error;
   }
 
+  // The first admin, for the dashboard: a fresh password each start, printed once.
+  const adminPassword = randomBytes(12).toString('base64url');
+  await createUser(server.store, { name: 'admin', role: 'admin', password: adminPassword, replace: true });
+
   io.out('');
   io.out(`DeployX demo is running on ${server.url}`);
+  io.out(`  dashboard          ${server.url}/   log in as admin / ${adminPassword}`);
   io.out(`  fleet repository   ${repo}   (commit there: the server picks it up within seconds)`);
   io.out(`  server log         ${logFile}`);
   io.out(`  API token          ${server.apiToken}`);

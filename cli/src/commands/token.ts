@@ -6,6 +6,7 @@
 // Enrollment tokens let agents enroll; API tokens (`--api`) let tools call /api/v1 and /ui with a
 // role. A token is printed once; only its hash is stored.
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
@@ -42,7 +43,10 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
     return 2;
   }
   const { values, positionals } = parsed;
-  const store = await openSqliteStore({ file: path.resolve(io.cwd, values.data, 'deployx.sqlite') });
+  // The data dir may not exist yet: users and tokens can be made before the first `serve`.
+  const dataDir = path.resolve(io.cwd, values.data);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const store = await openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
   try {
     if (sub === 'create') {
       if (!values.name) return usage(io, '--name is required');

@@ -4,6 +4,7 @@
 //
 // The password is prompted (not echoed) on a terminal, or read from the first line of stdin
 // (`printf '%s\n' "$PW" | deployx user create ...`); never from an argument, which `ps` shows.
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createUser } from '../../../reconciler/src/actions/users.ts';
@@ -43,7 +44,10 @@ export async function runUser(args: string[], io: CommandIo): Promise<number> {
     io.err(`deployx user: --name and --role are required\n\n${HELP}`);
     return 2;
   }
-  const store = await openSqliteStore({ file: path.resolve(io.cwd, values.data, 'deployx.sqlite') });
+  // The data dir may not exist yet: users and tokens can be made before the first `serve`.
+  const dataDir = path.resolve(io.cwd, values.data);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const store = await openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
   try {
     if (sub === 'create') {
       if (!io.readSecret) throw new Error('no way to read a password here');
