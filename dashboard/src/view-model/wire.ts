@@ -1,0 +1,177 @@
+// REST shapes the dashboard reads that `schemas/protocol.ts` does not type: the reconciler defines
+// them (store records, rollout views) and the dashboard may not import the reconciler. Only the
+// fields the dashboard reads are listed; the server may send more.
+import type { DeviceState, DeviceSummary, Job, JobResult, JobState, ObservedResource } from '../../../schemas/protocol.ts';
+
+export interface ApiErrorBody {
+  error: { code: string; message: string };
+}
+
+/** A job as the store keeps it (`GET /api/v1/jobs`, device detail). */
+export interface JobRecord extends Job {
+  state: JobState;
+  dispatchedAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  attempts: number;
+  result?: JobResult;
+}
+
+export interface DesiredResourceView {
+  key: string;
+  type: 'package' | 'file' | 'script';
+  fingerprint: string;
+  ensure?: 'present' | 'absent';
+  drift?: 'enforce' | 'report';
+  // package
+  software?: string;
+  manager?: string;
+  packageName?: string;
+  version?: string;
+  // file
+  path?: string;
+  sha256?: string;
+  size?: number;
+  mode?: string;
+  owner?: string;
+  group?: string;
+  origin?: { kind: string; path?: string; url?: string };
+  // script
+  name?: string;
+  interpreter?: string;
+  run?: unknown;
+}
+
+export interface ChangeView {
+  key: string;
+  action: 'create' | 'update' | 'delete' | 'unchanged';
+  reason: string;
+  drift: boolean;
+  reportOnly: boolean;
+}
+
+export interface InventoryEntry {
+  key: string;
+  fingerprint: string;
+  revision: string;
+  appliedAt: string;
+}
+
+export interface DeviceDetail extends DeviceSummary {
+  facts: Record<string, unknown>;
+  labels: Record<string, string>;
+  desired: {
+    revision: string;
+    groups: string[];
+    profiles: Array<{ name: string; drift?: string }>;
+    resources: DesiredResourceView[];
+    issues?: Array<{ code: string; message: string; subject: string }>;
+  } | null;
+  observed: ObservedResource[];
+  changes: ChangeView[];
+  inventory: InventoryEntry[];
+  jobs: JobRecord[];
+}
+
+export interface RevisionError {
+  code: string;
+  message: string;
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  suggestion?: string;
+}
+
+export interface RevisionView {
+  revision: string;
+  oid: string;
+  branch: string;
+  author: string;
+  message: string;
+  committedAt: string;
+  seenAt: string;
+  lastSeenAt: string;
+  status: 'accepted' | 'rejected';
+  errors: RevisionError[];
+}
+
+export interface RevisionsResponse {
+  current: string | null;
+  webUrlTemplate?: string | null;
+  revisions: RevisionView[];
+}
+
+export type RolloutDeviceStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'offline';
+export type RolloutCounts = Record<RolloutDeviceStatus, number> & { total: number };
+export type RolloutStatus = 'progressing' | 'paused' | 'halted' | 'completed' | 'partial' | 'failed' | 'superseded' | string;
+
+export interface WaveView {
+  index: number;
+  name: string;
+  implicit: boolean;
+  manualPromotion: boolean;
+  failureThreshold: number;
+  maxParallel: number;
+  counts: RolloutCounts;
+  startedAt: string | null;
+  completedAt: string | null;
+  promotedAt: string | null;
+}
+
+export interface FailedDevice {
+  device: string;
+  error?: string;
+  output?: string;
+}
+
+export interface RolloutView {
+  id: string;
+  revision: string;
+  profile: string | null;
+  status: RolloutStatus;
+  supersededBy: string | null;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+  counts: RolloutCounts;
+  activeWave: number | null;
+  awaitingPromotion: number | null;
+  halted: { wave: number; name: string; threshold: number; devices: string[]; failedDevices?: FailedDevice[] } | null;
+  waves: WaveView[];
+}
+
+export interface RolloutDetail extends RolloutView {
+  failedDevices: FailedDevice[];
+  devices?: Array<{ name: string; wave: number; status: RolloutDeviceStatus; online: boolean; attempts: number; failures: number; retryAt?: string }>;
+}
+
+export interface StatsResponse {
+  revision: string | null;
+  devices: { total: number; online: number; byState: Record<DeviceState, number> };
+  jobs: Partial<Record<JobState, number>>;
+}
+
+export interface ProvisioningStep {
+  name?: string;
+  step?: string;
+  status?: string;
+  state?: string;
+  at?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  message?: string;
+  error?: string;
+}
+
+/** `GET /api/v1/devices/:id/provisioning`: owned by the PXE work; read defensively. */
+export interface ProvisioningView {
+  state?: string;
+  status?: string;
+  profile?: string;
+  mac?: string;
+  updatedAt?: string;
+  steps?: ProvisioningStep[];
+  timeline?: ProvisioningStep[];
+  [key: string]: unknown;
+}
