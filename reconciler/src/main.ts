@@ -19,6 +19,7 @@ import type { Store } from './edges/store/store.ts';
 import { AgentGateway, hashSecret, newSecret } from './edges/transport/agent-gateway.ts';
 import { UiGateway } from './edges/transport/ui-gateway.ts';
 import { planWaves } from './core/rollout/waves.ts';
+import { Provisioning } from './actions/provisioning.ts';
 import { BlobIndex } from './loop/blob-index.ts';
 import { Reconciler, type ReconcilerEvent } from './loop/reconciler.ts';
 
@@ -84,6 +85,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     },
   });
 
+  const provisioning = new Provisioning({ store, model: () => reconciler.model, blobs, secrets, log, now });
   const app = createApp({
     plan: {
       source,
@@ -101,6 +103,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     access,
     ui: () => ui!,
     webhookSecret: config.webhookSecret,
+    provisioning,
     dashboardDir: config.dashboardDir,
   });
   const http: HttpServer = createServer(app);
@@ -120,6 +123,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     hooks: {
       connected: (id) => {
         reconciler.deviceConnected(id);
+        provisioning.agentConnected(id).catch((error: unknown) => log.warn('provisioning enrollment not recorded', { device: id, error }));
         ui!.agentConnected(id);
       },
       disconnected: (id) => {

@@ -133,8 +133,7 @@ export function renderPreseed(ctx: InstallerContext): string {
         'mkdir -p /target/etc/deployx',
         `printf 'DEPLOYX_SERVER=%s\\nDEPLOYX_ENROLLMENT_TOKEN=%s\\nDEPLOYX_DEVICE=%s\\n' ${sq(v.base)} ${sq(v.enroll)} ${sq(v.device)} > /target/etc/deployx/agent.env`,
         'chmod 600 /target/etc/deployx/agent.env',
-        `wget -q -O /tmp/deployx-tasks.sh ${sq(`${v.base}/pxe/runner/deployx-tasks.sh`)}`,
-        `sh /tmp/deployx-tasks.sh --server ${sq(v.base)} --token ${sq(v.token)} --root /target --no-reboot`,
+        `wget -q -O /tmp/deployx-tasks.sh ${sq(`${v.base}/pxe/runner/deployx-tasks.sh`)} && sh /tmp/deployx-tasks.sh --server ${sq(v.base)} --token ${sq(v.token)} --root /target --no-reboot`,
       ].join('; '),
   ];
   return lines.join('\n') + '\n';

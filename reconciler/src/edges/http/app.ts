@@ -20,6 +20,8 @@ import { parsePushWebhook } from './webhooks.ts';
 import { renderMetrics } from './metrics.ts';
 import { addRolloutRoutes } from './rollout-routes.ts';
 import { addPlanRoutes, type PlanRouteDeps } from './plan-routes.ts';
+import { addProvisioningRoutes, addPxeRoutes } from './pxe-routes.ts';
+import type { Provisioning } from '../../actions/provisioning.ts';
 import { AccessError, CSRF_HEADER, hasRole, sessionCookie, type Access, type Principal } from './access.ts';
 import { summariseDevice } from './device-summary.ts';
 
@@ -35,6 +37,8 @@ export interface AppDeps {
   access: Access;
   ui: () => UiGateway;
   webhookSecret: string | undefined;
+  /** Bare-metal provisioning: the /pxe routes and /api/v1 provisioning reads; absent, PXE is not served. */
+  provisioning?: Provisioning;
   /** The built dashboard (index.html, app.js); served at `/` when it exists. */
   dashboardDir?: string;
 }
@@ -79,6 +83,8 @@ export function createApp(deps: AppDeps): express.Express {
     if (!bytes) throw new HttpError(404, 'blob.not-found', `no blob ${hex}`);
     sendRange(req, res, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
+
+  if (deps.provisioning) addPxeRoutes(app, { provisioning: deps.provisioning });
 
   const api = express.Router();
   api.use(express.json({ limit: '64kb' }));
@@ -192,6 +198,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   addRolloutRoutes(api, { rollouts: deps.reconciler.rollouts, operator: requireRole('operator') });
   addPlanRoutes(api, { ...deps.plan, store: deps.store, isOnline: (id) => deps.gateway().isOnline(id), now: deps.now });
+  if (deps.provisioning) addProvisioningRoutes(api, { provisioning: deps.provisioning });
 
   app.use('/api/v1', api);
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such API route')));
@@ -262,7 +269,7 @@ async function requireDevice(deps: AppDeps, req: Request): Promise<string> {
 }
 
 /** Serves `bytes`, honouring a single `Range: bytes=a-b` request. */
-function sendRange(req: Request, res: Response, bytes: Buffer): void {
+export function sendRange(req: Request, res: Response, bytes: Buffer): void {
   res.setHeader('Accept-Ranges', 'bytes');
   res.type('application/octet-stream');
   const range = req.headers.range;
@@ -302,6 +309,13 @@ const STATUS_BY_CODE: Record<string, number> = {
   'store.invalid': 400,
   'store.conflict': 409,
   'blob.upstream': 502,
+  'pxe.invalid': 400,
+  'pxe.token': 401,
+  'pxe.not-found': 404,
+  'pxe.step-index': 400,
+  'pxe.step-order': 409,
+  'pxe.stale': 409,
+  'pxe.render': 500,
   'rollout.not-found': 404,
   'rollout.superseded': 409,
   'rollout.finished': 409,

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { acceptStep } from '../../core/pxe/task-progress.ts';
+import type { RunnerTask } from '../../core/pxe/task-sequence.ts';
 import type { NewProvisioningRun } from './store.ts';
 import { at, enroll, tempStore } from './test-support.ts';
 
-const TASKS = [
-  { type: 'partition', name: 'disk', continueOnError: false },
-  { type: 'run-script', name: 'optional', continueOnError: true },
-  { type: 'install-agent', name: 'agent', continueOnError: false },
+const TASKS: RunnerTask[] = [
+  { index: 0, type: 'partition', name: 'disk', continueOnError: false, layout: 'lvm' },
+  { index: 1, type: 'run-script', name: 'optional', continueOnError: true },
+  { index: 2, type: 'install-agent', name: 'agent', continueOnError: false },
 ];
 
 function run(id: string, deviceId = 'web-1', minutes = 0): NewProvisioningRun {

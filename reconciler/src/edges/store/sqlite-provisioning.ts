@@ -30,6 +30,7 @@ type ProvisioningPart = Pick<
   | 'listProvisioningRuns'
   | 'recordProvisioningStep'
   | 'listProvisioningSteps'
+  | 'devicesAwaitingEnrollment'
   | 'markEnrolled'
 >;
 
@@ -289,6 +290,11 @@ export function sqliteProvisioning({ db }: SqliteContext): ProvisioningPart {
         ),
       );
       return rows.map(toStep);
+    },
+
+    async devicesAwaitingEnrollment() {
+      const rows = await db.read((c) => c.all<{ device_id: string }>(`SELECT device_id FROM provisioning WHERE state IN ('provisioning', 'provisioned')`));
+      return rows.map((r) => r.device_id);
     },
 
     async markEnrolled(deviceId, at) {

@@ -21,6 +21,7 @@ import type { DesiredResource } from '../../core/model.ts';
 import type { RolloutState, RolloutStatus } from '../../core/rollout/schedule.ts';
 import type { ProvisioningState } from '../../core/pxe/boot-decision.ts';
 import type { StepReport, StepStatus, StepVerdict } from '../../core/pxe/task-progress.ts';
+import type { RunnerTask } from '../../core/pxe/task-sequence.ts';
 
 export type IsoTime = string;
 export type Labels = Record<string, string>;
@@ -378,11 +379,8 @@ export interface ProvisioningRecord {
 
 export type ProvisioningRunStatus = 'active' | 'succeeded' | 'failed' | 'superseded';
 
-export interface ProvisioningRunTask {
-  type: string;
-  name: string;
-  continueOnError: boolean;
-}
+/** A run's tasks as compiled at its start (pinned to the run's revision). */
+export type ProvisioningRunTask = RunnerTask;
 
 export interface NewProvisioningRun {
   id: string;
@@ -615,6 +613,8 @@ export interface Store {
   ): Promise<RecordStepOutcome>;
   /** The device's timeline, oldest first (the last `limit` steps). */
   listProvisioningSteps(deviceId: string, limit: number): Promise<ProvisioningStep[]>;
+  /** Devices in `provisioning` or `provisioned`: their agent's first connection enrolls them. */
+  devicesAwaitingEnrollment(): Promise<string[]>;
   /** provisioning|provisioned → enrolled; false when the device was not being provisioned. */
   markEnrolled(deviceId: string, at: IsoTime): Promise<boolean>;
 
