@@ -106,6 +106,17 @@ describe('sh task runner against a live server', { timeout: 180_000 }, () => {
     assert.doesNotMatch(boot, /kernel|token/);
   });
 
+  test('an operator\'s reprovision makes the next boot install again, keeping the hostname', async () => {
+    const res = await fetch(`${env.server.url}/api/v1/devices/web-1/provisioning/reprovision`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.server.apiToken}` },
+    });
+    assert.equal(res.status, 200, await res.text());
+    const boot = await (await fetch(`${env.server.url}/pxe/boot.ipxe?mac=${encodeURIComponent(MAC)}`)).text();
+    assert.match(boot, /^set token dxp_/m);
+    assert.match(boot, /netcfg\/get_hostname=web-lab-01 /);
+  });
+
   test('the enrollment token was single-use: a second agent with it is refused', async () => {
     const agentEnv = await readFile(path.join(env.root, 'etc', 'deployx', 'agent.env'), 'utf8');
     const token = /^DEPLOYX_ENROLLMENT_TOKEN=(\S+)$/m.exec(agentEnv)![1]!;

@@ -305,6 +305,19 @@ export class Provisioning {
     }
   }
 
+  /** An operator asks for a reinstall: back to `discovered`, so the next network boot installs. */
+  async requestReprovision(deviceId: string) {
+    const model = this.deps.model();
+    const profile = model?.profiles.get(model.devices.get(deviceId)?.doc.spec.profile ?? '')?.doc;
+    const known = await this.deps.store.getProvisioning(deviceId);
+    if (!profile?.spec.provisioning && !known) {
+      throw new ProvisioningError('pxe.not-found', `device ${deviceId} is not declared with a provisioning profile`);
+    }
+    const record = await this.deps.store.setProvisioningState(deviceId, 'discovered', this.deps.now().toISOString());
+    this.deps.log.info('reprovision requested', { device: deviceId });
+    return record;
+  }
+
   async discovered(limit: number, all: boolean) {
     return this.deps.store.listPxeMachines({ limit, unknownOnly: !all });
   }

@@ -198,7 +198,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   addRolloutRoutes(api, { rollouts: deps.reconciler.rollouts, operator: requireRole('operator') });
   addPlanRoutes(api, { ...deps.plan, store: deps.store, isOnline: (id) => deps.gateway().isOnline(id), now: deps.now });
-  if (deps.provisioning) addProvisioningRoutes(api, { provisioning: deps.provisioning });
+  if (deps.provisioning) addProvisioningRoutes(api, { provisioning: deps.provisioning, operator: requireRole('operator') });
 
   app.use('/api/v1', api);
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not-found', 'no such API route')));

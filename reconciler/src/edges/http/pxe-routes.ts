@@ -10,11 +10,12 @@
 //   GET  /pxe/runner/:name                      the task runners (deployx-tasks.sh, .ps1)
 //   GET  /api/v1/provisioning/discovered        machines that booted and no Device matches
 //   GET  /api/v1/devices/:id/provisioning       state, runs and the step timeline of a device
+//   POST /api/v1/devices/:id/provisioning/reprovision   operator: install again at the next boot
 //
 // Everything a machine sends is checked strictly (machine-identity.ts); the server URL written
 // into scripts and configs is the one the machine used to reach us (Host header, checked), or
 // the configured public URL.
-import express, { type Request, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Router } from 'express';
 import { renderTaskLines } from '../../core/pxe/task-sequence.ts';
 import { isIdentityProblem, parseMachineIdentity } from '../../core/pxe/machine-identity.ts';
 import { STEP_STATUSES, type StepStatus } from '../../core/pxe/task-progress.ts';
@@ -131,7 +132,13 @@ export function addPxeRoutes(app: express.Express, deps: PxeRouteDeps): void {
   app.use('/pxe', pxe);
 }
 
-export function addProvisioningRoutes(api: Router, deps: Pick<PxeRouteDeps, 'provisioning'>): void {
+export function addProvisioningRoutes(api: Router, deps: Pick<PxeRouteDeps, 'provisioning'> & { operator?: RequestHandler }): void {
+  const guard = deps.operator ? [deps.operator] : [];
+  // The device installs again on its next network boot (its hostname number is kept).
+  api.post('/devices/:id/provisioning/reprovision', ...guard, async (req, res) => {
+    res.json(await deps.provisioning.requestReprovision(String(req.params.id)));
+  });
+
   api.get('/provisioning/discovered', async (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit) || 200));
     res.json({ machines: await deps.provisioning.discovered(limit, req.query.all === '1') });
