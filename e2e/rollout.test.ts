@@ -17,6 +17,8 @@ import { runRollout } from '../cli/src/commands/rollout.ts';
 import type { CommandIo } from '../cli/src/io.ts';
 import { makeRepo, type FileTree } from '../reconciler/src/edges/git/test-repo.ts';
 import { startReceiver, type Receiver } from '../reconciler/src/edges/notify/test-receiver.ts';
+import { io as connectUi } from 'socket.io-client';
+import { UI_NAMESPACE, type RolloutDelta, type UiNotification } from '../schemas/protocol.ts';
 import type { RunningServer } from '../reconciler/src/main.ts';
 import { api, startTestServer, tempDir, waitFor } from './harness.ts';
 
@@ -170,6 +172,18 @@ describe('rollouts', { timeout: 240_000 }, () => {
     assert.deepEqual((await api<{ rollouts: unknown[] }>(server, '/api/v1/rollouts')).rollouts, []);
     assert.equal(server.gateway.connectedCount, 50);
 
+    // The dashboard's feed, watched as a tool with the admin token.
+    const ui = connectUi(server.url + UI_NAMESPACE, { transports: ['websocket'], auth: { token: server.apiToken }, reconnection: false });
+    cleanups.push(async () => void ui.close());
+    const uiNotes: UiNotification[] = [];
+    const uiRollouts: RolloutDelta[] = [];
+    ui.on('notification', (n: UiNotification) => uiNotes.push(n));
+    ui.on('rollout', (r: RolloutDelta) => uiRollouts.push(r));
+    await new Promise<void>((resolve, reject) => {
+      ui.once('connect', resolve);
+      ui.once('connect_error', reject);
+    });
+
     // The change: a rollout of profile web over every device.
     const second = await repo.commit(fleet('hello v2\n'), 'greeting v2');
     server.reconciler.enqueueSource();
@@ -228,6 +242,14 @@ describe('rollouts', { timeout: 240_000 }, () => {
       assert.ok(['sim-10', 'sim-11'].includes(failure.device));
       assert.match(failure.output ?? '', /simulated failure/);
     }
+
+    // The same events reached the dashboard's /ui namespace.
+    const uiHalted = await waitFor('rollout.halted on /ui', () => uiNotes.find((n) => n.kind === 'rollout.halted'), 10_000);
+    assert.equal(uiHalted.level, 'error');
+    assert.equal(uiHalted.message, haltedEvent.summary);
+    assert.equal(uiHalted.subject, `rollout:${halted.id}`);
+    assert.ok(uiNotes.some((n) => n.kind === 'rollout.wave.completed' && /wave canary completed: 1\/1 succeeded/.test(n.message)));
+    assert.ok(uiRollouts.some((r) => r.rolloutId === halted.id && r.status === 'halted'), 'rollout deltas carry the status');
 
     // The CLI shows it, and refuses to resume a halted rollout.
     const env = { DEPLOYX_API_TOKEN: server.apiToken };
