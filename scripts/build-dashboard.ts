@@ -40,7 +40,7 @@ export async function buildDashboard(outDir = path.join(dashboard, 'dist')): Pro
   const js = result.outputFiles[0]!.contents;
   await writeFile(path.join(outDir, 'app.js'), js);
   await copyFile(path.join(dashboard, 'public', 'index.html'), path.join(outDir, 'index.html'));
-  await copyFile(path.join(dashboard, 'public', 'favicon.svg'), path.join(outDir, 'favicon.svg'));
+  for (const file of ['favicon.svg', 'theme.js']) await copyFile(path.join(dashboard, 'public', file), path.join(outDir, file));
   const html = await readFile(path.join(outDir, 'index.html'));
   return { outDir, bytes: js.byteLength + html.byteLength, gzipBytes: gzipSync(js, { level: 9 }).byteLength + gzipSync(html, { level: 9 }).byteLength, ms: performance.now() - started };
 }

@@ -62,7 +62,7 @@ export class DxNotifications extends LitElement {
     const now = Date.now();
     return html`
       <button class="bell" aria-label=${`Notifications${unread ? `, ${unread} unread` : ''}`} aria-expanded=${this.open} @click=${this.#toggle}>
-        🔔${badge ? html`<span class="count" data-unread=${unread}>${badge}</span>` : nothing}
+        <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9"/><path d="M10.3 21a1.94 1.94 0 0 0 3.4 0"/></svg>${badge ? html`<span class="count" data-unread=${unread}>${badge}</span>` : nothing}
       </button>
       ${this.open
         ? html`<div class="panel" role="dialog" aria-label="Notifications" @click=${(e: Event) => (e.composedPath().some((n) => n instanceof HTMLAnchorElement) ? (this.open = false) : null)}>

@@ -1,0 +1,375 @@
+// The dashboard in a real browser (playwright-core driving Debian's Chromium) against a real
+// server (SQLite, a local Git repository), simulated devices speaking the real protocol and one
+// real sandboxed agent process. Each test asserts what a person sees on the page, and where it
+// matters what the server and the disk hold. Screenshots of every page go to e2e/artifacts/dashboard/.
+//
+// Skipped only when /usr/bin/chromium is missing (`apt-get install chromium`; .ci/run installs it).
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { startSimulation, type Simulation } from '../agent/src/simulator/index.ts';
+import { createEnrollmentToken } from '../cli/src/commands/token.ts';
+import { makeRepo, type FileTree } from '../reconciler/src/edges/git/test-repo.ts';
+import type { RunningServer } from '../reconciler/src/main.ts';
+import { buildDashboard } from '../scripts/build-dashboard.ts';
+import { api, PROJECT_ROOT, spawnAgent, startTestServer, tempDir, waitFor, type AgentProcess } from './harness.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARTIFACTS = path.join(PROJECT_ROOT, 'e2e', 'artifacts', 'dashboard');
+const PASSWORD = 'dashboard e2e password';
+const SIMULATED = 12;
+const APP_CONF = '/etc/e2e/app.conf';
+const WEB_URL = 'https://git.example.com/fleet/blob/{oid}/{path}#L{line}';
+
+interface FleetOptions {
+  greeting: string;
+  boxDrift: 'report' | 'enforce';
+  schemaError?: boolean;
+}
+
+/** Simulated `web` devices roll out in a canary and a manually promoted rest; the real agent is `box`. */
+function fleet(o: FleetOptions): FileTree {
+  return {
+    'fleet.yaml': `apiVersion: deployx.dev/v1\nkind: Fleet\nmetadata:\n  name: dashboard-e2e\nspec:\n  repoWebUrl: "${WEB_URL}"\n`,
+    'groups.yaml': `apiVersion: deployx.dev/v1
+kind: Group
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: { role: web }
+---
+apiVersion: deployx.dev/v1
+kind: Group
+metadata:
+  name: box
+spec:
+  selector:
+    matchLabels: { role: box }
+`,
+    'files.yaml': `apiVersion: deployx.dev/v1
+kind: FileDeployment
+metadata:
+  name: greeting
+spec:
+  path: /etc/dx/greeting
+  content: ${JSON.stringify(o.greeting)}
+  mode: "0644"
+---
+apiVersion: deployx.dev/v1
+kind: FileDeployment
+metadata:
+  name: app-conf
+spec:
+  path: ${APP_CONF}
+  content: "listen = 8080\\n"
+  mode: "0640"
+`,
+    'profiles.yaml': `apiVersion: deployx.dev/v1
+kind: Profile
+metadata:
+  name: web
+spec:
+  targets: [web]
+  files: [greeting]
+  rollout:
+    waves:
+      - { name: canary, size: 1 }
+      - { name: rest, size: rest, manualPromotion: true }
+    retries: 0
+---
+apiVersion: deployx.dev/v1
+kind: Profile
+metadata:
+  name: box
+spec:
+  targets: [box]
+  files: [app-conf]
+  drift: ${o.boxDrift}
+${o.schemaError ? '  filez: [oops]\n' : ''}`,
+  };
+}
+
+/** Polls a locator's text until it matches. */
+async function waitText(locator: Locator, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  let last = '';
+  try {
+    return await waitFor(`${pattern}`, async () => {
+      last = (await locator.first().textContent({ timeout: 1000 }).catch(() => null)) ?? '';
+      return pattern.test(last) ? last : undefined;
+    }, timeoutMs);
+  } catch (error) {
+    throw new Error(`${(error as Error).message} in ${locator}; last text: ${JSON.stringify(last.replace(/\s+/g, ' ').slice(0, 300))}`);
+  }
+}
+
+async function count(locator: Locator): Promise<number> {
+  return locator.count();
+}
+
+describe('dashboard in a browser', { timeout: 420_000, skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium)` }, () => {
+  let work: { dir: string; remove: () => Promise<void> };
+  let repo: Awaited<ReturnType<typeof makeRepo>>;
+  let server: RunningServer;
+  let port: number;
+  let browser: Browser;
+  let sim: Simulation | undefined;
+  let agent: AgentProcess | undefined;
+  let agentRoot: string;
+  const contexts: BrowserContext[] = [];
+  let options: FleetOptions = { greeting: 'hello v1\n', boxDrift: 'report' };
+
+  const dataDir = () => path.join(work.dir, 'server');
+  const start = (p = 0) =>
+    startTestServer({
+      repo: repo.dir,
+      dataDir: dataDir(),
+      port: p,
+      uiFlushMs: 100,
+      statsSampleMs: 1000,
+      users: [
+        { name: 'otto', role: 'operator', password: PASSWORD },
+        { name: 'vera', role: 'viewer', password: PASSWORD },
+      ],
+    });
+
+  async function commit(patch: Partial<FleetOptions>, message: string): Promise<string> {
+    options = { ...options, ...patch };
+    const oid = await repo.commit(fleet(options), message);
+    server.reconciler.enqueueSource();
+    return oid;
+  }
+
+  async function newPage(colorScheme: 'dark' | 'light' = 'dark'): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.on('pageerror', (error) => console.error('page error:', error.message));
+    return page;
+  }
+
+  async function login(page: Page, name: string): Promise<void> {
+    await page.goto(server.url + '/');
+    await page.getByLabel('Name').fill(name);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  }
+
+  const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage });
+  const rows = (page: Page) => page.locator('[data-device]');
+
+  before(async () => {
+    if (!existsSync(path.join(PROJECT_ROOT, 'dashboard', 'dist', 'index.html'))) await buildDashboard();
+    await mkdir(ARTIFACTS, { recursive: true });
+    work = await tempDir('deployx-dashboard-');
+    repo = await makeRepo(path.join(work.dir, 'repo'), fleet(options));
+    server = await start();
+    port = Number(new URL(server.url).port);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  after(async () => {
+    for (const context of contexts) await context.close().catch(() => undefined);
+    await browser?.close();
+    await sim?.stop();
+    await agent?.kill();
+    await server?.close();
+    await work?.remove();
+  });
+
+  let operator: Page;
+
+  test('log in; simulated devices appear live and converge after a commit, promoted by an operator', async () => {
+    operator = await newPage();
+    await operator.goto(server.url + '/devices');
+    await operator.getByRole('button', { name: 'Sign in' }).waitFor();
+    await shot(operator, 'login');
+    await operator.getByLabel('Name').fill('otto');
+    await operator.getByLabel('Password').fill('not the password');
+    await operator.getByRole('button', { name: 'Sign in' }).click();
+    await waitText(operator.getByRole('alert'), /Wrong name or password/);
+    await operator.getByLabel('Password').fill(PASSWORD);
+    await operator.getByRole('button', { name: 'Sign in' }).click();
+    await operator.getByRole('heading', { name: 'Devices' }).waitFor();
+    await waitText(operator.locator('dx-devices .state'), /No devices yet/);
+    await operator.evaluate('window.marker = 1');
+
+    const { token } = await createEnrollmentToken(server.store, { name: 'sim', labels: { role: 'web' } });
+    sim = await startSimulation({ server: server.url, agents: SIMULATED, token, stateDir: path.join(work.dir, 'sim'), labels: { role: 'web' }, heartbeatMs: 60_000, backoff: { baseMs: 100, capMs: 1000 } });
+    await waitText(operator.getByTestId('device-count'), new RegExp(`^${SIMULATED} devices$`));
+    await waitFor('every simulated device in sync on the page', async () => (await count(operator.locator('[data-device][data-state="in_sync"]'))) === SIMULATED);
+    const first = (await api<{ current: string }>(server, '/api/v1/revisions')).current;
+
+    const oid = await commit({ greeting: 'hello v2\n' }, 'Greeting v2');
+    const short = `main@${oid.slice(0, 7)}`;
+    // The canary converges by itself; the rest waits for an operator to promote it.
+    await waitFor('the canary on the new revision', async () => (await operator.locator('[data-device="sim-1"]').textContent())?.includes(short));
+    await operator.getByRole('link', { name: 'Rollouts' }).click();
+    const card = operator.locator('[data-rollout]').first();
+    await card.locator('[data-command="promote"]').waitFor();
+    await waitText(card.locator('[data-wave="1"]'), /awaiting promotion/);
+    await shot(operator, 'rollouts');
+    await card.locator('[data-command="promote"]').click();
+    await waitText(card.getByRole('status'), /Promoted/);
+    await waitText(card.getByTestId('rollout-status'), /completed/, 60_000);
+
+    await operator.getByRole('link', { name: 'Devices' }).click();
+    await waitFor('every device on the new revision, in sync', async () => {
+      const texts = await operator.locator('[data-device]').allTextContents();
+      return texts.length === SIMULATED && texts.every((t) => t.includes(short) && t.includes('In sync'));
+    }, 60_000);
+    assert.notEqual(first, `main@sha1:${oid}`);
+    assert.equal(await operator.evaluate('window.marker'), 1, 'no reload happened');
+    for (const d of sim.devices) assert.ok(d.host.files.get('/etc/dx/greeting'), `${d.name} holds the greeting`);
+    await shot(operator, 'devices');
+    await operator.getByRole('link', { name: 'Overview' }).click();
+    await waitText(operator.getByTestId('converged'), /^100 %$/);
+    await operator.waitForTimeout(1500); // a few more chart samples
+    await shot(operator, 'overview');
+  });
+
+  test('filter the device table by text, label, state and group', async () => {
+    await operator.getByRole('link', { name: 'Devices' }).click();
+    const search = operator.getByLabel('Search devices');
+    await search.fill('sim-1');
+    await waitText(operator.getByTestId('device-count'), /^4 of 12 devices$/); // sim-1, sim-10, sim-11, sim-12
+    await search.fill('sim-12');
+    await waitText(operator.getByTestId('device-count'), /^1 of 12 devices$/);
+    assert.deepEqual(await rows(operator).evaluateAll((els) => els.map((e) => e.getAttribute('data-device'))), ['sim-12']);
+    assert.match(operator.url(), /\?q=sim-12$/, 'the filter is in the URL');
+    await search.fill('');
+    await operator.getByLabel('Label').fill('role=box');
+    await operator.getByLabel('Label').press('Enter');
+    await waitText(operator.locator('dx-devices .state'), /No device matches these filters/);
+    await operator.getByLabel('Label').fill('role=web');
+    await operator.getByLabel('Label').press('Enter');
+    await waitText(operator.getByTestId('device-count'), /^12 devices$/);
+    await search.fill('sim-7');
+    await waitText(operator.getByTestId('device-count'), /^1 of 12 devices$/);
+    assert.deepEqual(await rows(operator).evaluateAll((els) => els.map((e) => e.getAttribute('data-device'))), ['sim-7']);
+    await operator.getByRole('button', { name: 'Clear filters' }).first().click();
+    await waitText(operator.getByTestId('device-count'), /^12 devices$/);
+    await operator.getByLabel('State').selectOption('drifted');
+    await waitText(operator.locator('dx-devices .state'), /No device matches these filters/);
+    await operator.getByLabel('State').selectOption('in_sync');
+    await waitText(operator.getByTestId('device-count'), /^12 devices$|^12 of \d+ devices$/);
+    await operator.getByRole('button', { name: 'Clear filters' }).first().click();
+    // Sorting by name, descending.
+    await operator.getByRole('columnheader', { name: 'Device' }).click();
+    await operator.getByRole('columnheader', { name: /Device/ }).click();
+    const names = await rows(operator).evaluateAll((els) => els.map((e) => e.getAttribute('data-device')));
+    assert.deepEqual(names.slice(0, 3), ['sim-12', 'sim-11', 'sim-10']);
+  });
+
+  test('a hand-edited file shows as drift on the device page, then is corrected', async () => {
+    const { token } = await createEnrollmentToken(server.store, { name: 'box', labels: { role: 'box' } });
+    agentRoot = path.join(work.dir, 'box-root');
+    agent = await spawnAgent({ server: server.url, token, stateDir: path.join(work.dir, 'box-state'), root: agentRoot });
+    const target = path.join(agentRoot, APP_CONF);
+    await waitFor('the agent holding app.conf', async () => (await readFile(target, 'utf8').catch(() => '')) === 'listen = 8080\n', 60_000);
+
+    await waitText(operator.getByTestId('device-count'), /^13 devices$/);
+    await waitFor('the box group offered', async () => (await operator.getByLabel('Group').locator('option[value="box"]').count()) === 1);
+    await operator.getByLabel('Group').selectOption('box');
+    await waitText(operator.getByTestId('device-count'), /^1 of 13 devices$/);
+    await rows(operator).first().click();
+    await waitText(operator.getByTestId('device-state'), /In sync/);
+    const row = operator.locator(`tr[data-key="file/${APP_CONF}"]`);
+    assert.equal(await row.getAttribute('data-drift'), 'false');
+
+    await writeFile(target, 'edited by hand\n');
+    await waitFor('the drift highlighted', async () => (await row.getAttribute('data-drift')) === 'true', 30_000);
+    await waitText(row, /Drifted \(report only\)/);
+    await waitText(operator.getByTestId('device-state'), /Drifted/);
+    assert.ok((await row.locator('dd.diff').count()) > 0, 'the differing field is marked');
+    const color = await row.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor);
+    assert.notEqual(color, 'rgba(0, 0, 0, 0)', 'the drifted row is highlighted');
+    await shot(operator, 'device-drifted', true);
+    assert.equal(await readFile(target, 'utf8'), 'edited by hand\n', 'drift: report leaves the edit');
+
+    await commit({ boxDrift: 'enforce' }, 'Enforce app.conf');
+    await waitFor('the drift corrected on the page', async () => (await row.getAttribute('data-drift')) === 'false', 60_000);
+    await waitText(operator.getByTestId('device-state'), /In sync/, 30_000);
+    assert.equal(await readFile(target, 'utf8'), 'listen = 8080\n', 'the file on disk is restored');
+    await waitText(operator.locator('.job').first(), /Succeeded/);
+    await shot(operator, 'device', true);
+  });
+
+  test('a rejected revision shows its error with file and line, linked to the repository', async () => {
+    const bad = await commit({ schemaError: true }, 'Typo in the box profile');
+    options = { ...options, schemaError: false };
+    const line = fleet({ ...options, schemaError: true })['profiles.yaml']!.toString().split('\n').findIndex((l) => l.includes('filez')) + 1;
+    await operator.getByRole('link', { name: 'Revisions' }).click();
+    const rev = operator.locator(`[data-oid="${bad}"]`);
+    await waitText(rev, /Rejected/);
+    const error = rev.getByTestId('revision-error').first();
+    await waitText(error, new RegExp(`^\\s*profiles\\.yaml:${line}(:\\d+)?\\s+schema\\.unknown-key`));
+    const href = await error.locator('a').getAttribute('href');
+    assert.match(href ?? '', new RegExp(`^https://git\\.example\\.com/fleet/blob/${bad}/profiles\\.yaml#L${line}$`));
+    await shot(operator, 'revisions');
+    await operator.getByRole('link', { name: 'Overview' }).click();
+    await waitText(operator.getByTestId('newest-rejected'), /Rejected/);
+  });
+
+  test('a viewer is refused an operator action, by the page and by the server', async () => {
+    const oid = await commit({ greeting: 'hello v3\n' }, 'Greeting v3');
+    const rollout = await waitFor('a rollout awaiting promotion', async () => {
+      const { rollouts } = await api<{ rollouts: Array<{ id: string; revision: string; awaitingPromotion: number | null }> }>(server, '/api/v1/rollouts');
+      return rollouts.find((r) => r.revision.endsWith(oid) && r.awaitingPromotion !== null);
+    }, 60_000);
+
+    const viewer = await newPage('light');
+    await login(viewer, 'vera');
+    await viewer.goto(`${server.url}/rollouts/${rollout.id}`);
+    const promote = viewer.locator('[data-command="promote"]');
+    await promote.waitFor();
+    assert.equal(await promote.isDisabled(), true, 'the page does not offer the viewer the button');
+    assert.equal(await promote.getAttribute('title'), 'Operators and admins only');
+    await shot(viewer, 'rollout-viewer');
+    // The server refuses it even when asked directly with the viewer's session and CSRF token.
+    const answer = await viewer.evaluate(async (id) => {
+      const session = (await (await fetch('/api/v1/session')).json()) as { csrfToken: string };
+      const res = await fetch(`/api/v1/rollouts/${id}/promote`, { method: 'POST', headers: { 'x-csrf-token': session.csrfToken } });
+      return { status: res.status, body: (await res.json()) as { error: { code: string } } };
+    }, rollout.id);
+    assert.deepEqual([answer.status, answer.body.error.code], [403, 'auth.forbidden']);
+    const after = await api<{ awaitingPromotion: number | null; status: string }>(server, `/api/v1/rollouts/${rollout.id}`);
+    assert.equal(after.awaitingPromotion, 1, 'still waiting for an operator');
+  });
+
+  test('the page survives a server restart and stays live', async () => {
+    await operator.getByRole('link', { name: 'Rollouts' }).click();
+    const card = operator.locator('[data-rollout]').first();
+    await card.locator('[data-command="promote"]').waitFor();
+    await operator.evaluate('window.marker = 2');
+
+    await server.close();
+    await waitText(operator.locator('[data-connection]'), /Reconnecting/);
+    await operator.getByText('Connection to the server lost').waitFor();
+    await shot(operator, 'reconnecting');
+    server = await start(port);
+    await waitText(operator.locator('[data-connection]'), /^Live$/, 30_000);
+    assert.equal(await operator.evaluate('window.marker'), 2, 'the page was not reloaded');
+
+    // Still signed in, still live: the operator promotes, and the devices converge on the page.
+    await waitFor('the simulated devices back', () => server.gateway.connectedCount >= SIMULATED, 60_000);
+    await card.locator('[data-command="promote"]').click();
+    await waitText(card.getByTestId('rollout-status'), /completed/, 60_000);
+    const current = (await api<{ current: string }>(server, '/api/v1/revisions')).current;
+    const short = `main@${current.slice(-40, -33)}`;
+    await operator.getByRole('link', { name: 'Devices' }).click();
+    await operator.getByRole('button', { name: 'Clear filters' }).first().click().catch(() => undefined);
+    await waitFor('every simulated device converged after the restart', async () => {
+      const texts = await operator.locator('[data-device^="sim-"]').allTextContents();
+      return texts.length === SIMULATED && texts.every((t) => t.includes(short) && t.includes('In sync'));
+    }, 60_000);
+    await operator.locator('dx-notifications button').first().click();
+    await operator.getByRole('dialog', { name: 'Notifications' }).waitFor();
+    await shot(operator, 'notifications');
+  });
+});
