@@ -2,6 +2,7 @@
 // goes into BENCHMARKS.md with the machine and date. Pass names to run a subset.
 import os from 'node:os';
 import { benchConverge } from './converge.bench.ts';
+import { benchDashboard } from './dashboard.bench.ts';
 import { benchFleetLoad } from './fleet-load.bench.ts';
 import { benchPlan } from './plan.bench.ts';
 import type { BenchResult } from './measure.ts';
@@ -10,6 +11,7 @@ const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   'fleet-load': benchFleetLoad,
   plan: benchPlan,
   converge: benchConverge,
+  dashboard: benchDashboard,
 };
 
 const selected = process.argv.slice(2);

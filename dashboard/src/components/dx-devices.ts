@@ -2,6 +2,7 @@
 // are in the DOM, so 10,000 devices scroll as smoothly as forty. Filters live in the URL.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
+import { guard } from 'lit/directives/guard.js';
 import type { DeviceSummary } from '../../../schemas/protocol.ts';
 import type { FleetData } from '../data/fleet-data.ts';
 import {
@@ -76,7 +77,7 @@ export class DxDevices extends LitElement {
   @query(".scroller") private scroller!: HTMLElement | null;
 
   #memo: { key: string; rows: DeviceSummary[] } | undefined;
-  #choices: { version: number; value: ReturnType<typeof filterChoices> } | undefined;
+  #choices: { version: number; value: ReturnType<typeof filterChoices>; summary: ReturnType<typeof summarizeDevices> } | undefined;
   #frame = 0;
   #textTimer: ReturnType<typeof setTimeout> | undefined;
   #resize = new ResizeObserver((entries) => {
@@ -140,33 +141,17 @@ export class DxDevices extends LitElement {
     if (d.devices.size === 0) {
       return html`<h1>Devices</h1><div class="card">${emptyState('No devices yet', html`<div>Create an enrollment token with <code>deployx token create --name N</code> and start an agent with it.</div>`)}</div>`;
     }
-    if (this.#choices?.version !== d.devicesVersion) this.#choices = { version: d.devicesVersion, value: filterChoices(d.devices.values()) };
-    const choices = this.#choices.value;
-    const summary = summarizeDevices(d.devices.values());
+    // Derived once per device change, not once per scrolled frame.
+    if (this.#choices?.version !== d.devicesVersion) {
+      this.#choices = { version: d.devicesVersion, value: filterChoices(d.devices.values()), summary: summarizeDevices(d.devices.values()) };
+    }
+    const { value: choices, summary } = this.#choices;
     const rows = this.#rows();
     const w = visibleWindow({ scrollTop: this.listScrollTop, viewportHeight: this.viewport, rowHeight: ROW_HEIGHT, total: rows.length, overscan: 8 });
     const now = Date.now();
     return html`
       <h1>Devices</h1>
-      <div class="filters" role="search">
-        <input type="search" placeholder="Search name, OS, label, profile, revision…" aria-label="Search devices" .value=${this.textDraft} @input=${(e: InputEvent) => this.#onText((e.target as HTMLInputElement).value)} />
-        <select aria-label="State" .value=${this.filter.state} @change=${(e: Event) => this.#setFilter({ state: (e.target as HTMLSelectElement).value as DeviceFilter['state'] })}>
-          <option value="all">All states (${summary.total})</option>
-          ${DEVICE_STATES.map((s) => html`<option value=${s} ?selected=${this.filter.state === s}>${STATE_LABELS[s]} (${summary.byState[s]})</option>`)}
-        </select>
-        <select aria-label="Connection" .value=${this.filter.connection} @change=${(e: Event) => this.#setFilter({ connection: (e.target as HTMLSelectElement).value as DeviceFilter['connection'] })}>
-          <option value="all">Online and offline</option>
-          <option value="online" ?selected=${this.filter.connection === 'online'}>Online (${summary.online})</option>
-          <option value="offline" ?selected=${this.filter.connection === 'offline'}>Offline (${summary.offline})</option>
-        </select>
-        <select aria-label="Group" .value=${this.filter.group} @change=${(e: Event) => this.#setFilter({ group: (e.target as HTMLSelectElement).value })}>
-          <option value="">All groups</option>
-          ${choices.groups.map(([g, n]) => html`<option value=${g} ?selected=${this.filter.group === g}>${g} (${n})</option>`)}
-        </select>
-        <input class="label" list="label-choices" placeholder="label=value" aria-label="Label" .value=${this.filter.label} @change=${(e: Event) => this.#setFilter({ label: (e.target as HTMLInputElement).value })} />
-        <datalist id="label-choices">${choices.labels.slice(0, 500).map(([l]) => html`<option value=${l}></option>`)}</datalist>
-        ${isFilterEmpty(this.filter) ? nothing : html`<button @click=${() => { this.textDraft = ''; this.#setFilter(EMPTY_FILTER); }}>Clear filters</button>`}
-      </div>
+      ${guard([d.devicesVersion, this.filter, this.textDraft], () => this.#filters(choices, summary))}
       <div class="table" role="table" aria-label="Devices" aria-rowcount=${rows.length}>
         <div class="cols head" role="row">
           ${COLUMNS.map(([key, label]) => {
@@ -186,6 +171,28 @@ export class DxDevices extends LitElement {
         <div class="foot" aria-live="polite"><span data-testid="device-count">${rows.length === summary.total ? `${summary.total} devices` : `${rows.length} of ${summary.total} devices`}</span><span class="spacer"></span><span>${summary.convergedPercent} % in sync</span></div>
       </div>
     `;
+  }
+
+  #filters(choices: ReturnType<typeof filterChoices>, summary: ReturnType<typeof summarizeDevices>) {
+    return html`<div class="filters" role="search">
+        <input type="search" placeholder="Search name, OS, label, profile, revision…" aria-label="Search devices" .value=${this.textDraft} @input=${(e: InputEvent) => this.#onText((e.target as HTMLInputElement).value)} />
+        <select aria-label="State" .value=${this.filter.state} @change=${(e: Event) => this.#setFilter({ state: (e.target as HTMLSelectElement).value as DeviceFilter['state'] })}>
+          <option value="all">All states (${summary.total})</option>
+          ${DEVICE_STATES.map((s) => html`<option value=${s} ?selected=${this.filter.state === s}>${STATE_LABELS[s]} (${summary.byState[s]})</option>`)}
+        </select>
+        <select aria-label="Connection" .value=${this.filter.connection} @change=${(e: Event) => this.#setFilter({ connection: (e.target as HTMLSelectElement).value as DeviceFilter['connection'] })}>
+          <option value="all">Online and offline</option>
+          <option value="online" ?selected=${this.filter.connection === 'online'}>Online (${summary.online})</option>
+          <option value="offline" ?selected=${this.filter.connection === 'offline'}>Offline (${summary.offline})</option>
+        </select>
+        <select aria-label="Group" .value=${this.filter.group} @change=${(e: Event) => this.#setFilter({ group: (e.target as HTMLSelectElement).value })}>
+          <option value="">All groups</option>
+          ${choices.groups.map(([g, n]) => html`<option value=${g} ?selected=${this.filter.group === g}>${g} (${n})</option>`)}
+        </select>
+        <input class="label" list="label-choices" placeholder="label=value" aria-label="Label" .value=${this.filter.label} @change=${(e: Event) => this.#setFilter({ label: (e.target as HTMLInputElement).value })} />
+        <datalist id="label-choices">${choices.labels.slice(0, 500).map(([l]) => html`<option value=${l}></option>`)}</datalist>
+        ${isFilterEmpty(this.filter) ? nothing : html`<button @click=${() => { this.textDraft = ''; this.#setFilter(EMPTY_FILTER); }}>Clear filters</button>`}
+      </div>`;
   }
 
   #row(row: DeviceSummary, index: number, now: number) {
