@@ -83,9 +83,9 @@ export class DxToasts extends LitElement {
     itemStyles,
     css`
       :host { position: fixed; right: 16px; bottom: 16px; z-index: 40; display: grid; gap: 8px; width: min(360px, calc(100vw - 32px)); }
-      .toast { background: var(--bg-raised); border: 1px solid var(--border); border-radius: 10px; box-shadow: var(--shadow); animation: in 0.18s ease-out; }
+      .toast { position: relative; padding-right: 24px; background: var(--bg-raised); border: 1px solid var(--border); border-radius: 10px; box-shadow: var(--shadow); animation: in 0.18s ease-out; }
       .toast .item { border: none; }
-      .close { margin-left: auto; padding: 0 6px; border: none; background: none; color: var(--text-muted); }
+      .close { position: absolute; top: 6px; right: 6px; padding: 2px 6px; border: none; background: none; color: var(--text-muted); }
       @keyframes in { from { transform: translateY(8px); opacity: 0; } }
     `,
   ];
@@ -113,7 +113,7 @@ export class DxToasts extends LitElement {
     const now = Date.now();
     return this.toasts.map(
       (n) => html`<div class="toast" role=${n.level === 'error' ? 'alert' : 'status'} data-kind=${n.kind}>
-        <div class="row">${item(n, now)}<button class="close" aria-label="Dismiss" @click=${() => this.#dismiss(n.seq)}>✕</button></div>
+        ${item(n, now)}<button class="close" aria-label="Dismiss" @click=${() => this.#dismiss(n.seq)}>✕</button>
       </div>`,
     );
   }
