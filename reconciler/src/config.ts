@@ -23,6 +23,12 @@ export interface ServerConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** The built dashboard served at `/` (`npm run build` makes it); none when undefined. */
   dashboardDir?: string | undefined;
+  /**
+   * The URL machines and installers are given for this server (`http://deployx.corp:8080`), when
+   * it is not the one they used to reach it (a proxy or NAT in between). Default: the request's
+   * Host header.
+   */
+  publicUrl?: string | undefined;
   /** How long a dashboard login lasts. Default 12 h. */
   sessionTtlMs?: number;
   /** How often `/ui` deltas are flushed (default 250 ms) and the convergence chart sampled (10 s). */
@@ -74,8 +80,23 @@ export function loadServerConfig(options: ServeOptions, env: NodeJS.ProcessEnv =
     apiToken: env.DEPLOYX_API_TOKEN || undefined,
     jobAckTimeoutMs: 10_000,
     logLevel: level as ServerConfig['logLevel'],
+    publicUrl: publicUrlFrom(env.DEPLOYX_PUBLIC_URL),
     dashboardDir: env.DEPLOYX_DASHBOARD_DIR ? path.resolve(cwd, env.DEPLOYX_DASHBOARD_DIR) : DEFAULT_DASHBOARD_DIR,
   };
+}
+
+function publicUrlFrom(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`DEPLOYX_PUBLIC_URL=${text}: not a URL`);
+  }
+  if (!/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash) {
+    throw new ConfigError(`DEPLOYX_PUBLIC_URL=${text}: use http(s)://host[:port][/path], without credentials or query`);
+  }
+  return url.toString().replace(/\/+$/, '');
 }
 
 export class ConfigError extends Error {

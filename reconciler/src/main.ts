@@ -104,6 +104,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     ui: () => ui!,
     webhookSecret: config.webhookSecret,
     provisioning,
+    publicUrl: config.publicUrl,
     dashboardDir: config.dashboardDir,
   });
   const http: HttpServer = createServer(app);

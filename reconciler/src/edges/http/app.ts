@@ -39,6 +39,8 @@ export interface AppDeps {
   webhookSecret: string | undefined;
   /** Bare-metal provisioning: the /pxe routes and /api/v1 provisioning reads; absent, PXE is not served. */
   provisioning?: Provisioning;
+  /** The URL machines are given for this server; default: the Host header they used. */
+  publicUrl?: string | undefined;
   /** The built dashboard (index.html, app.js); served at `/` when it exists. */
   dashboardDir?: string;
 }
@@ -84,7 +86,7 @@ export function createApp(deps: AppDeps): express.Express {
     sendRange(req, res, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
 
-  if (deps.provisioning) addPxeRoutes(app, { provisioning: deps.provisioning });
+  if (deps.provisioning) addPxeRoutes(app, { provisioning: deps.provisioning, ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}) });
 
   const api = express.Router();
   api.use(express.json({ limit: '64kb' }));
