@@ -212,7 +212,11 @@ export type NotificationKind =
   | 'rollout.partial'
   | 'rollout.failed'
   | 'rollout.halted'
-  | 'device.failed';
+  | 'device.failed'
+  | 'provisioning.discovered'
+  | 'provisioning.started'
+  | 'provisioning.finished'
+  | 'provisioning.enrolled';
 
 export interface UiNotification {
   /** Increasing; the bell counts those above the last one read. */

@@ -91,6 +91,11 @@ describe('sh task runner against a live server', { timeout: 180_000 }, () => {
     const credential = JSON.parse(await readFile(path.join(env.root, 'var', 'lib', 'deployx', 'credential.json'), 'utf8')) as { deviceId: string };
     assert.equal(credential.deviceId, 'web-1');
     await waitFor('provisioning state enrolled', async () => (await api<Timeline>(env.server, '/api/v1/devices/web-1/provisioning')).state === 'enrolled');
+    // The dashboard was told each transition (the agent installed by a task may enroll before the
+    // sequence's last task has reported).
+    const kinds = env.server.ui.notifications(0).filter((n) => n.subject === 'device:web-1').map((n) => n.kind);
+    assert.equal(kinds[0], 'provisioning.started');
+    assert.deepEqual(kinds.filter((k) => k.startsWith('provisioning.')).sort(), ['provisioning.enrolled', 'provisioning.finished', 'provisioning.started']);
     console.log(`runner: six tasks and agent enrollment in ${Date.now() - started} ms`);
   });
 

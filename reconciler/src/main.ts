@@ -85,7 +85,15 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     },
   });
 
-  const provisioning = new Provisioning({ store, model: () => reconciler.model, blobs, secrets, log, now });
+  const provisioning = new Provisioning({
+    store,
+    model: () => reconciler.model,
+    blobs,
+    secrets,
+    log,
+    now,
+    onEvent: (event) => ui?.provisioning(event),
+  });
   const app = createApp({
     plan: {
       source,

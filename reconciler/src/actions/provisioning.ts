@@ -53,7 +53,16 @@ export interface ProvisioningDeps {
   now: () => Date;
   retrySeconds?: number;
   runTtlMs?: number;
+  /** What people watching the fleet are told (the dashboard's notifications). Must not throw. */
+  onEvent?: (event: ProvisioningEvent) => void;
 }
+
+/** Provisioning transitions worth a notification. */
+export type ProvisioningEvent =
+  | { type: 'discovered'; mac: string; platform?: string | undefined }
+  | { type: 'started'; device: string; hostname: string; profile: string }
+  | { type: 'finished'; device: string; status: string }
+  | { type: 'enrolled'; device: string };
 
 /** Runner scripts served at /pxe/runner/<name>: a fixed list, never a path from the request. */
 const RUNNERS: Record<string, { file: URL; type: string }> = {
@@ -109,6 +118,7 @@ export class Provisioning {
     let script: string;
     if (decision.action === 'install') {
       const { token, hostname } = await this.#startRun(decision, machine, model!);
+      this.deps.onEvent?.({ type: 'started', device: decision.device.id, hostname, profile: decision.profile.metadata.name });
       script = renderIpxe(bootScript(decision, { base, machine }, { token, hostname }));
     } else {
       script = renderIpxe(bootScript(decision, { base, machine }));
@@ -126,6 +136,7 @@ export class Provisioning {
       ...(decision.action === 'install' && decision.picked ? { chosenProfile: decision.profile.metadata.name } : {}),
       decision: label,
     });
+    if (known === undefined && deviceId === null) this.deps.onEvent?.({ type: 'discovered', mac: machine.mac, platform: machine.platform });
     this.deps.log.info('pxe boot', {
       mac: machine.mac,
       platform: machine.platform,
@@ -270,6 +281,7 @@ export class Provisioning {
     this.deps.log.info('provisioning step', { device: run.deviceId, run: run.id, index, type: task.type, status: report.status, exitCode: report.exitCode });
     if (outcome.run.status !== 'active') {
       this.deps.log.info('provisioning run finished', { device: run.deviceId, run: run.id, status: outcome.run.status });
+      this.deps.onEvent?.({ type: 'finished', device: run.deviceId, status: outcome.run.status });
     }
     return { runStatus: outcome.run.status };
   }
@@ -302,6 +314,7 @@ export class Provisioning {
     this.#awaiting.delete(deviceId);
     if (await this.deps.store.markEnrolled(deviceId, this.deps.now().toISOString())) {
       this.deps.log.info('provisioned device enrolled', { device: deviceId });
+      this.deps.onEvent?.({ type: 'enrolled', device: deviceId });
     }
   }
 

@@ -25,6 +25,7 @@ import type { Access, Principal } from '../http/access.ts';
 import { summariseDevice, type SummarySources } from '../http/device-summary.ts';
 import type { Logger } from '../log.ts';
 import type { FleetEvent } from '../notify/events.ts';
+import type { ProvisioningEvent } from '../../actions/provisioning.ts';
 import type { Store } from '../store/store.ts';
 
 export interface UiGatewayOptions {
@@ -175,6 +176,31 @@ export class UiGateway {
       message: event.summary,
       subject: subjectOf(event),
     });
+  }
+
+  /** Bare-metal provisioning, as notifications (the device page reads its timeline). */
+  provisioning(event: ProvisioningEvent): void {
+    switch (event.type) {
+      case 'discovered':
+        this.notify({ kind: 'provisioning.discovered', level: 'info', title: 'Machine discovered', message: `${event.mac}${event.platform ? ` (${event.platform})` : ''} network-booted; commit a Device with its MAC to adopt it` });
+        return;
+      case 'started':
+        this.notify({ kind: 'provisioning.started', level: 'info', title: 'Provisioning started', message: `${event.device} installs profile ${event.profile} as ${event.hostname}`, subject: `device:${event.device}` });
+        this.deviceChanged(event.device);
+        return;
+      case 'finished':
+        this.notify({
+          kind: 'provisioning.finished',
+          level: event.status === 'succeeded' ? 'success' : 'error',
+          title: event.status === 'succeeded' ? 'Provisioned' : 'Provisioning failed',
+          message: `${event.device}: task sequence ${event.status}`,
+          subject: `device:${event.device}`,
+        });
+        return;
+      case 'enrolled':
+        this.notify({ kind: 'provisioning.enrolled', level: 'success', title: 'Provisioned device enrolled', message: `${event.device}'s agent connected for the first time`, subject: `device:${event.device}` });
+        return;
+    }
   }
 
   notify(input: { kind: NotificationKind; level: UiNotification['level']; title: string; message: string; subject?: string | undefined }): UiNotification {
