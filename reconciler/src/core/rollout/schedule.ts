@@ -238,7 +238,7 @@ export function failureThresholdOf(policy: RolloutPolicy, wave: Pick<Wave, 'fail
 
 /** One scheduling pass; see the module comment for the rules. */
 export function scheduleRollout(state: RolloutState, policy: RolloutPolicy, now: Date, jitter: number): ScheduleResult {
-  const s = structuredClone(state);
+  const s = copyForPass(state);
   const at = now.toISOString();
   const t = now.getTime();
   const events: RolloutEvent[] = [];
@@ -388,6 +388,23 @@ export function isFinal(status: RolloutStatus): boolean {
 
 // ---- the pass ----
 
+/**
+ * The copy of `state` a pass changes, so the caller's state is never modified: the top level, the
+ * waves and the device map are copied; a device's own (flat) object is copied by `ownDevice` when
+ * the pass first writes to it. Cheaper than a deep copy of every device at 10,000 devices, where
+ * a pass touches few of them. Wave `devices` lists and `halted` are never written, only replaced.
+ */
+function copyForPass(state: RolloutState): RolloutState {
+  return { ...state, waves: state.waves.map((wave) => ({ ...wave })), devices: { ...state.devices } };
+}
+
+/** The device's object in the pass's copy, made the pass's own before it is written. */
+function ownDevice(s: RolloutState, name: string): RolloutDeviceState {
+  const copy = { ...s.devices[name]! };
+  s.devices[name] = copy;
+  return copy;
+}
+
 interface Settings {
   retries: number;
   pauseMs: number;
@@ -406,8 +423,9 @@ function resolveSettings(policy: RolloutPolicy): Settings {
 
 /** Failures `deviceFinished` recorded become a scheduled retry, or `failed` once retries run out. */
 function classifyFailures(s: RolloutState, settings: Settings, t: number, at: IsoTime, jitter: number, events: RolloutEvent[]): void {
-  for (const [name, d] of Object.entries(s.devices)) {
-    if (d.status !== 'retrying' || d.retryAt !== undefined) continue;
+  for (const [name, seen] of Object.entries(s.devices)) {
+    if (seen.status !== 'retrying' || seen.retryAt !== undefined) continue;
+    const d = ownDevice(s, name);
     if (d.failures > settings.retries || isFinal(s.status)) {
       d.status = 'failed';
       events.push({ type: 'device.failed', at, device: name, wave: d.wave, attempts: d.attempts });
@@ -429,8 +447,9 @@ function haltIfOverThreshold(s: RolloutState, policy: RolloutPolicy, at: IsoTime
     s.finishedAt = at;
     delete s.pausedAt;
     // No retry happens any more: a device waiting for one keeps the outcome of its last attempt.
-    for (const [name, d] of Object.entries(s.devices)) {
-      if (d.status !== 'retrying') continue;
+    for (const [name, seen] of Object.entries(s.devices)) {
+      if (seen.status !== 'retrying') continue;
+      const d = ownDevice(s, name);
       d.status = 'failed';
       delete d.retryAt;
       events.push({ type: 'device.failed', at, device: name, wave: d.wave, attempts: d.attempts });
@@ -528,7 +547,7 @@ function startDevices(s: RolloutState, policy: RolloutPolicy, t: number, at: Iso
     let slots = maxParallelOf(policy, wave.devices.length) - running - heldForRetry;
     for (const name of [...dueRetries.map(([n]) => n), ...waiting]) {
       if (slots <= 0) break;
-      const d = s.devices[name]!;
+      const d = ownDevice(s, name);
       d.status = 'running';
       d.attempts += 1;
       d.startedAt = at;
