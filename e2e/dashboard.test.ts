@@ -342,6 +342,22 @@ describe('dashboard in a browser', { timeout: 420_000, skip: existsSync(CHROMIUM
     assert.equal(after.awaitingPromotion, 1, 'still waiting for an operator');
   });
 
+  test('a machine that network-boots unknown shows up on the overview, live, with how to adopt it', async () => {
+    await operator.getByRole('link', { name: 'Overview' }).click();
+    await operator.getByRole('heading', { name: 'Overview' }).waitFor();
+    const mac = '52:54:00:de:ad:01';
+    // What iPXE's entry script asks for (the QEMU test does this with real iPXE).
+    const res = await fetch(`${server.url}/pxe/boot.ipxe?mac=${encodeURIComponent(mac)}&platform=efi&buildarch=x86_64`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /^#!ipxe/);
+    const row = operator.locator(`[data-testid="discovered"] [data-mac="${mac}"]`);
+    await waitText(row, /UEFI · x86_64/);
+    await waitText(row, /waiting: no Device has this MAC/);
+    await row.getByText('Adopt').click();
+    await waitText(row.locator('pre'), new RegExp(`macAddresses: \\["${mac}"\\]`));
+    await shot(operator, 'overview-discovered', true);
+  });
+
   test('the page survives a server restart and stays live', async () => {
     await operator.getByRole('link', { name: 'Rollouts' }).click();
     const card = operator.locator('[data-rollout]').first();

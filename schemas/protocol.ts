@@ -249,6 +249,52 @@ export interface RolloutDelta {
   event: string;
 }
 
+/** `GET /api/v1/provisioning/discovered`: machines that network-booted (unknown ones unless `all=1`). */
+export interface DiscoveredMachine {
+  mac: string;
+  uuid?: string;
+  serial?: string;
+  /** iPXE's `${platform}` (`pcbios`, `efi`) and `${buildarch}`. */
+  platform?: string;
+  buildarch?: string;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  boots: number;
+  /** The declared device it is, once a `Device` with its MAC is committed. */
+  deviceId?: string;
+  chosenProfile?: string;
+  /** What its last boot was told: `install`, `local-disk:<reason>`, `menu`, `wait:<reason>`. */
+  lastDecision?: string;
+}
+
+export type ProvisioningStateName = 'discovered' | 'provisioning' | 'provisioned' | 'enrolled';
+
+/** `GET /api/v1/devices/:id/provisioning` (404 `pxe.not-found` for a device never provisioned). */
+export interface ProvisioningTimeline {
+  deviceId: string;
+  state: ProvisioningStateName | null;
+  mac: string | null;
+  provisionedAt: string | null;
+  enrolledAt: string | null;
+  /** Newest first: one per install boot. */
+  runs: Array<{
+    id: string;
+    deviceId: string;
+    revision: string;
+    profile: string;
+    image: string;
+    hostname: string;
+    mac?: string;
+    status: 'active' | 'succeeded' | 'failed' | 'superseded';
+    createdAt: string;
+    expiresAt: string;
+    finishedAt?: string;
+    tasks: Array<{ index: number; type: string; name: string; continueOnError?: boolean }>;
+  }>;
+  /** Every step report, oldest first. */
+  steps: Array<{ runId: string; index: number; type: string; name: string; status: 'started' | 'succeeded' | 'failed'; exitCode?: number; log?: string; at: string }>;
+}
+
 /** A point of the convergence chart (`GET /api/v1/stats/history`), sampled by the server. */
 export interface StatsSample {
   at: string;

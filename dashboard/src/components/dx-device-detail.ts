@@ -9,7 +9,9 @@ import { STATE_LABELS, osLabel } from '../view-model/devices.ts';
 import { formatDuration, formatTimestamp, relativeTime, shortRevision } from '../view-model/format.ts';
 import { flattenFacts, pairResources, type Field, type ResourceRow } from '../view-model/resources.ts';
 import { JOB_STATE_LABELS, jobTimeline, type TimelineJob } from '../view-model/timeline.ts';
-import type { DeviceDetail, ProvisioningStep, ProvisioningView } from '../view-model/wire.ts';
+import type { ProvisioningTimeline } from '../../../schemas/protocol.ts';
+import { summarizeProvisioning, type TaskStatus } from '../view-model/provisioning.ts';
+import type { DeviceDetail } from '../view-model/wire.ts';
 import { DataController } from './data-controller.ts';
 import { emptyState, errorState, loadingState } from './states.ts';
 import { base } from './styles.ts';
@@ -44,7 +46,8 @@ export class DxDeviceDetail extends LitElement {
       details summary { cursor: pointer; color: var(--text-muted); font-size: 12px; }
       .err { color: var(--err); }
       .prov-steps { list-style: none; padding: 0; margin: 8px 0 0; }
-      .prov-steps li { padding: 4px 0; display: flex; gap: 8px; align-items: center; }
+      .prov-steps li { padding: 4px 0; display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
+      .prov-steps li details { flex-basis: 100%; }
       section { margin-bottom: 16px; }
     `,
   ];
@@ -53,7 +56,7 @@ export class DxDeviceDetail extends LitElement {
   @property() deviceId = '';
   @state() private detail: DeviceDetail | undefined;
   @state() private error: Error | undefined;
-  @state() private provisioning: ProvisioningView | null | undefined;
+  @state() private provisioning: ProvisioningTimeline | null | undefined;
   @state() private provisioningError: Error | undefined;
   #abort: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -223,20 +226,38 @@ export class DxDeviceDetail extends LitElement {
     if (this.provisioningError) return errorState(this.provisioningError);
     if (this.provisioning === undefined) return loadingState('provisioning');
     if (this.provisioning === null) return html`<div class="muted" data-testid="not-provisioned">Not provisioned by DeployX — this device enrolled with a token.</div>`;
-    const p = this.provisioning;
-    const steps: ProvisioningStep[] = p.steps ?? p.timeline ?? [];
-    const status = String(p.state ?? p.status ?? 'unknown');
+    const p = summarizeProvisioning(this.provisioning);
+    const now = Date.now();
+    const stateClass = p.state === 'enrolled' || p.state === 'provisioned' ? 's-ok' : p.run?.status === 'failed' ? 's-error' : 's-info';
     return html`
-      <div class="row"><span class="badge s-${status === 'done' || status === 'provisioned' || status === 'completed' ? 'ok' : status === 'failed' ? 'error' : 'info'}">${status}</span>
-        ${p.profile ? html`<span>profile <strong>${p.profile}</strong></span>` : nothing}${p.mac ? html`<code>${p.mac}</code>` : nothing}</div>
-      ${steps.length
-        ? html`<ol class="prov-steps">${steps.map((s) => {
-            const st = String(s.status ?? s.state ?? '');
-            return html`<li><span class="badge plain s-${st === 'done' || st === 'succeeded' ? 'ok' : st === 'failed' ? 'error' : st === 'running' ? 'info' : 'pending'}">${st || '—'}</span>${s.name ?? s.step ?? ''}
-              <span class="muted">${s.finishedAt ?? s.at ?? s.startedAt ? relativeTime(s.finishedAt ?? s.at ?? s.startedAt, Date.now()) : ''}</span>
-              ${s.error ?? s.message ? html`<span class=${s.error ? 'err' : 'muted'}>${s.error ?? s.message}</span>` : nothing}</li>`;
-          })}</ol>`
-        : nothing}
+      <div class="row" data-testid="provisioning-state">
+        <span class="badge ${stateClass}">${p.state ?? 'unknown'}</span>
+        ${p.mac ? html`<code>${p.mac}</code>` : nothing}
+        ${p.enrolledAt ? html`<span class="muted">enrolled ${relativeTime(p.enrolledAt, now)}</span>` : p.provisionedAt ? html`<span class="muted">provisioned ${relativeTime(p.provisionedAt, now)}</span>` : nothing}
+      </div>
+      ${p.run
+        ? html`<div class="muted" style="margin-top:6px">Install as <strong>${p.run.hostname}</strong> · profile <strong>${p.run.profile}</strong> · image ${p.run.image} ·
+              <code>${shortRevision(p.run.revision)}</code> · started ${relativeTime(p.run.createdAt, now)} · run ${p.run.status}${p.earlier ? ` · ${p.earlier} earlier run${p.earlier === 1 ? '' : 's'}` : ''}</div>
+            <ol class="prov-steps" data-testid="provisioning-tasks">
+              ${p.run.tasks.map(
+                (t) => html`<li data-status=${t.status}>
+                  <span class="badge plain ${TASK_CLASS[t.status]}">${t.status}</span>
+                  <span>${t.index + 1}. ${t.name}</span><span class="muted">${t.type}</span>
+                  ${t.exitCode !== undefined && t.exitCode !== 0 ? html`<span class="err">exit ${t.exitCode}</span>` : nothing}
+                  ${t.at ? html`<span class="muted">${relativeTime(t.at, now)}</span>` : nothing}
+                  ${t.log ? html`<details ?open=${t.status === 'failed'}><summary>Log</summary><pre class="output">${t.log}</pre></details>` : nothing}
+                </li>`,
+              )}
+            </ol>`
+        : html`<div class="muted">Seen at network boot; no install has started.</div>`}
     `;
   }
 }
+
+const TASK_CLASS: Record<TaskStatus, string> = {
+  pending: 's-pending',
+  started: 's-running',
+  succeeded: 's-succeeded',
+  failed: 's-failed',
+  skipped: 's-cancelled',
+};

@@ -8,6 +8,7 @@ import { relativeTime, shortRevision } from '../view-model/format.ts';
 import { commitTitle, revisionHeadline } from '../view-model/revisions.ts';
 import { isActive, progressOf, sortRollouts } from '../view-model/rollouts.ts';
 import { timelineJob } from '../view-model/timeline.ts';
+import { deviceYaml, discoveredRows } from '../view-model/provisioning.ts';
 import { DataController } from './data-controller.ts';
 import './dx-chart.ts';
 import { emptyState, errorState, loadingState } from './states.ts';
@@ -40,7 +41,7 @@ export class DxOverview extends LitElement {
 
   constructor() {
     super();
-    new DataController(this, ['devices', 'stats', 'revisions', 'rollouts', 'failures']);
+    new DataController(this, ['devices', 'stats', 'revisions', 'rollouts', 'failures', 'discovered']);
   }
 
   override render() {
@@ -76,6 +77,7 @@ export class DxOverview extends LitElement {
         <div class="grid">
           <section class="card"><h2>Revision</h2>${this.#revision()}</section>
           <section class="card"><h2>Recent failures</h2>${this.#failures()}</section>
+          ${this.#discovered()}
         </div>
       </div>
     `;
@@ -115,6 +117,27 @@ export class DxOverview extends LitElement {
         <div class="bar">${p.segments.map((seg) => html`<span class=${seg.status} style="width:${seg.percent}%"></span>`)}</div>
       </div>`;
     });
+  }
+
+  /** Machines that network-booted and no Device matches; hidden when there are none. */
+  #discovered() {
+    const m = this.data.discovered;
+    if (m.error && !m.value) return html`<section class="card"><h2>Discovered machines</h2>${errorState(m.error, () => this.data.loadDiscovered())}</section>`;
+    const rows = discoveredRows(m.value ?? []);
+    if (rows.length === 0) return nothing;
+    const now = Date.now();
+    return html`<section class="card" data-testid="discovered">
+      <h2>Discovered machines <span class="muted">${rows.length}</span></h2>
+      <div class="muted" style="font-size:13px;margin-bottom:6px">Network-booted, not in the fleet. Adopt one by committing a <code>Device</code> with its MAC.</div>
+      ${rows.slice(0, 10).map(
+        (r) => html`<div class="failure" data-mac=${r.mac}>
+          <div class="row"><code>${r.mac}</code><span class="muted">${r.firmware}</span><span class="spacer"></span><span class="muted" title=${r.lastSeenAt}>${relativeTime(r.lastSeenAt, now)}</span></div>
+          <div class="muted" style="font-size:13px">${r.told} · ${r.boots} boot${r.boots === 1 ? '' : 's'} since ${relativeTime(r.firstSeenAt, now)}${r.identity === '—' ? '' : ` · ${r.identity}`}</div>
+          <details><summary class="muted" style="font-size:13px">Adopt</summary><pre class="output">${deviceYaml(r.mac)}</pre></details>
+        </div>`,
+      )}
+      ${rows.length > 10 ? html`<div class="muted">and ${rows.length - 10} more</div>` : nothing}
+    </section>`;
   }
 
   #failures() {

@@ -5,14 +5,14 @@
 // fetched again (deltas sent while we were away are lost, the REST state is not), and deltas that
 // arrive while that fetch runs are applied on top of its answer.
 import { io, type Socket } from 'socket.io-client';
-import { UI_NAMESPACE, type DeviceSummary, type JobDelta, type SessionInfo, type StatsSample, type UiClientToServer, type UiNotification, type UiServerToClient } from '../../../schemas/protocol.ts';
+import { UI_NAMESPACE, type DeviceSummary, type DiscoveredMachine, type JobDelta, type ProvisioningTimeline, type SessionInfo, type StatsSample, type UiClientToServer, type UiNotification, type UiServerToClient } from '../../../schemas/protocol.ts';
 import { appendSample } from '../view-model/chart.ts';
 import { applyDeviceDelta } from '../view-model/devices.ts';
 import { mergeNotifications, unreadCount } from '../view-model/notifications.ts';
-import type { DeviceDetail, JobRecord, ProvisioningView, RevisionsResponse, RolloutDetail, RolloutView, StatsResponse } from '../view-model/wire.ts';
+import type { DeviceDetail, JobRecord, RevisionsResponse, RolloutDetail, RolloutView, StatsResponse } from '../view-model/wire.ts';
 import { ApiError, type ApiClient } from './api.ts';
 
-export type Topic = 'connection' | 'session' | 'devices' | 'stats' | 'revisions' | 'rollouts' | 'failures' | 'notifications' | 'jobs' | 'toast';
+export type Topic = 'connection' | 'session' | 'devices' | 'stats' | 'revisions' | 'rollouts' | 'failures' | 'notifications' | 'jobs' | 'toast' | 'discovered';
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting';
 
 export interface Loadable<T> {
@@ -49,6 +49,8 @@ export class FleetData {
   revisions: Loadable<RevisionsResponse> = loadable();
   rollouts: Loadable<RolloutView[]> = loadable();
   failures: Loadable<JobRecord[]> = loadable();
+  /** Machines that network-booted and no Device matches (empty when PXE is not served). */
+  discovered: Loadable<DiscoveredMachine[]> = loadable();
   notifications: UiNotification[] = [];
   lastReadSeq: number;
   /** Set when the server refused the socket or an API call for lack of a session. */
@@ -152,7 +154,7 @@ export class FleetData {
 
   /** Fetches every list again (first view, and after each reconnect). */
   refresh(): Promise<void> {
-    this.#refreshing ??= Promise.all([this.loadDevices(), this.loadStats(), this.loadHistory(), this.loadRevisions(), this.loadRollouts(), this.loadFailures(), this.loadNotifications()])
+    this.#refreshing ??= Promise.all([this.loadDevices(), this.loadStats(), this.loadHistory(), this.loadRevisions(), this.loadRollouts(), this.loadFailures(), this.loadNotifications(), this.loadDiscovered()])
       .then(() => undefined)
       .finally(() => (this.#refreshing = undefined));
     return this.#refreshing;
@@ -229,6 +231,15 @@ export class FleetData {
     );
   }
 
+  loadDiscovered(): Promise<void> {
+    return this.#load(
+      'discovered',
+      async () => (await this.api.optional<{ machines: DiscoveredMachine[] }>('/api/v1/provisioning/discovered'))?.machines ?? [],
+      (v) => (this.discovered = v),
+      () => this.discovered,
+    );
+  }
+
   async loadNotifications(): Promise<void> {
     try {
       const { notifications } = await this.api.get<{ notifications: UiNotification[] }>('/api/v1/notifications');
@@ -243,8 +254,8 @@ export class FleetData {
   }
 
   /** A device's provisioning state; undefined when DeployX did not provision it (404). */
-  provisioning(id: string, signal?: AbortSignal): Promise<ProvisioningView | undefined> {
-    return this.api.optional<ProvisioningView>(`/api/v1/devices/${encodeURIComponent(id)}/provisioning`, signal ? { signal } : {});
+  provisioning(id: string, signal?: AbortSignal): Promise<ProvisioningTimeline | undefined> {
+    return this.api.optional<ProvisioningTimeline>(`/api/v1/devices/${encodeURIComponent(id)}/provisioning`, signal ? { signal } : {});
   }
 
   /** A rollout with its failed devices and every device's status. */
@@ -278,6 +289,7 @@ export class FleetData {
     this.notifications = mergeNotifications(this.notifications, incoming);
     this.#emit('notifications');
     if (live && fresh.length > 0) this.#emit('toast', { notifications: fresh });
+    if (live && fresh.some((n) => n.kind.startsWith('provisioning.'))) this.#later('discovered', 300, () => this.loadDiscovered());
   }
 
   // ---- deltas ----

@@ -152,26 +152,3 @@ export interface StatsResponse {
   jobs: Partial<Record<JobState, number>>;
 }
 
-export interface ProvisioningStep {
-  name?: string;
-  step?: string;
-  status?: string;
-  state?: string;
-  at?: string;
-  startedAt?: string;
-  finishedAt?: string;
-  message?: string;
-  error?: string;
-}
-
-/** `GET /api/v1/devices/:id/provisioning`: owned by the PXE work; read defensively. */
-export interface ProvisioningView {
-  state?: string;
-  status?: string;
-  profile?: string;
-  mac?: string;
-  updatedAt?: string;
-  steps?: ProvisioningStep[];
-  timeline?: ProvisioningStep[];
-  [key: string]: unknown;
-}

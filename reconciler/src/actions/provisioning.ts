@@ -10,6 +10,7 @@
 // id), so each config render and the task list carry the same token without the server keeping
 // it: only its hash is stored, as a single-use enrollment token bound to the device and revoked
 // when a newer run starts. Anyone holding neither gets nothing; a finished run's token gets nothing.
+import type { DiscoveredMachine, ProvisioningTimeline } from '../../../schemas/protocol.ts';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { FleetModel } from '../core/model.ts';
@@ -331,11 +332,11 @@ export class Provisioning {
     return record;
   }
 
-  async discovered(limit: number, all: boolean) {
+  async discovered(limit: number, all: boolean): Promise<DiscoveredMachine[]> {
     return this.deps.store.listPxeMachines({ limit, unknownOnly: !all });
   }
 
-  async timeline(deviceId: string) {
+  async timeline(deviceId: string): Promise<ProvisioningTimeline> {
     const [state, runs, steps] = await Promise.all([
       this.deps.store.getProvisioning(deviceId),
       this.deps.store.listProvisioningRuns(deviceId, 20),
