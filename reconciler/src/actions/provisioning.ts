@@ -75,8 +75,11 @@ const RUNNERS: Record<string, { file: URL; type: string }> = {
 type StoredTask = RunnerTask;
 
 export class Provisioning {
-  /** Devices being provisioned whose agent has not connected yet (loaded lazily from the store). */
-  #awaiting: Set<string> | undefined;
+  /**
+   * Devices being provisioned whose agent has not connected yet, loaded from the store once (a
+   * promise, so 10,000 agents connecting at start cause one query, not one each).
+   */
+  #awaiting: Promise<Set<string>> | undefined;
 
   constructor(private readonly deps: ProvisioningDeps) {}
 
@@ -181,7 +184,8 @@ export class Provisioning {
         labels: decision.device.declared ? {} : { 'deployx.dev/profile': decision.profile.metadata.name },
       },
     });
-    this.#awaiting?.add(decision.device.id);
+    // Loaded already: keep it current. Not loaded: the store load will include this device.
+    void this.#awaiting?.then((set) => set.add(decision.device.id)).catch(() => undefined);
     this.deps.log.info('provisioning run started', { device: decision.device.id, run: runId, profile: decision.profile.metadata.name, hostname });
     return { token, hostname };
   }
@@ -310,9 +314,16 @@ export class Provisioning {
 
   /** An agent connected: the first connection of a device being provisioned makes it `enrolled`. */
   async agentConnected(deviceId: string): Promise<void> {
-    this.#awaiting ??= new Set(await this.deps.store.devicesAwaitingEnrollment());
-    if (!this.#awaiting.has(deviceId)) return;
-    this.#awaiting.delete(deviceId);
+    this.#awaiting ??= this.deps.store.devicesAwaitingEnrollment().then(
+      (ids) => new Set(ids),
+      (error: unknown) => {
+        this.#awaiting = undefined; // asked again at the next connection
+        throw error;
+      },
+    );
+    const awaiting = await this.#awaiting;
+    if (!awaiting.has(deviceId)) return;
+    awaiting.delete(deviceId);
     if (await this.deps.store.markEnrolled(deviceId, this.deps.now().toISOString())) {
       this.deps.log.info('provisioned device enrolled', { device: deviceId });
       this.deps.onEvent?.({ type: 'enrolled', device: deviceId });

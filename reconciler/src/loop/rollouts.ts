@@ -62,7 +62,11 @@ const SAVE_RETRY_MS = 5_000;
 const ONLINE_BATCH_MS = 20;
 const MIN_PASS_DELAY_MS = 10;
 const MAX_PASS_DELAY_MS = 2_000;
-/** Input-driven passes wait this many times the last pass's duration: at most a fifth of the loop. */
+/**
+ * Input-driven passes wait this many times what the last pass cost — scheduling plus writing the
+ * rollouts it changed — so rollouts take at most a fifth of the loop. (A 10,000-device state is
+ * ~1.7 MB of JSON per write: leaving the write out made passes far more frequent than intended.)
+ */
 const PASS_SPACING = 4;
 /** Failed devices looked up (job output) for one event or one API answer. */
 const MAX_FAILED_DETAILS = 50;
@@ -482,13 +486,17 @@ export class RolloutDriver {
       }
       entry.passStatus = status;
     }
+    const scheduledMs = performance.now() - began;
+    this.#passDelayMs = Math.min(MAX_PASS_DELAY_MS, Math.max(MIN_PASS_DELAY_MS, PASS_SPACING * scheduledMs));
     if (changed) {
+      const saving = performance.now();
       void this.#save().then(() => {
+        // The next input-driven pass also waits for what this write cost.
+        this.#passDelayMs = Math.min(MAX_PASS_DELAY_MS, Math.max(this.#passDelayMs, PASS_SPACING * (scheduledMs + performance.now() - saving)));
         if (start.length > 0 || released.length > 0) this.deps.enqueue([...new Set([...start, ...released])]);
       });
     }
     this.#arm();
-    this.#passDelayMs = Math.min(MAX_PASS_DELAY_MS, Math.max(MIN_PASS_DELAY_MS, PASS_SPACING * (performance.now() - began)));
   }
 
   #save(): Promise<void> {

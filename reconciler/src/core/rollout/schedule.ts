@@ -365,7 +365,8 @@ export function activeWave(state: RolloutState): number | undefined {
 /** Devices by status, over the whole rollout or one wave. */
 export function countDevices(state: RolloutState, wave?: number): DeviceCounts {
   const counts: DeviceCounts = { total: 0, waiting: 0, running: 0, succeeded: 0, failed: 0, retrying: 0, offline: 0 };
-  for (const device of Object.values(state.devices)) {
+  for (const name in state.devices) {
+    const device = state.devices[name]!;
     if (wave !== undefined && device.wave !== wave) continue;
     counts[device.status] += 1;
     counts.total += 1;
@@ -389,17 +390,24 @@ export function isFinal(status: RolloutStatus): boolean {
 // ---- the pass ----
 
 /**
- * The copy of `state` a pass changes, so the caller's state is never modified: the top level, the
- * waves and the device map are copied; a device's own (flat) object is copied by `ownDevice` when
- * the pass first writes to it. Cheaper than a deep copy of every device at 10,000 devices, where
- * a pass touches few of them. Wave `devices` lists and `halted` are never written, only replaced.
+ * The copy of `state` a pass changes, so the caller's state is never modified: the top level and
+ * the waves are copied; the device map is copied when the pass first writes a device, and that
+ * device's own (flat) object with it (`ownDevice`). A pass over 10,000 devices that changes none
+ * of them copies none. Wave `devices` lists and `halted` are never written, only replaced.
  */
 function copyForPass(state: RolloutState): RolloutState {
-  return { ...state, waves: state.waves.map((wave) => ({ ...wave })), devices: { ...state.devices } };
+  return { ...state, waves: state.waves.map((wave) => ({ ...wave })) };
 }
+
+/** Top-level copies (made by `copyForPass` in this module) whose device map is their own. */
+const ownsDeviceMap = new WeakSet<RolloutState>();
 
 /** The device's object in the pass's copy, made the pass's own before it is written. */
 function ownDevice(s: RolloutState, name: string): RolloutDeviceState {
+  if (!ownsDeviceMap.has(s)) {
+    s.devices = { ...s.devices };
+    ownsDeviceMap.add(s);
+  }
   const copy = { ...s.devices[name]! };
   s.devices[name] = copy;
   return copy;
@@ -423,7 +431,8 @@ function resolveSettings(policy: RolloutPolicy): Settings {
 
 /** Failures `deviceFinished` recorded become a scheduled retry, or `failed` once retries run out. */
 function classifyFailures(s: RolloutState, settings: Settings, t: number, at: IsoTime, jitter: number, events: RolloutEvent[]): void {
-  for (const [name, seen] of Object.entries(s.devices)) {
+  for (const name in s.devices) {
+    const seen = s.devices[name]!;
     if (seen.status !== 'retrying' || seen.retryAt !== undefined) continue;
     const d = ownDevice(s, name);
     if (d.failures > settings.retries || isFinal(s.status)) {
@@ -562,7 +571,8 @@ function startDevices(s: RolloutState, policy: RolloutPolicy, t: number, at: Iso
 
 function finishIfDone(s: RolloutState, at: IsoTime, events: RolloutEvent[]): void {
   if (s.waves.some((w) => w.devices.length > 0 && w.completedAt === undefined)) return;
-  for (const d of Object.values(s.devices)) {
+  for (const name in s.devices) {
+    const d = s.devices[name]!;
     if (d.status === 'running') return;
     if (d.online && (d.status === 'waiting' || d.status === 'retrying')) return;
   }
@@ -578,7 +588,8 @@ function finishIfDone(s: RolloutState, at: IsoTime, events: RolloutEvent[]): voi
 function nextWake(s: RolloutState, policy: RolloutPolicy, settings: Settings, t: number, open: boolean): number | undefined {
   const candidates: number[] = [];
   const progressing = s.status === 'progressing';
-  for (const [name, d] of Object.entries(s.devices)) {
+  for (const name in s.devices) {
+    const d = s.devices[name]!;
     if (progressing && d.status === 'retrying' && d.online && d.retryAt !== undefined) {
       candidates.push(Date.parse(d.retryAt));
     }
