@@ -116,12 +116,7 @@ export async function createEnrollmentToken(
   options: CreateTokenOptions,
 ): Promise<{ id: string; token: string }> {
   const now = options.now ?? new Date();
-  let expiresAt: string | undefined;
-  if (options.expires) {
-    const ms = durationMs(options.expires);
-    if (ms === undefined) throw new Error(`--expires ${options.expires}: use a duration like 7d or 12h`);
-    expiresAt = new Date(now.getTime() + ms).toISOString();
-  }
+  const expiresAt = expiryFrom(options.expires, now);
   if (options.maxUses !== undefined && !(Number.isInteger(options.maxUses) && options.maxUses > 0)) {
     throw new Error('--max-uses must be a positive integer');
   }
@@ -147,12 +142,7 @@ export async function createApiToken(
 ): Promise<{ id: string; token: string }> {
   if (!ROLES.includes(options.role as Role)) throw new Error(`--role ${options.role}: use ${ROLES.join(', ')}`);
   const now = options.now ?? new Date();
-  let expiresAt: string | undefined;
-  if (options.expires) {
-    const ms = durationMs(options.expires);
-    if (ms === undefined) throw new Error(`--expires ${options.expires}: use a duration like 90d or 12h`);
-    expiresAt = new Date(now.getTime() + ms).toISOString();
-  }
+  const expiresAt = expiryFrom(options.expires, now);
   const token = newSecret('dxa');
   const id = randomUUID();
   await store.createApiToken({
@@ -174,6 +164,14 @@ export function parseLabels(text: string): Record<string, string> {
     labels[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
   }
   return labels;
+}
+
+/** `--expires 7d` → the ISO time that far from `now`; undefined without the option. */
+function expiryFrom(expires: string | undefined, now: Date): string | undefined {
+  if (!expires) return undefined;
+  const ms = durationMs(expires);
+  if (ms === undefined) throw new Error(`--expires ${expires}: use a duration like 7d, 12h or 30m`);
+  return new Date(now.getTime() + ms).toISOString();
 }
 
 function durationMs(text: string): number | undefined {
