@@ -100,6 +100,17 @@ describe('dashboard access', { timeout: 60_000 }, () => {
     assert.deepEqual(await login('nobody'), { status: 401, code: 'auth.bad-credentials' });
   });
 
+  test('a malformed login is a 4xx with a code, never a 500', async () => {
+    const post = (body: string, type: string) => fetch(`${server.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': type }, body });
+    const bad = await post('{"name": "vera", ', 'application/json');
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'request.invalid');
+    const form = await post('name=vera&password=x', 'application/x-www-form-urlencoded');
+    assert.equal(form.status, 415, 'a cross-site form cannot log in');
+    const missing = await post('{"name": "vera"}', 'application/json');
+    assert.equal(missing.status, 400);
+  });
+
   test('state changes with a cookie need the CSRF header; roles are enforced by the server', async () => {
     const vera = await login('vera');
     const otto = await login('otto');

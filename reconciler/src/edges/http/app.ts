@@ -211,14 +211,13 @@ export function createApp(deps: AppDeps): express.Express {
 
 /**
  * The dashboard's files, and its index.html for any other GET that is not an API path, so deep
- * links (`/devices/web-01`) survive a reload. The bundle's files are content-hashed by name only
- * when the build says so; index.html is never cached.
+ * links (`/devices/web-01`) survive a reload. The bundle's names are fixed (`app.js`), so every
+ * file is revalidated (ETag / Last-Modified, a 304 when unchanged): an upgraded server is never
+ * paired with a cached old bundle.
  */
 function serveDashboard(app: express.Express, dir: string): void {
   const index = path.join(dir, 'index.html');
-  app.use(express.static(dir, { index: false, maxAge: '1h', setHeaders: (res, file) => {
-    if (file.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
-  } }));
+  app.use(express.static(dir, { index: false, setHeaders: (res) => res.setHeader('Cache-Control', 'no-cache') }));
   const reserved = /^\/(api|pxe|socket\.io|healthz|metrics)(\/|$)/;
   app.get(/.*/, (req, res, next) => {
     if (reserved.test(req.path) || path.extname(req.path) !== '') return next();
@@ -326,6 +325,12 @@ const STATUS_BY_CODE: Record<string, number> = {
 
 function errorMiddleware(log: Logger) {
   return (error: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+    // body-parser's refusals (malformed JSON, too large) carry their own 4xx status.
+    const parserStatus = (error as { type?: unknown; status?: unknown }).type !== undefined ? (error as { status?: unknown }).status : undefined;
+    if (typeof parserStatus === 'number' && parserStatus >= 400 && parserStatus < 500) {
+      res.status(parserStatus).json({ error: { code: 'request.invalid', message: (error as Error).message } });
+      return;
+    }
     const code = (error as { code?: string }).code ?? 'internal';
     const status = error instanceof HttpError ? error.status : (STATUS_BY_CODE[code] ?? 500);
     if (status >= 500) log.error('request failed', { error });
