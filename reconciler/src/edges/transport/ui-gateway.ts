@@ -256,20 +256,18 @@ export class UiGateway {
   }
 
   async #flush(): Promise<void> {
+    // Notifications are kept for pages that load later, watched or not.
     this.#announceAgents();
-    if (this.#removed.size > 0) {
-      this.#ns.emit('devices:removed', [...this.#removed]);
-      this.#removed.clear();
-    }
-    if (this.#jobs.length > 0) {
-      this.#ns.emit('jobs', this.#jobs);
-      this.#jobs = [];
-    }
-    if (this.#dirty.size === 0) return;
+    const removed = [...this.#removed];
+    const jobs = this.#jobs;
     const ids = [...this.#dirty];
+    this.#removed.clear();
+    this.#jobs = [];
     this.#dirty.clear();
-    // Nobody is watching: nothing to read.
+    // Nobody is watching: nothing to read or encode (a page that connects re-reads the REST API).
     if (this.#ns.sockets.size === 0) return;
+    if (removed.length > 0) this.#ns.emit('devices:removed', removed);
+    if (jobs.length > 0) this.#ns.emit('jobs', jobs);
     for (let i = 0; i < ids.length; i += 2_000) {
       const devices = await this.options.store.getDevicesMany(ids.slice(i, i + 2_000));
       const rows = [...devices.values()].filter((d) => !d.deletedAt).map((d) => summariseDevice(d, this.options.summaries));
