@@ -125,7 +125,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.get('/devices', async (req, res) => {
     const limit = clampInt(req.query.limit, 1000, 1, 10_000);
     const offset = clampInt(req.query.offset, 0, 0, Number.MAX_SAFE_INTEGER);
-    const devices = await deps.store.listDevices({ limit, offset });
+    const devices = await deps.store.listDeviceSummaries({ limit, offset });
     const total = await deps.store.countDevices();
     res.json({ total, devices: devices.map((d) => summaryOf(deps, d)) });
   });

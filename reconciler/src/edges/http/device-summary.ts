@@ -1,6 +1,6 @@
 // One device as the device list and the dashboard's `devices` deltas show it.
 import type { DeviceState, DeviceSummary } from '../../../../schemas/protocol.ts';
-import type { DeviceRecord } from '../store/store.ts';
+import type { DeviceListItem } from '../store/store.ts';
 import type { DeviceStatus } from '../../loop/reconciler.ts';
 
 export interface SummarySources {
@@ -9,7 +9,8 @@ export interface SummarySources {
   isOnline: (id: string) => boolean;
 }
 
-export function summariseDevice(device: DeviceRecord, sources: SummarySources): DeviceSummary {
+/** A full `DeviceRecord` will do too: only `facts.os` of its facts is read. */
+export function summariseDevice(device: DeviceListItem, sources: SummarySources): DeviceSummary {
   const status = sources.statuses.get(device.id);
   const membership = sources.memberships.get(device.id);
   const os = device.facts.os;

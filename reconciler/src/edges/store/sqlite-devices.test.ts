@@ -89,3 +89,20 @@ test('listDevices pages by id; touchDevices only moves lastSeenAt forward', asyn
   assert.equal((await store.getDevice('b'))?.lastSeenAt, at(10));
   assert.equal((await store.getDevice('c'))?.lastSeenAt, undefined);
 });
+
+test('listDeviceSummaries: the devices listDevices gives, with only the os of their facts', async (t) => {
+  const { store } = await tempStore(t);
+  await enroll(store, 'b');
+  await enroll(store, 'a');
+  await store.enrollDevice({ id: 'c', machineId: 'm-c', labels: {}, facts: { hostname: 'c' }, credentialHash: 'h-c', now: at(0) });
+  await enroll(store, 'gone');
+  await store.deleteDevice('gone', at(1));
+  const full = await store.listDevices({ limit: 10 });
+  const slim = await store.listDeviceSummaries({ limit: 10 });
+  assert.deepEqual(slim.map((d) => d.id), ['a', 'b', 'c']);
+  for (const [i, d] of slim.entries()) {
+    const { facts, ...rest } = full[i]!;
+    assert.deepEqual(d, { ...rest, facts: facts.os === undefined ? {} : { os: facts.os } });
+  }
+  assert.deepEqual((await store.listDeviceSummaries({ limit: 1, offset: 1 })).map((d) => d.id), ['b']);
+});

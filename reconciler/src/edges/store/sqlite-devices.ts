@@ -1,7 +1,7 @@
 // Devices: enrollment, credentials, soft deletion, liveness.
 import { timingSafeEqual } from 'node:crypto';
 import type { Facts } from '../../../../schemas/facts.ts';
-import type { DeviceRecord, EnrollDeviceInput, Store } from './store.ts';
+import type { DeviceListItem, DeviceRecord, EnrollDeviceInput, Store } from './store.ts';
 import { StoreError } from './store.ts';
 import { idList, iso, limitOf, setIf, type SqliteContext } from './sqlite-util.ts';
 
@@ -13,6 +13,7 @@ type DevicesPart = Pick<
   | 'getDevice'
   | 'getDevicesMany'
   | 'listDevices'
+  | 'listDeviceSummaries'
   | 'countDevices'
   | 'deleteDevice'
   | 'touchDevices'
@@ -128,10 +129,7 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
     },
 
     async listDevices({ limit, offset = 0 }) {
-      limitOf(limit);
-      if (!Number.isInteger(offset) || offset < 0) {
-        throw new StoreError('store.invalid', `offset must be a non-negative integer, got ${offset}`);
-      }
+      pageOf(limit, offset);
       const rows = await db.read((c) =>
         c.all<DeviceRow>(
           `SELECT ${DEVICE_COLUMNS} FROM devices WHERE deleted_at IS NULL ORDER BY id LIMIT ? OFFSET ?`,
@@ -139,6 +137,24 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
         ),
       );
       return rows.map(toDevice);
+    },
+
+    async listDeviceSummaries({ limit, offset = 0 }) {
+      pageOf(limit, offset);
+      const columns =
+        "id, machine_id, name, labels, json_extract(facts, '$.os') AS os, credential_hash, enrolled_at, " +
+        'last_seen_at, last_report_at, agent_version, reported_revision, deleted_at';
+      const rows = await db.read((c) =>
+        c.all<Omit<DeviceRow, 'facts'> & { os: string | null }>(
+          `SELECT ${columns} FROM devices WHERE deleted_at IS NULL ORDER BY id LIMIT ? OFFSET ?`,
+          [limit, offset],
+        ),
+      );
+      return rows.map(({ os, ...row }): DeviceListItem => {
+        const parsed: unknown = os === null ? undefined : JSON.parse(os);
+        const facts = parsed !== null && typeof parsed === 'object' ? { os: parsed as NonNullable<Facts['os']> } : {};
+        return { ...toDevice({ ...row, facts: '{}' }), facts };
+      });
     },
 
     async countDevices() {
@@ -183,6 +199,13 @@ function sameHash(stored: string, presented: string): boolean {
 function mustReturn(row: DeviceRow | undefined): DeviceRecord {
   if (!row) throw new StoreError('store.internal', 'a write returned no device row');
   return toDevice(row);
+}
+
+function pageOf(limit: number, offset: number): void {
+  limitOf(limit);
+  if (!Number.isInteger(offset) || offset < 0) {
+    throw new StoreError('store.invalid', `offset must be a non-negative integer, got ${offset}`);
+  }
 }
 
 export function toDevice(row: DeviceRow): DeviceRecord {

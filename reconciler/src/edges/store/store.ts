@@ -153,6 +153,9 @@ export interface DeviceRecord {
   deletedAt?: IsoTime;
 }
 
+/** A device as a list shows it: its record with only the `os` of its facts. */
+export type DeviceListItem = Omit<DeviceRecord, 'facts'> & { facts: Pick<Facts, 'os'> };
+
 export interface EnrollDeviceInput {
   /** Used when the machine is new; a machine that enrolled before keeps its id. */
   id: string;
@@ -478,6 +481,11 @@ export interface Store {
   getDevicesMany(ids: string[]): Promise<Map<string, DeviceRecord>>;
   /** Live devices ordered by id. */
   listDevices(query: { limit: number; offset?: number }): Promise<DeviceRecord[]>;
+  /**
+   * `listDevices` for lists people read: the same devices, but of their facts only `os` is read
+   * (a device's facts are most of its row; 10,000 of them are not parsed to show a table).
+   */
+  listDeviceSummaries(query: { limit: number; offset?: number }): Promise<DeviceListItem[]>;
   /** Number of live devices. */
   countDevices(): Promise<number>;
   /** Soft delete: the credential is cleared, history stays. Idempotent; throws `store.not-found`. */
