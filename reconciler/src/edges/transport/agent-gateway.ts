@@ -87,7 +87,12 @@ export class AgentGateway {
     this.#namespace = io.of(AGENT_NAMESPACE) as unknown as AgentNamespace;
     this.#namespace.use((socket, next) => {
       this.#authenticate(socket).then(
-        () => next(),
+        () => {
+          // The handshake lives as long as the socket: keep neither the plaintext credential or
+          // enrollment token nor the enrolling machine's facts in it (10,000 sockets' worth).
+          socket.handshake.auth = {};
+          next();
+        },
         (error: unknown) => {
           const reason = (error as { reason?: string }).reason ?? 'invalid';
           this.deps.log.warn('agent refused', { reason, address: socket.handshake.address });
@@ -258,6 +263,7 @@ export class AgentGateway {
 
     const enrollment = socket.data.enrollment;
     if (enrollment) {
+      delete socket.data.enrollment;
       socket
         .timeout(30_000)
         .emitWithAck('enrolled', { deviceId, credential: enrollment.credential })

@@ -102,6 +102,9 @@ export class UiGateway {
         });
         if (!principal) return next(new Error('auth.required'));
         socket.data.principal = principal;
+        // Not kept for the socket's lifetime: the token, and the session cookie's secret.
+        socket.handshake.auth = {};
+        delete socket.handshake.headers.cookie;
         next();
       } catch (error) {
         options.log.error('ui handshake failed', { error });
