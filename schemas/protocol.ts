@@ -6,7 +6,7 @@
 // File and script bodies never travel in socket messages: the agent downloads
 // `GET /api/v1/blobs/sha256/<hex>` with its device credential and verifies the hash.
 import type { Facts } from './facts.ts';
-import type { Interpreter, PackageManager, RunPolicy } from './kinds.ts';
+import type { Interpreter, PackageManager, RolloutPolicy, RunPolicy } from './kinds.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -294,6 +294,65 @@ export interface ProvisioningTimeline {
   /** Every step report, oldest first. */
   steps: Array<{ runId: string; index: number; type: string; name: string; status: 'started' | 'succeeded' | 'failed'; exitCode?: number; log?: string; at: string }>;
 }
+
+/** Device states inside a rollout (`core/rollout/schedule.ts`). */
+export type RolloutDeviceStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'offline';
+/** A rollout's status as stored and shown; `superseded` once a newer revision replaced it. */
+export type RolloutViewStatus = 'progressing' | 'paused' | 'halted' | 'completed' | 'partial' | 'failed' | 'superseded';
+/** Devices by rollout state; `total` is their sum. */
+export type RolloutCounts = Record<RolloutDeviceStatus, number> & { total: number };
+
+export interface RolloutWaveView {
+  index: number;
+  name: string;
+  /** A wave the policy did not name (the rest of the devices). */
+  implicit: boolean;
+  manualPromotion: boolean;
+  /** Failed devices the wave tolerates; one more halts the rollout. */
+  failureThreshold: number;
+  maxParallel: number;
+  counts: RolloutCounts;
+  startedAt: string | null;
+  completedAt: string | null;
+  promotedAt: string | null;
+}
+
+/** `GET /api/v1/rollouts` items, and what the rollout commands answer. */
+export interface RolloutView {
+  id: string;
+  revision: string;
+  profile: string | null;
+  status: RolloutViewStatus;
+  supersededBy: string | null;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+  counts: RolloutCounts;
+  /** Index of the wave running now. */
+  activeWave: number | null;
+  /** Index of the wave that waits for `promote`. */
+  awaitingPromotion: number | null;
+  halted: { wave: number; name: string; threshold: number; devices: string[] } | null;
+  waves: RolloutWaveView[];
+  policy: RolloutPolicy;
+}
+
+/** A device that failed in a rollout, with the error and output tail of its last job. */
+export interface RolloutFailedDevice {
+  device: string;
+  error?: string;
+  output?: string;
+  wave: number;
+  attempts: number;
+  jobId?: string;
+}
+
+/** `GET /api/v1/rollouts/:id[?devices=1]`: the view, its failed devices, and every device on request. */
+export type RolloutDetail = Omit<RolloutView, 'halted'> & {
+  halted: (NonNullable<RolloutView['halted']> & { failedDevices: RolloutFailedDevice[] }) | null;
+  failedDevices: RolloutFailedDevice[];
+  devices?: Array<{ name: string; wave: number; status: RolloutDeviceStatus; online: boolean; attempts: number; failures: number; retryAt?: string }>;
+};
 
 /** A point of the convergence chart (`GET /api/v1/stats/history`), sampled by the server. */
 export interface StatsSample {

@@ -133,7 +133,7 @@ export class DxRollouts extends LitElement {
     const role = this.data.session.user.role;
     const buttons = rolloutCommands(ro, role).filter((b) => b.applicable);
     const message = this.messages.get(ro.id);
-    const failed = (ro as RolloutDetail).failedDevices ?? ro.halted?.failedDevices ?? [];
+    const failed = 'failedDevices' in ro ? ro.failedDevices : [];
     return html`<section class="card rollout ${ro.status}" data-rollout=${ro.id}>
       <div class="row">
         ${detail ? html`<h1 style="margin:0">${ro.profile ?? 'All devices'}</h1>` : html`<a href="/rollouts/${encodeURIComponent(ro.id)}"><strong>${ro.profile ?? 'All devices'}</strong></a>`}

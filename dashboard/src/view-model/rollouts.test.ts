@@ -14,10 +14,10 @@ test('progressOf counts ends reached and draws segments', () => {
   assert.equal(progressOf(counts({})).percent, 0);
 });
 
-const view = (status: string, awaitingPromotion: number | null = null): Pick<RolloutView, 'status' | 'awaitingPromotion'> => ({ status, awaitingPromotion });
+const view = (status: RolloutView['status'], awaitingPromotion: number | null = null): Pick<RolloutView, 'status' | 'awaitingPromotion'> => ({ status, awaitingPromotion });
 
 test('rolloutCommands by status and role', () => {
-  const cases: Array<[string, number | null, Role, Record<string, [boolean, boolean]>]> = [
+  const cases: Array<[RolloutView['status'], number | null, Role, Record<string, [boolean, boolean]>]> = [
     ['progressing', null, 'operator', { promote: [false, true], pause: [true, true], resume: [false, true] }],
     ['progressing', 1, 'admin', { promote: [true, true], pause: [true, true], resume: [false, true] }],
     ['paused', null, 'operator', { promote: [false, true], pause: [false, true], resume: [true, true] }],

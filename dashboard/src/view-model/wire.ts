@@ -102,49 +102,16 @@ export interface RevisionsResponse {
   revisions: RevisionView[];
 }
 
-export type RolloutDeviceStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'offline';
-export type RolloutCounts = Record<RolloutDeviceStatus, number> & { total: number };
-export type RolloutStatus = 'progressing' | 'paused' | 'halted' | 'completed' | 'partial' | 'failed' | 'superseded' | string;
-
-export interface WaveView {
-  index: number;
-  name: string;
-  implicit: boolean;
-  manualPromotion: boolean;
-  failureThreshold: number;
-  maxParallel: number;
-  counts: RolloutCounts;
-  startedAt: string | null;
-  completedAt: string | null;
-  promotedAt: string | null;
-}
-
-export interface FailedDevice {
-  device: string;
-  error?: string;
-  output?: string;
-}
-
-export interface RolloutView {
-  id: string;
-  revision: string;
-  profile: string | null;
-  status: RolloutStatus;
-  supersededBy: string | null;
-  createdAt: string;
-  updatedAt: string;
-  finishedAt: string | null;
-  counts: RolloutCounts;
-  activeWave: number | null;
-  awaitingPromotion: number | null;
-  halted: { wave: number; name: string; threshold: number; devices: string[]; failedDevices?: FailedDevice[] } | null;
-  waves: WaveView[];
-}
-
-export interface RolloutDetail extends RolloutView {
-  failedDevices: FailedDevice[];
-  devices?: Array<{ name: string; wave: number; status: RolloutDeviceStatus; online: boolean; attempts: number; failures: number; retryAt?: string }>;
-}
+/** Rollouts as the API shows them, typed once in the protocol. */
+export type {
+  RolloutCounts,
+  RolloutDetail,
+  RolloutDeviceStatus,
+  RolloutFailedDevice as FailedDevice,
+  RolloutView,
+  RolloutViewStatus as RolloutStatus,
+  RolloutWaveView as WaveView,
+} from '../../../schemas/protocol.ts';
 
 export interface StatsResponse {
   revision: string | null;

@@ -31,6 +31,7 @@
 //   the error and output tail of their last job for the rollout.
 import { randomBytes } from 'node:crypto';
 import type { RolloutPolicy } from '../../../schemas/kinds.ts';
+import type { RolloutView, RolloutWaveView } from '../../../schemas/protocol.ts';
 import { owes, type CurrentRollout } from '../core/rollout/membership.ts';
 import {
   activeWave,
@@ -630,38 +631,8 @@ export class RolloutDriver {
 
 // ---- views ----
 
-export interface WaveView {
-  index: number;
-  name: string;
-  implicit: boolean;
-  manualPromotion: boolean;
-  /** Failed devices the wave tolerates; one more halts the rollout. */
-  failureThreshold: number;
-  maxParallel: number;
-  counts: DeviceCounts;
-  startedAt: string | null;
-  completedAt: string | null;
-  promotedAt: string | null;
-}
-
-export interface RolloutView {
-  id: string;
-  revision: string;
-  profile: string | null;
-  status: RolloutRecordStatus;
-  supersededBy: string | null;
-  createdAt: string;
-  updatedAt: string;
-  finishedAt: string | null;
-  counts: DeviceCounts;
-  /** Index of the wave running now. */
-  activeWave: number | null;
-  /** Index of the wave that waits for `promote`. */
-  awaitingPromotion: number | null;
-  halted: { wave: number; name: string; threshold: number; devices: string[] } | null;
-  waves: WaveView[];
-  policy: RolloutPolicy;
-}
+/** The API's shapes of a rollout: typed once in the protocol, made here. */
+export type { RolloutView } from '../../../schemas/protocol.ts';
 
 /** A rollout as the API shows it: counts per wave and per device state. Pure. */
 export function describeRollout(record: RolloutRecord): RolloutView {

@@ -14,7 +14,8 @@
 // an operator role comes with users and roles (issue 5).
 import type { RequestHandler, Router } from 'express';
 import { ROLLOUT_RECORD_STATUSES, type RolloutRecordStatus } from '../store/store.ts';
-import { describeRollout, type RolloutCommand, type RolloutDriver, RolloutLookupError, type RolloutView } from '../../loop/rollouts.ts';
+import type { RolloutDetail } from '../../../../schemas/protocol.ts';
+import { describeRollout, type RolloutCommand, type RolloutDriver, RolloutLookupError } from '../../loop/rollouts.ts';
 import { HttpError } from './app.ts';
 
 export interface RolloutRouteDeps {
@@ -22,15 +23,6 @@ export interface RolloutRouteDeps {
   /** Guards the commands (promote, pause, resume): the operator role. */
   operator: RequestHandler;
 }
-
-type FailedDeviceView = Awaited<ReturnType<RolloutDriver['failedDevices']>>[number];
-
-/** `GET /rollouts/:id`: the rollout's view plus its failed devices (and every device on request). */
-export type RolloutDetail = Omit<RolloutView, 'halted'> & {
-  halted: (NonNullable<RolloutView['halted']> & { failedDevices: FailedDeviceView[] }) | null;
-  failedDevices: FailedDeviceView[];
-  devices?: Array<{ name: string; wave: number; status: string; online: boolean; attempts: number; failures: number; retryAt?: string }>;
-};
 
 const COMMANDS: readonly RolloutCommand[] = ['promote', 'pause', 'resume'];
 
