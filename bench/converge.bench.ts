@@ -3,6 +3,8 @@
 // memory per connected idle agent; how long reports wait between arrival and being stored.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { createEnrollmentToken } from '../cli/src/commands/token.ts';
 import { createLogger } from '../reconciler/src/edges/log.ts';
@@ -12,9 +14,26 @@ import type { ReconcilerEvent } from '../reconciler/src/loop/reconciler.ts';
 import type { BenchResult } from './measure.ts';
 
 const GROUPS = 10;
+/** Simulator processes; each runs agents / PROCESSES devices, numbered 1… (the `index` fact). */
+const PROCESSES = 10;
 const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../cli/bin/deployx.js');
 
-function fleet(version: { group0: string; common: string }): FileTree {
+/**
+ * Group g takes the devices whose `index` fact (their number within their simulator process) is in
+ * the g-th tenth: every group has devices in every simulator process, as a real group's devices
+ * are separate machines, and no group's jobs queue behind one process's event loop.
+ */
+function indexesOf(g: number, perProcess: number): string[] {
+  const size = perProcess / GROUPS;
+  return Array.from({ length: size }, (_, i) => `"${g * size + i + 1}"`);
+}
+
+function inGroup0(deviceId: string, perProcess: number): boolean {
+  const index = Number(deviceId.slice(deviceId.lastIndexOf('-') + 1));
+  return index >= 1 && index <= perProcess / GROUPS;
+}
+
+function fleet(version: { group0: string; common: string }, perProcess: number): FileTree {
   const tree: FileTree = {
     'fleet.yaml': 'apiVersion: deployx.dev/v1\nkind: Fleet\nmetadata: { name: bench }\nspec: {}\n',
     'files.yaml': `apiVersion: deployx.dev/v1\nkind: FileDeployment\nmetadata: { name: common }\nspec:\n  path: /etc/bench/common.conf\n  content: ${JSON.stringify(version.common)}\n`,
@@ -25,7 +44,8 @@ function fleet(version: { group0: string; common: string }): FileTree {
 kind: Group
 metadata: { name: g${g} }
 spec:
-  selector: { matchLabels: { group: g${g} } }
+  selector:
+    matchFacts: [{ key: labels.index, operator: In, values: [${indexesOf(g, perProcess).join(', ')}] }]
 ---
 apiVersion: deployx.dev/v1
 kind: FileDeployment
@@ -45,6 +65,27 @@ spec:
   return tree;
 }
 
+/**
+ * With DEPLOYX_BENCH_CPU_PROFILE=DIR, the server's CPU profile of each change (commit → last
+ * result) is written to DIR/<bench>.cpuprofile (open it in Chrome's DevTools).
+ */
+async function startProfile(): Promise<{ stop: (name: string) => Promise<void> } | undefined> {
+  const dir = process.env.DEPLOYX_BENCH_CPU_PROFILE;
+  if (!dir) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  return {
+    async stop(name) {
+      const { profile } = await session.post('Profiler.stop');
+      await writeFile(path.join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
@@ -58,6 +99,7 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
 }
 
 async function converge(agents: number): Promise<BenchResult[]> {
+  const perProcess = agents / PROCESSES;
   const dir = await makeTempDir('deployx-bench-converge-');
   const children: ChildProcess[] = [];
   const succeeded = new Map<string, number>();
@@ -67,7 +109,7 @@ async function converge(agents: number): Promise<BenchResult[]> {
     if (e.type === 'job' && e.state === 'dispatched') dispatched.set(e.deviceId, performance.now());
   };
   const logStream = createWriteStream(path.join(dir, 'server.log'));
-  const repo = await makeRepo(path.join(dir, 'repo'), fleet({ group0: 'v1\n', common: 'v1\n' }));
+  const repo = await makeRepo(path.join(dir, 'repo'), fleet({ group0: 'v1\n', common: 'v1\n' }, perProcess));
   const server = await startServer(
     {
       repo: path.join(dir, 'repo'),
@@ -95,11 +137,11 @@ async function converge(agents: number): Promise<BenchResult[]> {
     const before = process.memoryUsage();
 
     const started = performance.now();
-    for (let g = 0; g < GROUPS; g++) {
-      const { token } = await createEnrollmentToken(server.store, { name: `g${g}`, labels: { group: `g${g}` } });
+    for (let p = 0; p < PROCESSES; p++) {
+      const { token } = await createEnrollmentToken(server.store, { name: `sim${p}` });
       const child = spawn(
         process.execPath,
-        [CLI, 'simulate', '--server', server.url, '--agents', String(agents / GROUPS), '--token', token, '--prefix', `g${g}`, '--heartbeat', '1h', '--state', path.join(dir, `sim-${g}`), '--stats-every', '0s', '--batch', '100'],
+        [CLI, 'simulate', '--server', server.url, '--agents', String(perProcess), '--token', token, '--prefix', `s${p}`, '--heartbeat', '1h', '--state', path.join(dir, `sim-${p}`), '--stats-every', '0s', '--batch', '100'],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       );
       children.push(child);
@@ -113,6 +155,10 @@ async function converge(agents: number): Promise<BenchResult[]> {
     const idle = process.memoryUsage();
     const perAgentKb = (idle.rss - before.rss) / agents / 1024;
     const heapPerAgentKb = (idle.heapUsed + idle.external - before.heapUsed - before.external) / agents / 1024;
+    // Where the RSS went: the V8 heap's committed pages (used or not), external memory (buffers),
+    // and the rest (libuv handles, SQLite, malloc's arenas).
+    const kbPerAgent = (bytes: number) => (bytes / agents / 1024).toFixed(1);
+    const split = `heap committed ${kbPerAgent(idle.heapTotal - before.heapTotal)}, external ${kbPerAgent(idle.external - before.external)}, other ${kbPerAgent(idle.rss - before.rss - (idle.heapTotal - before.heapTotal) - (idle.external - before.external))} KB`;
     // A report burst: every idle device reports at once.
     server.gateway.resetIngestStats();
     const burstStart = performance.now();
@@ -120,12 +166,13 @@ async function converge(agents: number): Promise<BenchResult[]> {
     await until(`${agents} burst reports stored`, () => server.gateway.ingest.reportsStored >= agents, 120_000);
     const burst = { ...server.gateway.ingest, seconds: (performance.now() - burstStart) / 1000 };
 
-    const measureChange = async (change: { group0: string; common: string }, targets: (id: string) => boolean, count: number) => {
+    const measureChange = async (change: { group0: string; common: string }, targets: (id: string) => boolean, count: number, name: string) => {
+      const profiler = await startProfile();
       succeeded.clear();
       dispatched.clear();
       const t0 = performance.now();
       const cpu0 = process.cpuUsage();
-      await repo.commit(fleet(change), 'change');
+      await repo.commit(fleet(change, perProcess), 'change');
       server.reconciler.enqueueSource();
       await until(`${count} devices converged`, () => [...succeeded.keys()].filter(targets).length >= count, 600_000);
       const latencies = [...succeeded.entries()].filter(([id]) => targets(id)).map(([, t]) => t - t0).sort((a, b) => a - b);
@@ -134,11 +181,12 @@ async function converge(agents: number): Promise<BenchResult[]> {
       // from the simulators competing for the same cores.
       const cpu = process.cpuUsage(cpu0);
       const serverCpuMs = (cpu.user + cpu.system) / 1000;
+      await profiler?.stop(`converge-${agents}-${name}`);
       await until('all in sync again', () => inSync() >= agents, 120_000);
       return { p50: percentile(latencies, 50), p95: percentile(latencies, 95), max: latencies.at(-1)!, sentP95: percentile(sent, 95), serverCpuMs };
     };
-    const oneGroup = await measureChange({ group0: 'v2\n', common: 'v1\n' }, (id) => id.startsWith('g0-'), agents / GROUPS);
-    const fleetWide = await measureChange({ group0: 'v2\n', common: 'v2\n' }, () => true, agents);
+    const oneGroup = await measureChange({ group0: 'v2\n', common: 'v1\n' }, (id) => inGroup0(id, perProcess), agents / GROUPS, 'one-group');
+    const fleetWide = await measureChange({ group0: 'v2\n', common: 'v2\n' }, () => true, agents, 'fleet-wide');
 
     const label = `${agents.toLocaleString('en')} agents`;
     return [
@@ -161,7 +209,7 @@ async function converge(agents: number): Promise<BenchResult[]> {
         value: perAgentKb,
         unit: 'KB',
         target: agents >= 10_000 ? '≤ 20 KB' : 'recorded',
-        detail: `RSS delta ${perAgentKb.toFixed(1)} KB, heap+external delta ${heapPerAgentKb.toFixed(1)} KB per agent; enrolment + first convergence took ${enrolled.toFixed(1)} s`,
+        detail: `RSS delta ${perAgentKb.toFixed(1)} KB (${split}), heap used + external delta ${heapPerAgentKb.toFixed(1)} KB per agent; enrolment + first convergence took ${enrolled.toFixed(1)} s`,
       },
       {
         name: `report burst: longest wait from arrival to stored, ${label}`,

@@ -15,8 +15,8 @@ import type { Facts } from '../../../schemas/facts.ts';
 import type { Job, JobResult } from '../../../schemas/protocol.ts';
 import { createSchemaValidator } from '../../../schemas/index.ts';
 import { canonicalJson } from '../core/compile/fingerprint.ts';
-import { compileDevice, createCompileContext, mergeRollout, type CompileContext } from '../core/compile/compile.ts';
-import { resolveGroupMembers } from '../core/compile/groups.ts';
+import { compileDeviceInGroups, createCompileContext, mergeRollout, type CompileContext } from '../core/compile/compile.ts';
+import { resolveDeviceGroups } from '../core/compile/groups.ts';
 import type { DesiredResource, DesiredState, DeviceInput, FleetModel } from '../core/model.ts';
 import { planDevice, type DevicePlan } from '../core/plan/plan-device.ts';
 import { assignRollouts, changedProfiles } from '../core/rollout/membership.ts';
@@ -195,8 +195,7 @@ export class Reconciler {
   desiredFor(device: DeviceRecord): DesiredState | undefined {
     const model = this.#model;
     if (!model || !this.#context) return undefined;
-    const input = deviceInput(model, device);
-    return compileDevice(model, input, resolveGroupMembers(model, [input]), this.#context);
+    return compileWith(model, this.#context, device);
   }
 
   async #work(key: string): Promise<void> {
@@ -601,7 +600,7 @@ export class Reconciler {
 /** The device's desired state at `model` (compiled with that model's context). */
 function compileWith(model: FleetModel, context: CompileContext, device: DeviceRecord): DesiredState {
   const input = deviceInput(model, device);
-  return compileDevice(model, input, resolveGroupMembers(model, [input]), context);
+  return compileDeviceInGroups(context, input, resolveDeviceGroups(model, input));
 }
 
 /**

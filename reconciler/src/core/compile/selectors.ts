@@ -64,8 +64,21 @@ export function comparableStrings(value: unknown): string[] {
 /** A selector turned into a predicate once, for evaluating it against many devices. */
 export type SelectorPredicate = (labels: Readonly<Record<string, string>>, facts: Facts | undefined) => boolean;
 
+/**
+ * Predicates by selector object. Documents are never modified once parsed (the loader's cache hands
+ * the same objects to every revision that has the same content), so a selector compiles once for
+ * as long as it is in use — not once per device an agent report compiles.
+ */
+const compiled = new WeakMap<Selector, SelectorPredicate>();
+
 /** Precompiles a selector: label pairs and path segments are split once, values put in a Set. */
 export function compileSelector(selector: Selector): SelectorPredicate {
+  let predicate = compiled.get(selector);
+  if (predicate === undefined) compiled.set(selector, (predicate = buildSelector(selector)));
+  return predicate;
+}
+
+function buildSelector(selector: Selector): SelectorPredicate {
   const labelPairs = Object.entries(selector.matchLabels ?? {});
   const expressions = (selector.matchFacts ?? []).map(compileExpression);
   if (labelPairs.length === 0 && expressions.length === 0) return () => false;

@@ -135,6 +135,19 @@ test('dispatch, run and cancel move only the jobs they may', async (t) => {
     pending: 1, dispatched: 0, running: 0, succeeded: 1, failed: 0, timed_out: 0, cancelled: 2,
   });
 
+  // A burst of first progress reports: only a device's own pending or dispatched jobs move.
+  await enroll(store, 'b');
+  await store.createJobs(['k1', 'k2', 'k3'].map((id) => newJob(id, 'b')));
+  await store.markDispatched(['k2'], at(8));
+  assert.deepEqual(
+    (await store.markRunningMany([{ id: 'k1', deviceId: 'b' }, { id: 'k2', deviceId: 'b' }, { id: 'k3', deviceId: 'a' }, { id: 'j2', deviceId: 'a' }, { id: 'ghost', deviceId: 'b' }], at(9))).sort(),
+    ['k1', 'k2'],
+  );
+  assert.equal((await store.getJob('k1'))?.startedAt, at(9));
+  assert.equal((await store.getJob('k3'))?.state, 'pending'); // another device's id: untouched
+  assert.equal((await store.getJob('j2'))?.state, 'succeeded'); // final: untouched
+  assert.deepEqual(await store.markRunningMany([], at(9)), []);
+
   // The agent ran j1 after all: its real result replaces the server's cancellation.
   const late = await store.recordJobResult(jobResult('j1', { status: 'failed' }), at(9));
   assert.equal(late.duplicate, false);

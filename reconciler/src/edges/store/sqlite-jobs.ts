@@ -12,6 +12,7 @@ type JobsPart = Pick<
   | 'createJobs'
   | 'markDispatched'
   | 'markRunning'
+  | 'markRunningMany'
   | 'recordJobResult'
   | 'recordJobResults'
   | 'pendingJobs'
@@ -173,6 +174,21 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
         }
         return false;
       });
+    },
+
+    async markRunningMany(jobs, at) {
+      if (jobs.length === 0) return [];
+      const t = iso(at, 'now');
+      const rows = await db.transaction((c) =>
+        c.all<{ id: string }>(
+          `UPDATE jobs SET state = 'running', started_at = ?
+           FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS device_id FROM json_each(?)) AS started
+           WHERE jobs.id = started.id AND jobs.device_id = started.device_id AND jobs.state IN ('pending', 'dispatched')
+           RETURNING jobs.id AS id`,
+          [t, JSON.stringify(jobs.map((j) => [j.id, j.deviceId]))],
+        ),
+      );
+      return rows.map((r) => r.id);
     },
 
     async recordJobResult(result, at) {

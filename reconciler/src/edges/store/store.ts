@@ -513,6 +513,11 @@ export interface Store {
   /** pending|dispatched → running. False when the job is already running or final. */
   markRunning(id: string, now: IsoTime): Promise<boolean>;
   /**
+   * Batched `markRunning` for a burst of agents' first progress: each job moves only when it
+   * belongs to the given device. Returns the ids that moved; unknown ids are ignored.
+   */
+  markRunningMany(jobs: ReadonlyArray<{ id: string; deviceId: string }>, now: IsoTime): Promise<string[]>;
+  /**
    * Stores the agent's result once per idempotency key: a second result changes nothing and
    * returns `duplicate: true`. A result overrides a final state the server set without one
    * (cancelled, timed_out): the agent's outcome is the truth. The result's observed resources

@@ -79,6 +79,9 @@ export class AgentGateway {
   #results: Array<{ deviceId: string; result: JobResult; ack: (res: Ack) => void }> = [];
   #resultTimer: NodeJS.Timeout | undefined;
   #storingResults: Promise<void> = Promise.resolve();
+  /** Jobs whose first step started (job:progress), marked running together. */
+  #started: Array<{ id: string; deviceId: string }> = [];
+  #startedTimer: NodeJS.Timeout | undefined;
 
   constructor(
     io: Server,
@@ -151,6 +154,7 @@ export class AgentGateway {
 
   async close(): Promise<void> {
     clearTimeout(this.#flushTimer);
+    this.#flushStarted();
     await this.#flush();
     await this.#flushResults();
   }
@@ -237,8 +241,10 @@ export class AgentGateway {
 
     socket.on('job:progress', (progress) => {
       if (!isRecord(progress) || typeof progress.jobId !== 'string') return;
-      if (progress.stepIndex === 0 && progress.status === 'running') {
-        void this.deps.store.markRunning(progress.jobId, this.deps.now().toISOString()).catch(() => undefined);
+      if (progress.stepIndex === 0 && progress.status === 'running' && progress.jobId.length <= MAX_ID) {
+        this.#started.push({ id: progress.jobId, deviceId });
+        if (this.#started.length >= 500) this.#flushStarted();
+        else this.#startedTimer ??= setTimeout(() => this.#flushStarted(), 20);
       }
     });
 
@@ -313,6 +319,21 @@ export class AgentGateway {
       }
     });
     return this.#storingResults;
+  }
+
+  /**
+   * Marks a burst of started jobs running in one statement, each only if it is the reporting
+   * device's. Best effort: the job's result, which follows, is what counts.
+   */
+  #flushStarted(): void {
+    clearTimeout(this.#startedTimer);
+    this.#startedTimer = undefined;
+    const batch = this.#started;
+    this.#started = [];
+    if (batch.length === 0) return;
+    this.deps.store.markRunningMany(batch, this.deps.now().toISOString()).catch((error: unknown) => {
+      this.deps.log.warn('marking jobs running failed', { count: batch.length, error });
+    });
   }
 
   #flush(): Promise<void> {
