@@ -139,9 +139,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         reconciler.deviceDisconnected(id);
         ui!.agentDisconnected(id);
       },
-      reported: (ids) => {
-        ids.forEach((id) => reconciler.enqueueDevice(id));
-        ui!.devicesChanged(ids);
+      reported: (reports) => {
+        reconciler.reported(reports);
+        ui!.devicesChanged(reports.map((r) => r.deviceId));
       },
       resulted: (results) => reconciler.recordApplied(results),
       declaredDeviceFor: (facts) => reconciler.declaredDeviceFor(facts),

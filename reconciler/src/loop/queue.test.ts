@@ -63,8 +63,14 @@ test('BatchQueue: addAfter delays a key; stop drops what waits', async () => {
   assert.deepEqual(seen, []);
   await tick(40);
   assert.deepEqual(seen, ['later']);
+  // A key waits for the earliest delay asked for.
+  queue.addAfter('soon', 60);
+  queue.addAfter('soon', 10);
+  queue.addAfter('soon', 500);
+  await tick(40);
+  assert.deepEqual(seen, ['later', 'soon']);
   queue.addAfter('never', 10);
   queue.stop();
   await tick(30);
-  assert.deepEqual(seen, ['later']);
+  assert.deepEqual(seen, ['later', 'soon']);
 });

@@ -1,19 +1,29 @@
-/** Per-key delayed re-adds, shared by both queues: a later delay for a key replaces the earlier. */
+/**
+ * Per-key delayed re-adds, shared by both queues. A key waits for at most one timer, the earliest
+ * asked for: a later delay for a key that will already be added sooner is dropped. (A pass is
+ * level-triggered and asks again for the wake-ups it still needs, so the earliest is the one that
+ * matters.)
+ */
 class DelayedAdds {
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #timers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
 
   schedule(key: string, ms: number, add: (key: string) => void): void {
-    clearTimeout(this.#timers.get(key));
+    const at = Date.now() + ms;
+    const existing = this.#timers.get(key);
+    if (existing !== undefined) {
+      if (existing.at <= at) return;
+      clearTimeout(existing.timer);
+    }
     const timer = setTimeout(() => {
       this.#timers.delete(key);
       add(key);
     }, ms);
     timer.unref();
-    this.#timers.set(key, timer);
+    this.#timers.set(key, { timer, at });
   }
 
   clear(): void {
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    for (const { timer } of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
   }
 }

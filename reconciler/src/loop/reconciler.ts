@@ -17,6 +17,8 @@ import { createSchemaValidator } from '../../../schemas/index.ts';
 import { canonicalJson } from '../core/compile/fingerprint.ts';
 import { compileDeviceInGroups, createCompileContext, mergeRollout, type CompileContext } from '../core/compile/compile.ts';
 import { resolveDeviceGroups } from '../core/compile/groups.ts';
+import { relevantFactPaths } from '../core/compile/incremental.ts';
+import { lookupFactPath } from '../core/compile/selectors.ts';
 import type { DesiredResource, DesiredState, DeviceInput, FleetModel } from '../core/model.ts';
 import { planDevice, type DevicePlan } from '../core/plan/plan-device.ts';
 import { assignRollouts, changedProfiles } from '../core/rollout/membership.ts';
@@ -30,7 +32,7 @@ import { ContentHasher } from '../edges/git/content-hasher.ts';
 import { ParseCache } from '../edges/git/parse-cache.ts';
 import type { Logger } from '../edges/log.ts';
 import type { DeviceRecord, InventoryEntry, JobRecord, RevisionRecord, Store } from '../edges/store/store.ts';
-import type { AgentGateway } from '../edges/transport/agent-gateway.ts';
+import type { AgentGateway, StoredReport } from '../edges/transport/agent-gateway.ts';
 import { BlobIndex } from './blob-index.ts';
 import { createEvent, issueRefs } from '../edges/notify/events.ts';
 import type { Notifier as FleetNotifier } from '../edges/notify/notifier.ts';
@@ -94,6 +96,12 @@ export class Reconciler {
   readonly #inFlight = new Set<string>();
   /** Fingerprint of the desired state each device was last planned against. */
   readonly #desiredPrints = new Map<string, string>();
+  /**
+   * The facts compile reads (`#factPaths`), as each device's last plan saw them: a report whose
+   * observed set and these facts are unchanged cannot change the plan, and gets no pass.
+   */
+  readonly #factKeys = new Map<string, string>();
+  #factPaths: string[][] = [];
   readonly statuses = new Map<string, DeviceStatus>();
   /** Groups and profiles of each device at the accepted revision, as its last pass compiled them. */
   readonly memberships = new Map<string, { groups: string[]; profiles: string[] }>();
@@ -159,6 +167,22 @@ export class Reconciler {
 
   enqueueDevice(deviceId: string): void {
     this.#devices.add(deviceId);
+  }
+
+  /**
+   * Stored reports: a device gets a pass when its report observed something new or changed a
+   * fact compile reads. A heartbeat that changes neither is skipped — its plan would be the last
+   * one, whose time-driven follow-ups (a schedule falling due, a retry, an overdue ack) the pass
+   * that made it already set timers for.
+   */
+  reported(reports: readonly StoredReport[]): void {
+    for (const { deviceId, facts, observedChanged } of reports) {
+      if (observedChanged || this.#factKeys.get(deviceId) !== this.#factKey(facts)) this.enqueueDevice(deviceId);
+    }
+  }
+
+  #factKey(facts: Facts | undefined): string {
+    return JSON.stringify(this.#factPaths.map((path) => lookupFactPath(facts, path) ?? null));
   }
 
   /** The device's agent connected: its rollouts learn it is online; what waits for it goes out. */
@@ -294,6 +318,12 @@ export class Reconciler {
     this.#model = model;
     this.#context = context;
     this.#publishing = undefined;
+    const factPaths = relevantFactPaths(model);
+    if (JSON.stringify(factPaths) !== JSON.stringify(this.#factPaths)) {
+      // Keys taken at other paths say nothing now: each device's next report gets a pass.
+      this.#factPaths = factPaths;
+      this.#factKeys.clear();
+    }
     this.#macs = new Map();
     for (const { doc } of model.devices.values()) {
       for (const mac of doc.spec.macAddresses ?? []) this.#macs.set(normaliseMac(mac), doc.metadata.name);
@@ -402,13 +432,23 @@ export class Reconciler {
         const first = openJobs[0]!;
         this.#setStatus(id, { state: 'converging', reason: `job ${first.id} ${first.state}`, pendingSteps: first.steps.length, reportedDrift: 0 });
         toDispatch.push(...openJobs.filter((job) => this.#needsDispatch(job, now)));
+        // A dispatched job whose ack is not overdue yet: look again when it is (after a restart
+        // nothing else would).
+        for (const job of openJobs) {
+          if (job.state === 'dispatched' && job.dispatchedAt !== undefined && !this.#inFlight.has(job.id)) {
+            const overdue = Date.parse(job.dispatchedAt) + this.deps.jobAckTimeoutMs - now.getTime();
+            if (overdue > 0) this.#devices.addAfter(id, overdue);
+          }
+        }
         continue;
       }
       const desired = this.desiredFor(device)!;
       this.#desiredPrints.set(id, desired.fingerprint);
+      this.#factKeys.set(id, this.#factKey(device.facts));
       this.memberships.set(id, { groups: desired.groups, profiles: desired.profiles.map((p) => p.name) });
       const snapshot = observed.get(id);
       const plan = planDevice(desired, snapshot?.resources, inventory.get(id) ?? [], { now });
+      if (plan.nextRunAt !== undefined) this.#devices.addAfter(id, Date.parse(plan.nextRunAt) - now.getTime());
       if (plan.forget.length > 0) forgets.push({ deviceId: id, upserts: [], deletes: plan.forget });
       const reportedDrift = plan.changes.filter((c) => c.reportOnly).length;
       let gate = this.rollouts.gate(id);

@@ -422,7 +422,7 @@ function sameDeviceInput(a: DeviceInput, b: DeviceInput, factPaths: readonly (re
  * path a group selector's `matchFacts` names. (A selector that changes is a changed group,
  * resolved again over every device, so the paths of the new model are the ones to compare.)
  */
-function relevantFactPaths(model: FleetModel): string[][] {
+export function relevantFactPaths(model: FleetModel): string[][] {
   const paths = new Set<string>(['os.packageManager']);
   for (const { doc } of model.groups.values()) {
     for (const expression of doc.spec.selector?.matchFacts ?? []) paths.add(expression.key);

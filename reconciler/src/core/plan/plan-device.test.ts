@@ -168,6 +168,8 @@ interface Row {
   changes: ExpectedChange[];
   steps?: Step[];
   forget?: string[];
+  /** When a waiting schedule falls due; undefined unless given. */
+  nextRunAt?: string;
 }
 
 function plan(row: Pick<Row, 'desired' | 'observed' | 'applied' | 'now'>): DevicePlan {
@@ -191,6 +193,7 @@ function assertPlan(row: Row): void {
     row.desired.find((r) => r.key === key) ?? row.applied?.find((a) => a.key === key)?.resource;
   assert.deepEqual(result.resources, Object.fromEntries(steps.map((s) => [s.key, resourceOf(s.key)])), 'resources');
   assert.deepEqual(result.forget, row.forget ?? [], 'forget');
+  assert.equal(result.nextRunAt, row.nextRunAt, 'nextRunAt');
   // Every change carries the resource it is about.
   for (const c of result.changes) assert.deepEqual(c.resource, resourceOf(c.key), `resource of ${c.key}`);
 }
@@ -678,11 +681,33 @@ table('script', [
     steps: [runStep('rotate', ROTATE, EVERY_5M)],
   },
   {
-    name: 'every 5m, last run 4 minutes ago: not due, unchanged',
+    name: 'every 5m, last run 4 minutes ago: not due, unchanged; planned again in a minute',
     desired: [script('rotate', ROTATE, { run: EVERY_5M })],
     observed: [scriptRan('rotate', ROTATE, minutesAgo(4))],
     applied: [applied(script('rotate', ROTATE, { run: EVERY_5M }))],
     changes: [change('script/rotate', 'unchanged', 'observed as desired')],
+    nextRunAt: minutesAgo(-1),
+  },
+  {
+    name: 'two schedules waiting: the earlier one wakes the device; one that is due runs now',
+    desired: [
+      script('rotate', ROTATE, { run: EVERY_5M }),
+      script('warm', WARM, { run: { every: '1h' } }),
+      script('harden', HARDEN, { run: { every: '2m' } }),
+    ],
+    observed: [scriptRan('rotate', ROTATE, minutesAgo(2)), scriptRan('warm', WARM, minutesAgo(58)), scriptRan('harden', HARDEN, minutesAgo(3))],
+    applied: [
+      applied(script('rotate', ROTATE, { run: EVERY_5M })),
+      applied(script('warm', WARM, { run: { every: '1h' } })),
+      applied(script('harden', HARDEN, { run: { every: '2m' } })),
+    ],
+    changes: [
+      change('script/harden', 'update', 'due (every 2m)'),
+      change('script/rotate', 'unchanged', 'observed as desired'),
+      change('script/warm', 'unchanged', 'observed as desired'),
+    ],
+    steps: [runStep('harden', HARDEN, { every: '2m' })],
+    nextRunAt: minutesAgo(-2),
   },
   {
     name: 'every 5m under drift: report, due: a schedule is not drift, it runs',

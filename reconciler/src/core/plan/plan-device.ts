@@ -55,6 +55,11 @@ export interface DevicePlan {
   resources: Record<string, DesiredResource>;
   /** Keys to drop from the inventory without a step (prune: false). */
   forget: string[];
+  /**
+   * When the earliest `run: {every}` script that is not due now falls due (ISO time): plan the
+   * device again then. Undefined when no schedule is waiting.
+   */
+  nextRunAt?: string;
 }
 
 export interface PlanContext {
@@ -107,7 +112,27 @@ export function planDevice(
   }
   steps.sort(compareSteps(resources));
   const forget = changes.filter((c) => c.action === 'forget').map((c) => c.key);
-  return { device: desired.device, revision: desired.revision, changes, steps, resources, forget };
+  const plan: DevicePlan = { device: desired.device, revision: desired.revision, changes, steps, resources, forget };
+  const next = nextRun(changes, observedByKey, ctx);
+  if (next !== undefined) plan.nextRunAt = new Date(next).toISOString();
+  return plan;
+}
+
+/** Epoch ms at which the first scheduled script that is not due (nor in this plan) falls due. */
+function nextRun(changes: readonly Change[], observedByKey: ReadonlyMap<string, ObservedResource>, ctx: PlanContext): number | undefined {
+  let earliest: number | undefined;
+  for (const change of changes) {
+    const r = change.resource;
+    if (change.action !== 'unchanged' || r?.type !== 'script' || typeof r.run !== 'object') continue;
+    const observed = observedByKey.get(change.key);
+    if (observed?.type !== 'script' || observed.lastRunAt === undefined) continue;
+    const every = durationMs(r.run.every);
+    const last = Date.parse(observed.lastRunAt);
+    if (every === undefined || Number.isNaN(last)) continue;
+    const due = last + every;
+    if (due > ctx.now.getTime() && (earliest === undefined || due < earliest)) earliest = due;
+  }
+  return earliest;
 }
 
 // ---- diff one pair ----

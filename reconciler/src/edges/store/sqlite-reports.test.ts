@@ -24,7 +24,7 @@ test('10,000 reports in one call are all persisted, and the next burst replaces 
       ...Array.from({ length: 5 }, (_, k) => file(`/etc/f${k}`, `${i}`.padStart(64, '0'))),
     ]),
   );
-  assert.deepEqual(first, { saved: 10_000, skipped: [] });
+  assert.deepEqual({ ...first, observedChanged: [...first.observedChanged].sort() }, { saved: 10_000, skipped: [], observedChanged: ids });
   const all = await store.getObservedMany(ids);
   assert.equal(all.size, 10_000);
   assert.ok([...all.values()].every((s) => s.resources.length === 10 && s.reportedAt === at(1)));
@@ -35,16 +35,20 @@ test('10,000 reports in one call are all persisted, and the next burst replaces 
   // Second burst: a smaller set per device. Nothing of the first set may survive.
   const second = await store.saveReports(burst(2, (i) => [pkg('nginx', `2.${i}`)]));
   assert.equal(second.saved, 10_000);
+  assert.equal(second.observedChanged.length, 10_000);
+  // Heartbeats that observe the same: saved (facts, times), no observed set changed.
+  const third = await store.saveReports(burst(3, (i) => [pkg('nginx', `2.${i}`)]));
+  assert.deepEqual(third, { saved: 10_000, skipped: [], observedChanged: [] });
   await store.close();
   const reopened = await open(); // read back from disk, not from anything cached
   const after = await reopened.getObservedMany(ids);
   assert.ok([...after.values()].every((s) => s.resources.length === 1 && s.resources[0]?.key === 'package/nginx'));
   assert.deepEqual(after.get('dev-09999')?.resources, [pkg('nginx', '2.9999')]);
   const device = await reopened.getDevice('dev-09999');
-  assert.equal(device?.lastReportAt, at(2));
-  assert.equal(device?.lastSeenAt, at(2));
-  assert.equal(device?.reportedRevision, 'main@sha1:2');
-  assert.deepEqual(device?.facts, { hostname: 'dev-09999.lab', cpu: { count: 2 } });
+  assert.equal(device?.lastReportAt, at(3));
+  assert.equal(device?.lastSeenAt, at(3));
+  assert.equal(device?.reportedRevision, 'main@sha1:3');
+  assert.deepEqual(device?.facts, { hostname: 'dev-09999.lab', cpu: { count: 3 } });
 });
 
 test('within a burst the latest report per device wins; an older report than the stored one is skipped', async (t) => {
@@ -54,16 +58,17 @@ test('within a burst the latest report per device wins; an older report than the
     { deviceId: 'a', receivedAt: at(5), report: report([pkg('new', '1')], { agentVersion: '2.0.0' }) },
     { deviceId: 'a', receivedAt: at(4), report: report([pkg('old', '1')], { agentVersion: '1.0.0' }) },
   ]);
-  assert.deepEqual(res, { saved: 1, skipped: [] });
+  assert.deepEqual(res, { saved: 1, skipped: [], observedChanged: ['a'] });
   assert.deepEqual((await store.getObserved('a'))?.resources, [pkg('new', '1')]);
   assert.equal((await store.getDevice('a'))?.agentVersion, '2.0.0');
 
   const late = await store.saveReports([{ deviceId: 'a', receivedAt: at(3), report: report([pkg('older', '1')]) }]);
-  assert.deepEqual(late, { saved: 0, skipped: ['a'] });
+  assert.deepEqual(late, { saved: 0, skipped: ['a'], observedChanged: [] });
   assert.deepEqual((await store.getObserved('a'))?.resources, [pkg('new', '1')]);
 
-  // The same report again (a retried burst) is harmless.
-  await store.saveReports([{ deviceId: 'a', receivedAt: at(5), report: report([pkg('new', '1')]) }]);
+  // The same report again (a retried burst) is harmless, and changes no observed set.
+  const again = await store.saveReports([{ deviceId: 'a', receivedAt: at(5), report: report([pkg('new', '1')]) }]);
+  assert.deepEqual(again, { saved: 1, skipped: [], observedChanged: [] });
   assert.deepEqual((await store.getObserved('a'))?.resources, [pkg('new', '1')]);
 });
 
@@ -83,6 +88,7 @@ test('reports for unknown or deleted devices and malformed reports are skipped, 
   ]);
   assert.equal(res.saved, 1);
   assert.deepEqual([...res.skipped].sort(), ['bad', 'ghost', 'gone']);
+  assert.deepEqual(res.observedChanged, ['a']);
   assert.deepEqual((await store.getObserved('gone'))?.resources, []);
   assert.equal((await store.getObserved('bad'))?.reportedAt, undefined);
 });

@@ -34,7 +34,7 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
         if (prepared) latest.set(input.deviceId, prepared);
         else if (!prev) skipped.add(input.deviceId);
       }
-      if (latest.size === 0) return { saved: 0, skipped: [...skipped] };
+      if (latest.size === 0) return { saved: 0, skipped: [...skipped], observedChanged: [] };
 
       return db.transaction(async (c) => {
         const current = await c.all<{ id: string; last_report_at: string | null }>(
@@ -53,7 +53,7 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
             skipped.delete(p.deviceId); // an earlier malformed report of this device
           }
         }
-        await writeObservedSets(
+        const observedChanged = await writeObservedSets(
           c,
           accepted.map((p) => [p.deviceId, p.observed]),
         );
@@ -69,7 +69,7 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
             params,
           );
         }
-        return { saved: accepted.length, skipped: [...skipped] };
+        return { saved: accepted.length, skipped: [...skipped], observedChanged };
       });
     },
 
@@ -117,16 +117,23 @@ export function normaliseObserved(observed: readonly ObservedResource[]): Observ
   return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-/** Upserts (device id, JSON set) rows; a row whose JSON is unchanged is left untouched. */
-async function writeObservedSets(c: Conn, sets: ReadonlyArray<[string, string]>): Promise<void> {
+/**
+ * Upserts (device id, JSON set) rows; a row whose JSON is unchanged is left untouched. Returns the
+ * devices whose row was inserted or changed.
+ */
+async function writeObservedSets(c: Conn, sets: ReadonlyArray<[string, string]>): Promise<string[]> {
+  const written: string[] = [];
   for (const chunk of chunkRows(sets, 2)) {
-    await c.run(
+    const rows = await c.all<{ device_id: string }>(
       `INSERT INTO observed_sets (device_id, resources) VALUES ${placeholders(chunk.length, 2)}
        ON CONFLICT (device_id) DO UPDATE SET resources = excluded.resources
-       WHERE observed_sets.resources IS NOT excluded.resources`,
+       WHERE observed_sets.resources IS NOT excluded.resources
+       RETURNING device_id`,
       chunk.flat(),
     );
+    for (const row of rows) written.push(row.device_id);
   }
+  return written;
 }
 
 /** Undefined when the report is malformed (an observed resource without key or type). */

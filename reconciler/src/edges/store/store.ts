@@ -181,6 +181,11 @@ export interface SaveReportsResult {
   saved: number;
   /** Device ids skipped: unknown, deleted, already holding a newer report, or sent a malformed one. */
   skipped: string[];
+  /**
+   * Saved devices whose observed set is not what was stored before (or none was): the reports
+   * that can change a plan by what they observed. A heartbeat that observes the same is not here.
+   */
+  observedChanged: string[];
 }
 
 export interface ObservedSnapshot {

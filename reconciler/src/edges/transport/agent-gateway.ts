@@ -38,8 +38,8 @@ export interface AgentGatewayHooks {
   /** The device connected (or reconnected): dispatch what waits for it. */
   connected(deviceId: string): void;
   disconnected(deviceId: string): void;
-  /** A report was stored. */
-  reported(deviceIds: string[]): void;
+  /** Reports were stored (one entry per device, its latest report of the batch). */
+  reported(reports: StoredReport[]): void;
   /** Job results were stored (first deliveries only). */
   resulted(results: Array<{ deviceId: string; result: JobResult }>): Promise<void>;
   /** The declared device a machine with these facts is, if any (matched by MAC). */
@@ -47,6 +47,14 @@ export interface AgentGatewayHooks {
 }
 
 export type DispatchOutcome = 'acked' | 'offline' | 'timeout' | 'refused';
+
+/** A stored report, for the loop to decide whether the device needs a pass. */
+export interface StoredReport {
+  deviceId: string;
+  facts: Facts;
+  /** The observed set differs from the one stored before (or this is the first). */
+  observedChanged: boolean;
+}
 
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
@@ -345,7 +353,7 @@ export class AgentGateway {
     this.#flushing = this.#flushing.then(async () => {
       const receivedAt = this.deps.now().toISOString();
       try {
-        await this.deps.store.saveReports(batch.map((b) => ({ deviceId: b.deviceId, report: b.report, receivedAt })));
+        const saved = await this.deps.store.saveReports(batch.map((b) => ({ deviceId: b.deviceId, report: b.report, receivedAt })));
         const stored = performance.now();
         for (const b of batch) {
           b.ack({ ok: true });
@@ -354,7 +362,13 @@ export class AgentGateway {
           this.ingest.totalStoreLatencyMs += waited;
           if (waited > this.ingest.maxStoreLatencyMs) this.ingest.maxStoreLatencyMs = waited;
         }
-        this.deps.hooks.reported([...new Set(batch.map((b) => b.deviceId))]);
+        const skipped = new Set(saved.skipped);
+        const changed = new Set(saved.observedChanged);
+        const latest = new Map<string, StoredReport>();
+        for (const b of batch) {
+          if (!skipped.has(b.deviceId)) latest.set(b.deviceId, { deviceId: b.deviceId, facts: b.report.facts, observedChanged: changed.has(b.deviceId) });
+        }
+        this.deps.hooks.reported([...latest.values()]);
       } catch (error) {
         this.deps.log.error('storing reports failed', { count: batch.length, error });
         for (const b of batch) b.ack({ ok: false, error: 'not stored, send again', code: 'report.retry' });
