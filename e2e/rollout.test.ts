@@ -288,6 +288,32 @@ describe('rollouts', { timeout: 240_000 }, () => {
     assert.ok(!events(receiver).some((e) => e.type === 'rollout.halted' && e.rolloutId === done.id));
   });
 
+  test('a wave that selects on a fact takes exactly the devices reporting it', async () => {
+    // `labels.index` is a fact the simulated devices report (their number); no group selects on it.
+    const byFact: Policy = {
+      waves: `
+      - { name: picked, selector: { matchFacts: [{ key: labels.index, operator: In, values: ["3", "5"] }] } }
+      - { name: rest, size: rest, manualPromotion: true }`,
+    };
+    const { server, token, stateDir, repo } = await setup('deployx-rollout-facts-', fleet('one\n', byFact));
+    const sim = await startSimulation({ server: server.url, agents: 6, token, stateDir, labels: { role: 'web' }, ...FAST });
+    cleanups.push(() => sim.stop());
+    await sim.ready;
+    await waitFor('6 devices holding one', () => sim.devices.every((d) => fileOf(sim, d.name) === sha('one\n')), 30_000);
+
+    const second = await repo.commit(fleet('two\n', byFact), 'two');
+    server.reconciler.enqueueSource();
+    const waiting = await waitFor('the rest waiting for promotion', async () => {
+      const r = await rolloutFor(server, second);
+      return r?.awaitingPromotion === 1 ? r : undefined;
+    }, 30_000);
+    assert.deepEqual(waiting.waves.map((w) => [w.name, w.counts.total]), [['picked', 2], ['rest', 4]]);
+    assert.deepEqual(
+      sim.devices.filter((d) => fileOf(sim, d.name) === sha('two\n')).map((d) => d.name),
+      ['sim-3', 'sim-5'],
+    );
+  });
+
   test('operator commands through the CLI: pause, promote a manual wave, resume; desired state never changes', async () => {
     const manual: Policy = {
       waves: `

@@ -357,19 +357,14 @@ export class Reconciler {
     const changed = new Map<string, string[]>();
     const candidates = new Map<string, RolloutDevice>();
     const enqueue = new Set<string>();
-    for (let offset = 0; ; offset += 1000) {
-      const page = await this.deps.store.listDevices({ limit: 1000, offset });
-      for (const device of page) {
-        if (device.deletedAt) continue;
-        const after = compileWith(model, context, device);
-        const before = compileWith(previous.model, previous.context, device);
-        if (after.fingerprint !== before.fingerprint) changed.set(device.id, changedProfiles(before, after));
-        if (this.#desiredPrints.get(device.id) !== after.fingerprint) enqueue.add(device.id);
-        const input = deviceInput(model, device);
-        // `online` is the driver's to fill in when the rollout is created.
-        candidates.set(device.id, { name: device.id, labels: input.labels, facts: input.facts, groups: after.groups, online: false });
-      }
-      if (page.length < 1000) break;
+    for (const device of await this.deps.store.listDeviceInputs(factKeysRead(model, previous.model))) {
+      const after = compileWith(model, context, device);
+      const before = compileWith(previous.model, previous.context, device);
+      if (after.fingerprint !== before.fingerprint) changed.set(device.id, changedProfiles(before, after));
+      if (this.#desiredPrints.get(device.id) !== after.fingerprint) enqueue.add(device.id);
+      const input = deviceInput(model, device);
+      // `online` is the driver's to fill in when the rollout is created.
+      candidates.set(device.id, { name: device.id, labels: input.labels, facts: input.facts, groups: after.groups, online: false });
     }
     const assignment = assignRollouts(changed, this.rollouts.current(), new Set(candidates.keys()));
     const rollouts: NewRolloutInput[] = assignment.rollouts.map(({ profile, devices }) => {
@@ -386,19 +381,14 @@ export class Reconciler {
 
   /**
    * After a new revision without rollouts (the first one served): a pass for every device whose
-   * desired state changed (compiling is cheap, a pass reads the store), page by page so the first
-   * devices start while the rest compile. Devices whose desired state is the same keep their
-   * state; their reports still trigger passes.
+   * desired state changed (compiling is cheap, a pass reads the store). Devices whose desired
+   * state is the same keep their state; what they report still triggers passes.
    */
   async #enqueueChangedDevices(): Promise<void> {
-    for (let offset = 0; ; offset += 1000) {
-      const page = await this.deps.store.listDevices({ limit: 1000, offset });
-      for (const device of page) {
-        if (device.deletedAt) continue;
-        const desired = this.desiredFor(device);
-        if (!desired || this.#desiredPrints.get(device.id) !== desired.fingerprint) this.enqueueDevice(device.id);
-      }
-      if (page.length < 1000) return;
+    const model = this.#model!;
+    for (const device of await this.deps.store.listDeviceInputs(factKeysRead(model))) {
+      const desired = compileWith(model, this.#context!, device);
+      if (this.#desiredPrints.get(device.id) !== desired.fingerprint) this.enqueueDevice(device.id);
     }
   }
 
@@ -637,8 +627,11 @@ export class Reconciler {
   }
 }
 
+/** What compiling a device reads of its record. */
+type CompileSubject = Pick<DeviceRecord, 'id' | 'labels' | 'facts'>;
+
 /** The device's desired state at `model` (compiled with that model's context). */
-function compileWith(model: FleetModel, context: CompileContext, device: DeviceRecord): DesiredState {
+function compileWith(model: FleetModel, context: CompileContext, device: CompileSubject): DesiredState {
   const input = deviceInput(model, device);
   return compileDeviceInGroups(context, input, resolveDeviceGroups(model, input));
 }
@@ -658,8 +651,24 @@ function correctsDriftOnly(plan: DevicePlan, inventory: readonly InventoryEntry[
   });
 }
 
+/**
+ * The top-level facts compile and rollout waves read at these models (`listDeviceInputs`): the
+ * first segment of every group selector's and wave selector's `matchFacts` path, and `os`.
+ */
+function factKeysRead(...models: FleetModel[]): string[] {
+  const keys = new Set<string>();
+  for (const model of models) {
+    for (const path of relevantFactPaths(model)) keys.add(path[0]!);
+    const policies = [model.fleet?.doc.spec.rollout, ...[...model.profiles.values()].map((p) => p.doc.spec.rollout)];
+    for (const policy of policies) {
+      for (const wave of policy?.waves ?? []) for (const e of wave.selector?.matchFacts ?? []) keys.add(e.key.split('.')[0]!);
+    }
+  }
+  return [...keys];
+}
+
 /** The device as compile sees it: Git labels (when declared) over enrollment labels, and facts. */
-export function deviceInput(model: FleetModel, device: DeviceRecord): DeviceInput {
+export function deviceInput(model: FleetModel, device: CompileSubject): DeviceInput {
   const declared = model.devices.get(device.id);
   return {
     name: device.id,

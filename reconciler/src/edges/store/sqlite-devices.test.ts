@@ -106,3 +106,23 @@ test('listDeviceSummaries: the devices listDevices gives, with only the os of th
   }
   assert.deepEqual((await store.listDeviceSummaries({ limit: 1, offset: 1 })).map((d) => d.id), ['b']);
 });
+
+test('listDeviceInputs: every live device in id order, with only the facts asked for', async (t) => {
+  const { store } = await tempStore(t);
+  await store.enrollDevice({
+    id: 'web-02', machineId: 'm-2', labels: { role: 'web' }, credentialHash: 'h2', now: at(0),
+    facts: { hostname: 'web-02', os: { family: 'debian', packageManager: 'apt' }, disks: [{ mount: '/', totalBytes: 1, freeBytes: 1 }], 'rack-id': 'r7' },
+  });
+  await store.enrollDevice({ id: 'web-01', machineId: 'm-1', labels: {}, facts: {}, credentialHash: 'h1', now: at(0) });
+  await enroll(store, 'gone');
+  await store.deleteDevice('gone');
+
+  assert.deepEqual(await store.listDeviceInputs(['os', 'rack-id', 'network', 'os']), [
+    { id: 'web-01', labels: {}, facts: {} },
+    { id: 'web-02', labels: { role: 'web' }, facts: { os: { family: 'debian', packageManager: 'apt' }, 'rack-id': 'r7' } },
+  ]);
+  assert.deepEqual((await store.listDeviceInputs([])).map((d) => [d.id, d.facts]), [['web-01', {}], ['web-02', {}]]);
+  // Keys are names, never paths or SQL.
+  await assert.rejects(store.listDeviceInputs(['os.family']), (err) => isStoreError(err, 'store.invalid'));
+  await assert.rejects(store.listDeviceInputs(['os"); DROP TABLE devices; --']), (err) => isStoreError(err, 'store.invalid'));
+});

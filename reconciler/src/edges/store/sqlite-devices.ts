@@ -1,7 +1,7 @@
 // Devices: enrollment, credentials, soft deletion, liveness.
 import { timingSafeEqual } from 'node:crypto';
 import type { Facts } from '../../../../schemas/facts.ts';
-import type { DeviceListItem, DeviceRecord, EnrollDeviceInput, Store } from './store.ts';
+import type { DeviceInputRecord, DeviceListItem, DeviceRecord, EnrollDeviceInput, Store } from './store.ts';
 import { StoreError } from './store.ts';
 import { idList, iso, limitOf, setIf, type SqliteContext } from './sqlite-util.ts';
 
@@ -14,6 +14,7 @@ type DevicesPart = Pick<
   | 'getDevicesMany'
   | 'listDevices'
   | 'listDeviceSummaries'
+  | 'listDeviceInputs'
   | 'countDevices'
   | 'deleteDevice'
   | 'touchDevices'
@@ -137,6 +138,25 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
         ),
       );
       return rows.map(toDevice);
+    },
+
+    async listDeviceInputs(factKeys) {
+      for (const key of factKeys) {
+        if (!/^[A-Za-z0-9_-]+$/.test(key)) throw new StoreError('store.invalid', `fact key ${JSON.stringify(key)}: letters, digits, _ and - only`);
+      }
+      const keys = [...new Set(factKeys)];
+      const facts = keys.length === 0 ? `'{}'` : `json_object(${keys.map(() => '?, facts -> ?').join(', ')})`;
+      const rows = await db.read((c) =>
+        c.all<{ id: string; labels: string; facts: string }>(
+          `SELECT id, labels, ${facts} AS facts FROM devices WHERE deleted_at IS NULL ORDER BY id`,
+          keys.flatMap((key) => [key, `$."${key}"`]),
+        ),
+      );
+      return rows.map((row): DeviceInputRecord => {
+        const picked = JSON.parse(row.facts) as Record<string, unknown>;
+        for (const key of keys) if (picked[key] === null) delete picked[key];
+        return { id: row.id, labels: JSON.parse(row.labels) as DeviceInputRecord['labels'], facts: picked as Facts };
+      });
     },
 
     async listDeviceSummaries({ limit, offset = 0 }) {

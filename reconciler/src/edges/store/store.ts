@@ -176,6 +176,14 @@ export interface ReportInput {
   receivedAt: IsoTime;
 }
 
+/** What compile and rollout waves read of a device (`listDeviceInputs`). */
+export interface DeviceInputRecord {
+  id: string;
+  labels: Record<string, string>;
+  /** Only the facts asked for; missing ones are absent. */
+  facts: Facts;
+}
+
 export interface SaveReportsResult {
   /** Devices whose facts and observed set were written. */
   saved: number;
@@ -491,6 +499,13 @@ export interface Store {
    * (a device's facts are most of its row; 10,000 of them are not parsed to show a table).
    */
   listDeviceSummaries(query: { limit: number; offset?: number }): Promise<DeviceListItem[]>;
+  /**
+   * Every live device, ordered by id, in one read (so no device is skipped or seen twice while
+   * another enrolls), with only the named top-level facts (`os`, `labels`, …): what compiling the
+   * whole fleet reads, without parsing every device's full facts. Throws `store.invalid` for a key
+   * that is not letters, digits, `_` and `-`.
+   */
+  listDeviceInputs(factKeys: readonly string[]): Promise<DeviceInputRecord[]>;
   /** Number of live devices. */
   countDevices(): Promise<number>;
   /** Soft delete: the credential is cleared, history stays. Idempotent; throws `store.not-found`. */
