@@ -1,6 +1,14 @@
-// npm run bench: runs every benchmark in one process, one after another, and prints a table that
-// goes into BENCHMARKS.md with the machine and date. Pass names to run a subset.
+// npm run bench: runs every benchmark, one after another, and prints a table that goes into
+// BENCHMARKS.md with the machine and date. Pass names to run a subset.
+//
+// Each benchmark runs in a process of its own (and the converge benchmark one per fleet size), so
+// what one leaves behind — a heap grown to 800 MB by the plan bench, a server's freed pages — never
+// shows up in another's figures (memory per agent is a difference of two RSS readings).
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { benchConverge } from './converge.bench.ts';
 import { benchDashboard } from './dashboard.bench.ts';
 import { benchFleetLoad } from './fleet-load.bench.ts';
@@ -14,18 +22,51 @@ const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   dashboard: benchDashboard,
 };
 
+const SELF = fileURLToPath(import.meta.url);
+
+if (process.argv[2] === '--child') {
+  // One benchmark, its results written as JSON to the file the parent named.
+  const results = await BENCHES[process.argv[3]!]!();
+  await writeFile(process.argv[4]!, JSON.stringify(results));
+  process.exit(0);
+}
+
+/** Runs one benchmark in a fresh node process (same flags as this one) with extra environment. */
+async function inChild(name: string, env: NodeJS.ProcessEnv): Promise<BenchResult[]> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'deployx-bench-'));
+  const out = path.join(dir, 'results.json');
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, [...process.execArgv, SELF, '--child', name, out], { stdio: 'inherit', env: { ...process.env, ...env } });
+      child.once('error', reject);
+      child.once('exit', resolve);
+    });
+    if (code !== 0) throw new Error(`benchmark ${name} exited with ${code}`);
+    return JSON.parse(await readFile(out, 'utf8')) as BenchResult[];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const selected = process.argv.slice(2);
 const names = selected.length > 0 ? selected : Object.keys(BENCHES);
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-console.log(`# ${new Date().toISOString().slice(0, 10)} — ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}\n`);
-console.log('| benchmark | result | target | detail |\n| --- | --- | --- | --- |');
 for (const name of names) {
-  const bench = BENCHES[name];
-  if (!bench) {
+  if (!BENCHES[name]) {
     console.error(`unknown benchmark "${name}"; known: ${Object.keys(BENCHES).join(', ')}`);
     process.exit(2);
   }
-  for (const r of await bench()) {
-    console.log(`| ${r.name} | ${r.value.toFixed(r.unit === 'ms' ? 0 : 1)} ${r.unit} | ${r.target} | ${r.detail ?? ''} |`);
+}
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const rows: string[] = [];
+for (const name of names) {
+  const runs = name === 'converge' ? (process.env.DEPLOYX_BENCH_AGENTS ?? '1000,10000').split(',').map((n) => ({ DEPLOYX_BENCH_AGENTS: n })) : [{}];
+  for (const env of runs) {
+    for (const r of await inChild(name, env)) {
+      rows.push(`| ${r.name} | ${r.value.toFixed(r.unit === 'ms' ? 0 : 1)} ${r.unit} | ${r.target} | ${r.detail ?? ''} |`);
+    }
   }
 }
+// The table last, after the benchmarks' own output.
+console.log(`\n# ${new Date().toISOString().slice(0, 10)} — ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}\n`);
+console.log('| benchmark | result | target | detail |\n| --- | --- | --- | --- |');
+for (const row of rows) console.log(row);

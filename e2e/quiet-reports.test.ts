@@ -96,7 +96,15 @@ describe('quiet reports', { timeout: 120_000 }, () => {
     const { server, sim } = await setup('deployx-quiet-', fleet(), { heartbeatMs: 1_000 });
     await waitFor('every device holding the site file', () => sim.devices.every((d) => d.host.files.has(SITE)), 30_000);
     await waitFor('every device in sync', () => [...server.reconciler.statuses.values()].filter((s) => s.state === 'in_sync').length === 10, 30_000);
-    await waitFor('no device pass waiting', () => server.reconciler.pendingDevices === 0);
+    // Quiet: each device's report after its job (which observed the new file) has had its pass.
+    let seen = -1;
+    await waitFor('passes to stop for a second', async () => {
+      const now = server.reconciler.timings.devicePasses;
+      const quiet = now === seen && server.reconciler.pendingDevices === 0;
+      seen = now;
+      if (!quiet) await new Promise((resolve) => setTimeout(resolve, 1_000));
+      return quiet;
+    });
 
     // Three seconds of heartbeats from ten devices, one with a fact compile does not read changing.
     const passes = server.reconciler.timings.devicePasses;

@@ -581,16 +581,14 @@ export class Reconciler {
    * failure that succeeded (or found the resource already right) are applied; a removal that
    * succeeded leaves the inventory; a failed step changes nothing. A rollout job's result goes to
    * its rollout (any status but `succeeded` is a failure there); other failures feed the loop's
-   * own retry backoff.
+   * own retry backoff. `job` is the job as the gateway read it to check the result's owner (steps,
+   * resources, revision and rollout never change once created), so no second read is needed.
    */
-  async recordApplied(results: Array<{ deviceId: string; result: JobResult }>): Promise<void> {
-    const jobs = await this.deps.store.getJobsMany(results.map((r) => r.result.jobId));
+  async recordApplied(results: Array<{ deviceId: string; result: JobResult; job: JobRecord }>): Promise<void> {
     const now = this.deps.now();
     const changes = [];
     const forRollouts: Array<{ rolloutId: string; deviceId: string; succeeded: boolean }> = [];
-    for (const { deviceId, result } of results) {
-      const job = jobs.get(result.jobId);
-      if (!job) continue;
+    for (const { deviceId, result, job } of results) {
       const upserts = [];
       const deletes: string[] = [];
       for (const [i, step] of job.steps.entries()) {

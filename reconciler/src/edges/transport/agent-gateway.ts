@@ -22,7 +22,7 @@ import {
   type ServerToAgent,
 } from '../../../../schemas/protocol.ts';
 import type { Logger } from '../log.ts';
-import type { Store } from '../store/store.ts';
+import type { JobRecord, Store } from '../store/store.ts';
 
 interface SocketData {
   deviceId: string;
@@ -40,8 +40,8 @@ export interface AgentGatewayHooks {
   disconnected(deviceId: string): void;
   /** Reports were stored (one entry per device, its latest report of the batch). */
   reported(reports: StoredReport[]): void;
-  /** Job results were stored (first deliveries only). */
-  resulted(results: Array<{ deviceId: string; result: JobResult }>): Promise<void>;
+  /** Job results were stored (first deliveries only), each with its job as read before storing. */
+  resulted(results: Array<{ deviceId: string; result: JobResult; job: JobRecord }>): Promise<void>;
   /** The declared device a machine with these facts is, if any (matched by MAC). */
   declaredDeviceFor(facts: Facts): string | undefined;
 }
@@ -313,10 +313,10 @@ export class AgentGateway {
           mine.map((b) => b.result),
           this.deps.now().toISOString(),
         );
-        const recorded: Array<{ deviceId: string; result: JobResult }> = [];
+        const recorded: Array<{ deviceId: string; result: JobResult; job: JobRecord }> = [];
         mine.forEach((b, i) => {
           const outcome = outcomes[i]?.outcome;
-          if (outcome === 'recorded') recorded.push({ deviceId: b.deviceId, result: b.result });
+          if (outcome === 'recorded') recorded.push({ deviceId: b.deviceId, result: b.result, job: jobs.get(b.result.jobId)! });
           if (outcome === 'recorded' || outcome === 'duplicate') b.ack({ ok: true });
           else b.ack({ ok: false, error: `result ${outcome ?? 'not stored'}`, code: outcome === 'invalid' ? 'result.invalid' : 'result.unknown-job' });
         });
