@@ -288,6 +288,26 @@ describe('rollouts', { timeout: 240_000 }, () => {
     assert.ok(!events(receiver).some((e) => e.type === 'rollout.halted' && e.rolloutId === done.id));
   });
 
+  /**
+   * Six devices converged on `one`, then a commit of `two` under `policy`, whose last wave waits
+   * for promotion: returns once the rollout is waiting there.
+   */
+  async function waitingForPromotion(prefix: string, policy: Policy) {
+    const { server, token, stateDir, repo } = await setup(prefix, fleet('one\n', policy));
+    const sim = await startSimulation({ server: server.url, agents: 6, token, stateDir, labels: { role: 'web' }, ...FAST });
+    cleanups.push(() => sim.stop());
+    await sim.ready;
+    await waitFor('6 devices holding one', () => sim.devices.every((d) => fileOf(sim, d.name) === sha('one\n')), 30_000);
+
+    const second = await repo.commit(fleet('two\n', policy), 'two');
+    server.reconciler.enqueueSource();
+    const waiting = await waitFor('the rest waiting for promotion', async () => {
+      const r = await rolloutFor(server, second);
+      return r?.awaitingPromotion === 1 ? r : undefined;
+    }, 30_000);
+    return { server, sim, second, waiting };
+  }
+
   test('a wave that selects on a fact takes exactly the devices reporting it', async () => {
     // `labels.index` is a fact the simulated devices report (their number); no group selects on it.
     const byFact: Policy = {
@@ -295,18 +315,7 @@ describe('rollouts', { timeout: 240_000 }, () => {
       - { name: picked, selector: { matchFacts: [{ key: labels.index, operator: In, values: ["3", "5"] }] } }
       - { name: rest, size: rest, manualPromotion: true }`,
     };
-    const { server, token, stateDir, repo } = await setup('deployx-rollout-facts-', fleet('one\n', byFact));
-    const sim = await startSimulation({ server: server.url, agents: 6, token, stateDir, labels: { role: 'web' }, ...FAST });
-    cleanups.push(() => sim.stop());
-    await sim.ready;
-    await waitFor('6 devices holding one', () => sim.devices.every((d) => fileOf(sim, d.name) === sha('one\n')), 30_000);
-
-    const second = await repo.commit(fleet('two\n', byFact), 'two');
-    server.reconciler.enqueueSource();
-    const waiting = await waitFor('the rest waiting for promotion', async () => {
-      const r = await rolloutFor(server, second);
-      return r?.awaitingPromotion === 1 ? r : undefined;
-    }, 30_000);
+    const { sim, waiting } = await waitingForPromotion('deployx-rollout-facts-', byFact);
     assert.deepEqual(waiting.waves.map((w) => [w.name, w.counts.total]), [['picked', 2], ['rest', 4]]);
     assert.deepEqual(
       sim.devices.filter((d) => fileOf(sim, d.name) === sha('two\n')).map((d) => d.name),
@@ -320,18 +329,7 @@ describe('rollouts', { timeout: 240_000 }, () => {
       - { name: canary, size: 1 }
       - { name: rest, size: rest, manualPromotion: true }`,
     };
-    const { server, token, stateDir, repo } = await setup('deployx-rollout-ops-', fleet('one\n', manual));
-    const sim = await startSimulation({ server: server.url, agents: 6, token, stateDir, labels: { role: 'web' }, ...FAST });
-    cleanups.push(() => sim.stop());
-    await sim.ready;
-    await waitFor('6 devices holding one', () => sim.devices.every((d) => fileOf(sim, d.name) === sha('one\n')), 30_000);
-
-    const second = await repo.commit(fleet('two\n', manual), 'two');
-    server.reconciler.enqueueSource();
-    const waiting = await waitFor('the rest waiting for promotion', async () => {
-      const r = await rolloutFor(server, second);
-      return r?.awaitingPromotion === 1 ? r : undefined;
-    }, 30_000);
+    const { server, sim, second, waiting } = await waitingForPromotion('deployx-rollout-ops-', manual);
     const env = { DEPLOYX_API_TOKEN: server.apiToken };
     const run = async (...args: string[]) => {
       const io = recordingIo();
