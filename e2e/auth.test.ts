@@ -85,11 +85,22 @@ describe('agent authentication', { timeout: 60_000 }, () => {
     const { token } = await createEnrollmentToken(server.store, { name: 'doomed', maxUses: 1 });
     const { enrollment, close } = await handshake({ enrollmentToken: token, machineId: 'm-doomed', facts: { ...FACTS, hostname: 'doomed' } });
     close();
+    const state = await waitFor('the device counted in the stats', () => server.reconciler.statuses.get(enrollment!.deviceId)?.state);
+    // /metrics counts the states the loop keeps, one gauge per state.
+    const gauge = async () => {
+      const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.apiToken}` } });
+      const line = (await res.text()).split('\n').find((l) => l.startsWith(`deployx_devices{state="${state}"}`));
+      return Number(line?.split(' ').at(-1) ?? 0);
+    };
+    const counted = await gauge();
     const res = await fetch(`${server.url}/api/v1/devices/${enrollment!.deviceId}`, {
       method: 'DELETE',
       headers: { authorization: `Bearer ${server.apiToken}` },
     });
     assert.equal(res.status, 204);
+    // Gone from what the loop keeps: /metrics counts it no more.
+    assert.equal(server.reconciler.statuses.has(enrollment!.deviceId), false);
+    assert.equal(await gauge(), counted - 1);
     await assert.rejects(handshake({ deviceId: enrollment!.deviceId, credential: enrollment!.credential }), /auth.refused/);
     const blob = await fetch(`${server.url}/api/v1/blobs/sha256/${'0'.repeat(64)}`, {
       headers: { authorization: `Basic ${Buffer.from(`${enrollment!.deviceId}:${enrollment!.credential}`).toString('base64')}` },

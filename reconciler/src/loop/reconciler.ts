@@ -185,6 +185,15 @@ export class Reconciler {
     return JSON.stringify(this.#factPaths.map((path) => lookupFactPath(facts, path) ?? null));
   }
 
+  /** A deleted device: what the loop keeps about it goes, so stats and /metrics stop counting it. */
+  forgetDevice(deviceId: string): void {
+    this.statuses.delete(deviceId);
+    this.memberships.delete(deviceId);
+    this.#desiredPrints.delete(deviceId);
+    this.#factKeys.delete(deviceId);
+    this.#failures.delete(deviceId);
+  }
+
   /** The device's agent connected: its rollouts learn it is online; what waits for it goes out. */
   deviceConnected(deviceId: string): void {
     this.rollouts.deviceOnline(deviceId, true);

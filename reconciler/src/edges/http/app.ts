@@ -155,6 +155,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.delete('/devices/:id', requireRole('admin'), async (req, res) => {
     const id = String(req.params.id);
     await deps.store.deleteDevice(id, deps.now().toISOString());
+    deps.reconciler.forgetDevice(id);
     deps.gateway().disconnect(id);
     deps.ui().deviceRemoved(id);
     deps.log.info('device deleted', { device: id, by: principalOf(res).name });
