@@ -96,24 +96,33 @@ describe('quiet reports', { timeout: 120_000 }, () => {
     const { server, sim } = await setup('deployx-quiet-', fleet(), { heartbeatMs: 1_000 });
     await waitFor('every device holding the site file', () => sim.devices.every((d) => d.host.files.has(SITE)), 30_000);
     await waitFor('every device in sync', () => [...server.reconciler.statuses.values()].filter((s) => s.state === 'in_sync').length === 10, 30_000);
-    // Quiet: each device's report after its job (which observed the new file) has had its pass.
+    // Quiet: every device's report after its job (which observed the new file) is stored, two more
+    // heartbeats each say so; and no pass for longer than the ack deadline a pass that saw a job
+    // still open may have armed (3 s in the harness).
+    const acked = () => sim.devices.map((d) => d.counters.reportsAcked);
+    const base = acked();
+    await waitFor('two more heartbeats from every device', () => acked().every((n, i) => n >= base[i]! + 2), 15_000);
     let seen = -1;
-    await waitFor('passes to stop for a second', async () => {
+    await waitFor('no device pass for 3.5 s', async () => {
       const now = server.reconciler.timings.devicePasses;
       const quiet = now === seen && server.reconciler.pendingDevices === 0;
       seen = now;
-      if (!quiet) await new Promise((resolve) => setTimeout(resolve, 1_000));
+      if (!quiet) await new Promise((resolve) => setTimeout(resolve, 3_500));
       return quiet;
-    });
+    }, 30_000);
 
     // Three seconds of heartbeats from ten devices, one with a fact compile does not read changing.
     const passes = server.reconciler.timings.devicePasses;
+    const planned = () => new Map([...server.reconciler.statuses].map(([id, s]) => [id, s.updatedAt]));
+    const before = planned();
     const stored = server.gateway.ingest.reportsStored;
     const disk = sim.device('sim-2')!.facts.disks![0]!;
     disk.freeBytes -= 1024 ** 3;
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     assert.ok(server.gateway.ingest.reportsStored - stored >= 20, `heartbeats stored: ${server.gateway.ingest.reportsStored - stored}`);
-    assert.equal(server.reconciler.timings.devicePasses, passes, 'no device pass for heartbeats that change nothing a plan reads');
+    const replanned = [...planned()].filter(([id, at]) => before.get(id) !== at).map(([id]) => id);
+    assert.deepEqual(replanned, [], 'no device planned again for heartbeats that change nothing a plan reads');
+    assert.equal(server.reconciler.timings.devicePasses, passes);
     assert.equal((await server.store.getDevice('sim-2'))?.facts.disks?.[0]?.freeBytes, disk.freeBytes, 'the facts are stored all the same');
 
     // A fact a group selects on: sim-1 joins `gold` with its next heartbeat and gets its file.
