@@ -295,6 +295,44 @@ export interface ProvisioningTimeline {
   steps: Array<{ runId: string; index: number; type: string; name: string; status: 'started' | 'succeeded' | 'failed'; exitCode?: number; log?: string; at: string }>;
 }
 
+/** One error of a rejected revision, located in the fleet repository (file, line, column, field path). */
+export interface RevisionError {
+  code: string;
+  message: string;
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  suggestion?: string;
+}
+
+/** A revision the server has seen, as stored and as `GET /api/v1/revisions` lists it. */
+export interface RevisionView {
+  /** `main@sha1:<oid>`. */
+  revision: string;
+  oid: string;
+  branch: string;
+  author: string;
+  message: string;
+  committedAt: string;
+  /** When the source first resolved the branch to this oid. */
+  seenAt: string;
+  /** The last time it did (moves forward when the branch is reset back to this oid). */
+  lastSeenAt: string;
+  status: 'accepted' | 'rejected';
+  /** Every error of a rejected revision; empty when accepted. */
+  errors: RevisionError[];
+}
+
+/** `GET /api/v1/revisions`. */
+export interface RevisionsResponse {
+  /** The revision in force. */
+  current: string | null;
+  /** The Fleet's `repoWebUrl`, to link errors to their file and line. */
+  webUrlTemplate: string | null;
+  revisions: RevisionView[];
+}
+
 /** Device states inside a rollout (`core/rollout/schedule.ts`). */
 export type RolloutDeviceStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'retrying' | 'offline';
 /** A rollout's status as stored and shown; `superseded` once a newer revision replaced it. */

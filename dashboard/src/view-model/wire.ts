@@ -73,34 +73,8 @@ export interface DeviceDetail extends DeviceSummary {
   jobs: JobRecord[];
 }
 
-export interface RevisionError {
-  code: string;
-  message: string;
-  file: string;
-  line: number;
-  col: number;
-  path: string;
-  suggestion?: string;
-}
-
-export interface RevisionView {
-  revision: string;
-  oid: string;
-  branch: string;
-  author: string;
-  message: string;
-  committedAt: string;
-  seenAt: string;
-  lastSeenAt: string;
-  status: 'accepted' | 'rejected';
-  errors: RevisionError[];
-}
-
-export interface RevisionsResponse {
-  current: string | null;
-  webUrlTemplate?: string | null;
-  revisions: RevisionView[];
-}
+/** Revisions as the API lists them, typed once in the protocol. */
+export type { RevisionError, RevisionView, RevisionsResponse } from '../../../schemas/protocol.ts';
 
 /** Rollouts as the API shows them, typed once in the protocol. */
 export type {

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import type { Role } from '../../../../schemas/protocol.ts';
+import type { RevisionsResponse, Role } from '../../../../schemas/protocol.ts';
 import { hashSecret } from '../transport/agent-gateway.ts';
 import type { UiGateway } from '../transport/ui-gateway.ts';
 import type { Store } from '../store/store.ts';
@@ -164,11 +164,12 @@ export function createApp(deps: AppDeps): express.Express {
 
   api.get('/revisions', async (req, res) => {
     const limit = clampInt(req.query.limit, 100, 1, 1000);
-    res.json({
+    const body: RevisionsResponse = {
       current: deps.reconciler.revision ?? null,
       webUrlTemplate: deps.reconciler.model?.fleet?.doc.spec.repoWebUrl ?? null,
       revisions: await deps.store.listRevisions({ limit }),
-    });
+    };
+    res.json(body);
   });
 
   api.get('/jobs', async (req, res) => {

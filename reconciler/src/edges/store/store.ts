@@ -14,6 +14,8 @@ import type {
   JobResult,
   JobState,
   ObservedResource,
+  RevisionError,
+  RevisionView,
   Step,
 } from '../../../../schemas/protocol.ts';
 import type { RolloutPolicy } from '../../../../schemas/kinds.ts';
@@ -60,17 +62,9 @@ export function isStoreError(err: unknown, code?: StoreErrorCode): err is StoreE
 
 // ---- revisions ----
 
-export interface RevisionError {
-  code: string;
-  message: string;
-  file: string;
-  line: number;
-  col: number;
-  path: string;
-  suggestion?: string;
-}
+export type { RevisionError };
 
-export type RevisionStatus = 'accepted' | 'rejected';
+export type RevisionStatus = RevisionView['status'];
 
 export interface RevisionInput {
   /** `main@sha1:<oid>`. */
@@ -87,13 +81,11 @@ export interface RevisionInput {
   errors: RevisionError[];
 }
 
-export interface RevisionRecord extends Required<RevisionInput> {
-  /**
-   * The last time the source resolved the branch to this oid. Moves forward when an old oid is
-   * recorded again (a branch reset back to it), so `latestAccepted` follows the branch.
-   */
-  lastSeenAt: IsoTime;
-}
+/**
+ * A stored revision: what `GET /api/v1/revisions` lists. `lastSeenAt` moves forward when an old oid
+ * is recorded again (a branch reset back to it), so `latestAccepted` follows the branch.
+ */
+export type RevisionRecord = RevisionView;
 
 // ---- enrollment tokens ----
 
