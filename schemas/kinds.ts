@@ -216,6 +216,19 @@ export type Interpreter = (typeof INTERPRETERS)[number];
 
 export type RunPolicy = 'once' | 'onChange' | 'always' | { every: Duration };
 
+/**
+ * What the agent does with a run it lost track of (it died while the script ran and the script
+ * vanished without an exit status): `fail` reports the step `interrupted` and never runs the body
+ * again by itself; `rerun` runs it again. Default: `fail` for `once`/`onChange`, `rerun` for
+ * `always`/`{every}` (defaultOnInterrupt).
+ */
+export const ON_INTERRUPT = ['fail', 'rerun'] as const;
+export type OnInterrupt = (typeof ON_INTERRUPT)[number];
+
+export function defaultOnInterrupt(run: RunPolicy): OnInterrupt {
+  return run === 'once' || run === 'onChange' ? 'fail' : 'rerun';
+}
+
 export interface ScriptSpec {
   description?: string;
   interpreter: Interpreter;
@@ -223,6 +236,8 @@ export interface ScriptSpec {
   source?: string;
   content?: string;
   run?: RunPolicy;
+  /** See OnInterrupt. */
+  onInterrupt?: OnInterrupt;
   /** Inline guard run first with the same interpreter: exit 0 means "already done", skip. */
   check?: string;
   timeoutSeconds?: number;

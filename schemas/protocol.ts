@@ -6,7 +6,7 @@
 // File and script bodies never travel in socket messages: the agent downloads
 // `GET /api/v1/blobs/sha256/<hex>` with its device credential and verifies the hash.
 import type { Facts } from './facts.ts';
-import type { Interpreter, PackageManager, RolloutPolicy, RunPolicy } from './kinds.ts';
+import type { Interpreter, OnInterrupt, PackageManager, RolloutPolicy, RunPolicy } from './kinds.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -101,6 +101,8 @@ export type Step =
       /** Body is fetched as a blob by this hash. */
       sha256: string;
       run: RunPolicy;
+      /** Absent (older servers): defaultOnInterrupt(run). */
+      onInterrupt?: OnInterrupt;
       check?: string;
       timeoutSeconds: number;
       successExitCodes: number[];
@@ -120,7 +122,12 @@ export interface Job {
   createdAt: string;
 }
 
-export type StepStatus = 'succeeded' | 'failed' | 'skipped';
+/**
+ * `interrupted`: a script whose agent died while it ran, and which vanished without an exit
+ * status, so whether it did its work is unknown; it is not run again unless the Script declares
+ * `onInterrupt: rerun`. A failure for the job (whose status is then `failed`) and for retries.
+ */
+export type StepStatus = 'succeeded' | 'failed' | 'skipped' | 'interrupted';
 
 export interface StepResult {
   key: string;

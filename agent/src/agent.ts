@@ -20,9 +20,11 @@ import path from 'node:path';
 import type { Facts } from '../../schemas/facts.ts';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { PackageManager } from '../../schemas/kinds.ts';
+import type { Job } from '../../schemas/protocol.ts';
 import { AgentError } from './errors.ts';
 import { createExecContext, executors as realExecutors, type ExecContext, type FetchBlob } from './executors/index.ts';
 import type { PackageAdapter } from './executors/package/adapter.ts';
+import { findRunningScriptGroups } from './executors/script.ts';
 import { createPackageAdapters } from './executors/package/index.ts';
 import { readCredentials, writeCredentials } from './state/credentials.ts';
 import { Inventory, observeAll } from './state/inventory.ts';
@@ -116,8 +118,11 @@ export class Agent {
       });
     // Process groups a job starts are recorded until they end: after a crash, the next start
     // kills the ones still running before the interrupted job is run again.
+    // Script runs are spared: their exit status is collected by the job that resumes them
+    // (executors/script.ts), so a script never runs twice because its agent died.
     const children = await ChildRegistry.open(stateDir, { now });
-    for (const outcome of await children.reapOrphans()) {
+    const scriptGroups = await findRunningScriptGroups(stateDir);
+    for (const outcome of await children.reapOrphans({ spare: scriptGroups })) {
       const fields = { pid: outcome.pid, killed: outcome.killed, reason: outcome.reason };
       if (outcome.killed) o.logger.warn('killed a process group left running by a previous run', fields);
       else o.logger.debug('process group of a previous run not killed', fields);
@@ -141,8 +146,9 @@ export class Agent {
     const sandboxed = o.root !== undefined;
     const contextFor = (exec: Exec) => {
       const packages = sandboxed ? noPackageManagers : createPackageAdapters({ exec });
-      return (signal: AbortSignal): ExecContext =>
+      return (signal: AbortSignal, job?: Job): ExecContext =>
         createExecContext({
+          ...(job === undefined ? {} : { job: { id: job.id, idempotencyKey: job.idempotencyKey } }),
           exec,
           fetchBlob,
           stateDir,

@@ -1,5 +1,5 @@
 // Runs one Job's steps in order through the executor table: each executor observes, applies
-// and observes again. The first failed step stops the job; the steps after it are reported
+// and observes again. The first failed (or `interrupted`) step stops the job and fails it; the steps after it are reported
 // `skipped` ("not run"). Cancellation (ctx.signal) stops it the same way and ends the job
 // `cancelled`, or `timed_out` when the signal's reason is a TimeoutError.
 //
@@ -85,7 +85,7 @@ export async function runJobDetailed(
     if (outcome.observed !== undefined) observed.set(outcome.observed.key, outcome.observed);
     emit({ jobId: job.id, stepIndex: index, status: outcome.status });
 
-    if (outcome.status === 'failed') {
+    if (outcome.status === 'failed' || outcome.status === 'interrupted') {
       failed = true;
       if (ctx.signal.aborted) interrupted = true;
       stopReason = `not run: step ${index + 1} (${step.key}) ${interrupted ? 'was interrupted' : 'failed'}`;

@@ -31,6 +31,8 @@ export interface ExecContext {
   privileged: boolean;
   /** Cap of a step's output tail. */
   maxOutputBytes: number;
+  /** The job whose step runs: script run records remember it, so a resumed job never runs a body twice. */
+  job?: { id: string; idempotencyKey: string };
 }
 
 export interface StepOutcome {
@@ -62,5 +64,6 @@ export function createExecContext(options: ExecContextOptions): ExecContext {
     scriptEnv: options.scriptEnv ?? { PATH: DEFAULT_SEARCH_PATH },
     privileged: options.privileged ?? process.getuid?.() === 0,
     maxOutputBytes: options.maxOutputBytes ?? 64 * 1024,
+    ...(options.job === undefined ? {} : { job: options.job }),
   };
 }

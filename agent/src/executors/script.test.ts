@@ -9,7 +9,8 @@ import type { Step } from '../../../schemas/protocol.ts';
 import { isAgentError } from '../errors.ts';
 import { exec } from '../system/exec.ts';
 import { createExecContext, type ExecContext } from './context.ts';
-import { decideRun, runScript } from './script.ts';
+import { decideRecovery, decideRun, runScript, type RecoveryInput } from './script.ts';
+import { ScriptRunStore } from '../state/script-runs.ts';
 
 type Script = Extract<Step, { action: 'script.run' }>;
 
@@ -84,7 +85,9 @@ describe('script.run', () => {
       lastRunAt: clock.toISOString(),
       lastExitCode: 0,
     });
-    assert.deepEqual(await readdir(path.join(stateDir, 'tmp')), [], 'the temp script file is removed');
+    const kept = await readdir(path.join(stateDir, 'scripts'));
+    assert.deepEqual(kept.filter((n) => n !== 'runs').map((n) => n.replace(/^[0-9a-f]{64}/, 'H')), ['H.json'], 'only the run record: the intent is gone');
+    assert.deepEqual(await readdir(path.join(stateDir, 'scripts', 'runs')), [], 'the run directory (body, output, exit) is removed');
   });
 
   const interpreters: Array<[Interpreter, string]> = [
@@ -237,5 +240,125 @@ describe('decideRun', () => {
   }
   it('refuses a bad interval', () => {
     assert.throws(() => decideRun({ every: 'hourly' }, 'a', undefined, now), (e) => isAgentError(e, 'script.run-policy'));
+  });
+});
+
+describe('decideRun: interrupted runs and resumed jobs', () => {
+  const now = new Date('2025-01-01T00:30:00Z');
+  const interrupted = { key: 'k', lastRunAt: '2025-01-01T00:00:00.000Z', lastSha256: 'aaa', lastStatus: 'interrupted' as const, lastIdempotencyKey: 'job-1' };
+  const finished = { key: 'k', appliedSha256: 'aaa', lastSuccessAt: '2025-01-01T00:00:00.000Z', lastRunAt: '2025-01-01T00:00:00.000Z', lastSha256: 'aaa', lastStatus: 'succeeded' as const, lastIdempotencyKey: 'job-1' };
+  const failedRun = { ...finished, appliedSha256: undefined, lastSuccessAt: undefined, lastStatus: 'failed' as const };
+  type Rec = typeof interrupted | typeof finished | typeof failedRun;
+  const rows: Array<[string, RunPolicy, string, Rec, { onInterrupt?: 'fail' | 'rerun'; idempotencyKey?: string }, 'run' | 'skip' | 'interrupted' | 'replay']> = [
+    ['once, interrupted, default → interrupted', 'once', 'aaa', interrupted, {}, 'interrupted'],
+    ['onChange, interrupted, default → interrupted', 'onChange', 'aaa', interrupted, {}, 'interrupted'],
+    ['always, interrupted, default → run', 'always', 'aaa', interrupted, {}, 'run'],
+    ['every, interrupted, default → run', { every: '1h' }, 'aaa', interrupted, {}, 'run'],
+    ['once, interrupted, rerun declared → run', 'once', 'aaa', interrupted, { onInterrupt: 'rerun' }, 'run'],
+    ['always, interrupted, fail declared → interrupted', 'always', 'aaa', interrupted, { onInterrupt: 'fail' }, 'interrupted'],
+    ['once, interrupted, same job → still interrupted', 'once', 'aaa', interrupted, { idempotencyKey: 'job-1' }, 'interrupted'],
+    ['onChange, another body after an interrupted one → run', 'onChange', 'bbb', interrupted, {}, 'run'],
+    ['always, this job already ran it → replay', 'always', 'aaa', finished, { idempotencyKey: 'job-1' }, 'replay'],
+    ['once, this job already ran it and failed → replay', 'once', 'aaa', failedRun, { idempotencyKey: 'job-1' }, 'replay'],
+    ['always, another job → run', 'always', 'aaa', finished, { idempotencyKey: 'job-2' }, 'run'],
+    ['always, no job given → run', 'always', 'aaa', finished, {}, 'run'],
+    ['always, this job ran another body → run', 'always', 'bbb', finished, { idempotencyKey: 'job-1' }, 'run'],
+  ];
+  for (const [name, policy, sha, rec, options, expected] of rows) {
+    it(name, () => {
+      const d = decideRun(policy, sha, rec, now, options);
+      const got = d.run ? 'run' : 'replay' in d ? 'replay' : 'interrupted' in d ? 'interrupted' : 'skip';
+      assert.equal(got, expected);
+    });
+  }
+});
+
+describe('decideRecovery', () => {
+  const rows: Array<[RecoveryInput, ReturnType<typeof decideRecovery>]> = [
+    [{ exit: 0, started: true, process: 'gone', overdue: false }, 'collect'],
+    [{ exit: 3, started: true, process: 'running', overdue: true }, 'collect'],
+    [{ exit: undefined, started: true, process: 'running', overdue: false }, 'wait'],
+    [{ exit: undefined, started: false, process: 'running', overdue: false }, 'wait'],
+    [{ exit: undefined, started: true, process: 'running', overdue: true }, 'kill-overdue'],
+    [{ exit: undefined, started: true, process: 'gone', overdue: false }, 'interrupted'],
+    [{ exit: undefined, started: true, process: 'unverifiable', overdue: false }, 'interrupted'],
+    [{ exit: 'torn', started: true, process: 'gone', overdue: false }, 'interrupted'],
+    [{ exit: 'torn', started: true, process: 'running', overdue: false }, 'interrupted'],
+    [{ exit: undefined, started: false, process: 'gone', overdue: false }, 'never-started'],
+    [{ exit: undefined, started: false, process: 'unverifiable', overdue: false }, 'never-started'],
+  ];
+  for (const [input, expected] of rows) {
+    it(`${JSON.stringify(input)} → ${expected}`, () => assert.equal(decideRecovery(input), expected));
+  }
+});
+
+describe('script.run across an agent restart (no agent process: the state it leaves)', () => {
+  const job = { id: 'job-1', idempotencyKey: 'key-1' };
+
+  it('a job resumed after its script finished reports that run and does not run the body again', async () => {
+    const step = script(COUNTING, { run: 'always' });
+    const first = await runScript(step, context({ job }));
+    assert.equal(first.status, 'succeeded');
+    assert.equal(await runs(), 1);
+    // The agent died after the run record was written, before the job's result: the journal resumes the job.
+    const resumed = await runScript(step, context({ job }));
+    assert.equal(resumed.status, 'succeeded');
+    assert.equal(resumed.exitCode, 0);
+    assert.equal(await runs(), 1, 'not run a second time by the same job');
+    // Another job runs an `always` script again.
+    assert.equal((await runScript(step, context({ job: { id: 'job-2', idempotencyKey: 'key-2' } }))).status, 'succeeded');
+    assert.equal(await runs(), 2);
+  });
+
+  it('an intent whose body never started is forgotten and the body runs', async () => {
+    const step = script(COUNTING, { run: 'once' });
+    const store = new ScriptRunStore(stateDir);
+    const intent = {
+      version: 1 as const,
+      key: step.key,
+      runId: '0123456789abcdef01234567',
+      sha256: step.sha256,
+      jobId: job.id,
+      idempotencyKey: job.idempotencyKey,
+      startedAt: clock.toISOString(),
+      timeoutSeconds: 30,
+      successExitCodes: [0],
+      onInterrupt: 'fail' as const,
+    };
+    await store.putIntent(intent);
+    const outcome = await runScript(step, context({ job }));
+    assert.equal(outcome.status, 'succeeded', outcome.error);
+    assert.equal(await runs(), 1);
+    assert.equal(await store.getIntent(step.key), undefined);
+  });
+
+  it('an intent whose run left its exit status is collected: the outcome, not a second run', async () => {
+    const step = script(COUNTING, { run: 'once', successExitCodes: [0, 3] });
+    const store = new ScriptRunStore(stateDir);
+    const runId = 'fedcba9876543210fedcba98';
+    await store.putIntent({
+      version: 1,
+      key: step.key,
+      runId,
+      sha256: step.sha256,
+      jobId: job.id,
+      idempotencyKey: job.idempotencyKey,
+      startedAt: clock.toISOString(),
+      timeoutSeconds: 30,
+      successExitCodes: [0, 3],
+      onInterrupt: 'fail',
+      pid: 999_999_999,
+    });
+    const { mkdir: mkdirP, writeFile: write } = await import('node:fs/promises');
+    await mkdirP(store.runDir(runId), { recursive: true });
+    await write(path.join(store.runDir(runId), 'stdout'), 'did it\n');
+    await write(path.join(store.runDir(runId), 'exit'), '3\n');
+    const outcome = await runScript(step, context({ job }));
+    assert.equal(outcome.status, 'succeeded');
+    assert.equal(outcome.exitCode, 3);
+    assert.equal(outcome.output, 'did it');
+    assert.equal(await runs(), 0, 'the body is not run by the restarted agent');
+    assert.equal((await store.get(step.key))?.appliedSha256, step.sha256);
+    await assert.rejects(stat(store.runDir(runId)), 'the run directory is removed');
   });
 });

@@ -196,7 +196,8 @@ export function createMemoryExecutors(host: MemoryHost, options: MemoryExecutorO
       resolveInterpreter(step.interpreter, host.platform);
       const record = host.scripts.get(step.key);
       const decision = decideRun(step.run, step.sha256, record, ctx.now());
-      if (!decision.run) return { status: 'skipped', observed: toObservedScript(step.key, record), output: decision.reason };
+      // A simulated device never loses a run: no replay and no interrupted run to decide about.
+      if (!decision.run && 'reason' in decision) return { status: 'skipped', observed: toObservedScript(step.key, record), output: decision.reason };
       const body = await fetchVerified(ctx, step.sha256);
       const actual = sha256Bytes(body);
       if (actual !== step.sha256) {

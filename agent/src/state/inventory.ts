@@ -85,7 +85,7 @@ export class Inventory {
     let changed = false;
     for (const [index, step] of steps.entries()) {
       const result = results[index];
-      if (index >= ran || result === undefined || result.key !== step.key || result.status === 'failed') continue;
+      if (index >= ran || result === undefined || result.key !== step.key || result.status === 'failed' || result.status === 'interrupted') continue;
       if (REMOVING.has(step.action)) {
         changed = this.entries.delete(step.key) || changed;
       } else {

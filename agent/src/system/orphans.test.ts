@@ -32,7 +32,7 @@ async function waitDead(pid: number): Promise<boolean> {
 describe('parseProcStat', () => {
   it('reads pgrp and start time past a comm with spaces and parentheses', () => {
     const stat = '4242 (my (odd) cmd) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200';
-    assert.deepEqual(parseProcStat(stat), { pgrp: 4242, startTicks: '987654' });
+    assert.deepEqual(parseProcStat(stat), { state: 'S', pgrp: 4242, startTicks: '987654' });
   });
 });
 

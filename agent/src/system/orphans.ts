@@ -82,11 +82,14 @@ export class ChildRegistry {
 
   /**
    * Kills (SIGKILL) the groups recorded by a previous run of the agent that are still alive and
-   * provably the same, then forgets them. Call once at start, before resuming jobs.
+   * provably the same, then forgets them. Call once at start, before resuming jobs. `spare`:
+   * groups left running on purpose (scripts whose exit the restarted agent waits for).
    */
-  async reapOrphans(): Promise<ReapOutcome[]> {
+  async reapOrphans(options: { spare?: ReadonlySet<number> } = {}): Promise<ReapOutcome[]> {
     const outcomes: ReapOutcome[] = [];
-    for (const record of this.previous) outcomes.push(await this.reap(record));
+    for (const record of this.previous) {
+      outcomes.push(options.spare?.has(record.pid) ? { pid: record.pid, killed: false, reason: 'spared: a script run the agent waits for' } : await this.reap(record));
+    }
     this.previous.length = 0;
     await this.update(async () => {});
     return outcomes;
@@ -124,39 +127,92 @@ export class ChildRegistry {
 
   private async identify(pid: number): Promise<Pick<ChildRecord, 'bootId' | 'startTicks'>> {
     if (this.options.platform !== 'linux') return {};
-    const [bootId, stat] = await Promise.all([this.bootId(), this.stat(pid)]);
-    return { ...(bootId ? { bootId } : {}), ...(stat ? { startTicks: stat.startTicks } : {}) };
+    const { bootId, startTicks } = await identifyProcess(pid, this.options.procRoot);
+    return { ...(bootId ? { bootId } : {}), ...(startTicks ? { startTicks } : {}) };
   }
 
-  private async bootId(): Promise<string | undefined> {
-    const text = await readFile(path.join(this.options.procRoot, 'sys/kernel/random/boot_id'), 'utf8').catch(() => undefined);
-    return text?.trim() || undefined;
+  private bootId(): Promise<string | undefined> {
+    return readBootId(this.options.procRoot);
   }
 
-  private async stat(pid: number): Promise<{ pgrp: number; startTicks: string } | undefined> {
-    const text = await readFile(path.join(this.options.procRoot, String(pid), 'stat'), 'utf8').catch(() => undefined);
-    return text === undefined ? undefined : parseProcStat(text);
+  private stat(pid: number): Promise<{ pgrp: number; startTicks: string } | undefined> {
+    return readProcStat(pid, this.options.procRoot);
   }
 
-  private async groupHasMembers(pgid: number): Promise<boolean> {
-    const entries = await readdir(this.options.procRoot).catch(() => [] as string[]);
-    for (const entry of entries) {
-      if (!/^\d+$/.test(entry)) continue;
-      const stat = await this.stat(Number(entry));
-      if (stat?.pgrp === pgid) return true;
-    }
-    return false;
+  private groupHasMembers(pgid: number): Promise<boolean> {
+    return processGroupHasMembers(pgid, this.options.procRoot);
   }
 }
 
+/** Who a process is, beyond its pid (which the kernel reuses): boot and start time. */
+export interface ProcessIdentity {
+  pid: number;
+  bootId?: string;
+  /** Field 22 of /proc/<pid>/stat. */
+  startTicks?: string;
+}
+
+export async function identifyProcess(pid: number, procRoot = '/proc'): Promise<ProcessIdentity> {
+  const [bootId, stat] = await Promise.all([readBootId(procRoot), readProcStat(pid, procRoot)]);
+  return { pid, ...(bootId ? { bootId } : {}), ...(stat ? { startTicks: stat.startTicks } : {}) };
+}
+
+/**
+ * Whether the process group led by `identity.pid` still runs, proven the way reapOrphans proves
+ * it: same boot, and the leader alive with the recorded start time, or (leader gone) members of
+ * the group remaining. `gone` when it provably is not; `unverifiable` without /proc or identity.
+ */
+export async function probeProcessGroup(identity: ProcessIdentity, procRoot = '/proc'): Promise<'running' | 'gone' | 'unverifiable'> {
+  const bootId = await readBootId(procRoot);
+  if (bootId === undefined || identity.bootId === undefined || identity.startTicks === undefined) return 'unverifiable';
+  if (identity.bootId !== bootId) return 'gone';
+  // A zombie has finished: an init that does not reap orphans promptly must not look like a run.
+  const leader = await readProcStat(identity.pid, procRoot);
+  if (leader && leader.state !== 'Z') return leader.startTicks === identity.startTicks ? 'running' : 'gone';
+  if (leader && leader.startTicks !== identity.startTicks) return 'gone';
+  return (await processGroupHasMembers(identity.pid, procRoot, { ignoreZombies: true })) ? 'running' : 'gone';
+}
+
+/** The process (lowest pid) whose command line holds `argument` as one whole argument. */
+export async function findProcessByArgument(argument: string, procRoot = '/proc'): Promise<number | undefined> {
+  const entries = await readdir(procRoot).catch(() => [] as string[]);
+  const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b);
+  for (const pid of pids) {
+    const cmdline = await readFile(path.join(procRoot, String(pid), 'cmdline'), 'utf8').catch(() => '');
+    if (cmdline.split('\0').includes(argument)) return pid;
+  }
+  return undefined;
+}
+
+async function readBootId(procRoot: string): Promise<string | undefined> {
+  const text = await readFile(path.join(procRoot, 'sys/kernel/random/boot_id'), 'utf8').catch(() => undefined);
+  return text?.trim() || undefined;
+}
+
+async function readProcStat(pid: number, procRoot: string): Promise<{ state: string; pgrp: number; startTicks: string } | undefined> {
+  const text = await readFile(path.join(procRoot, String(pid), 'stat'), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : parseProcStat(text);
+}
+
+async function processGroupHasMembers(pgid: number, procRoot: string, options: { ignoreZombies?: boolean } = {}): Promise<boolean> {
+  const entries = await readdir(procRoot).catch(() => [] as string[]);
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readProcStat(Number(entry), procRoot);
+    if (stat?.pgrp === pgid && !(options.ignoreZombies && stat.state === 'Z')) return true;
+  }
+  return false;
+}
+
 /** `pid (comm) state ppid pgrp … starttime …` — comm may hold spaces and parentheses. */
-export function parseProcStat(text: string): { pgrp: number; startTicks: string } | undefined {
+export function parseProcStat(text: string): { state: string; pgrp: number; startTicks: string } | undefined {
   const close = text.lastIndexOf(')');
   if (close === -1) return undefined;
   const fields = text.slice(close + 2).trim().split(/\s+/);
   // fields[0] is field 3 (state): pgrp is field 5, starttime field 22.
+  const state = fields[0] ?? '';
   const pgrp = Number(fields[2]);
   const startTicks = fields[19];
   if (!Number.isInteger(pgrp) || startTicks === undefined) return undefined;
-  return { pgrp, startTicks };
+  return { state, pgrp, startTicks };
 }
