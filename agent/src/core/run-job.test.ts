@@ -164,3 +164,16 @@ describe('runJob', () => {
     await assert.rejects(stat(path.join(root, 'etc/app/x.conf')), { code: 'ENOENT' });
   });
 });
+
+describe('runJob: an interrupted step', () => {
+  it('stops the job like a failure: later steps not run, the job failed', async () => {
+    const interrupted: Executors = {
+      ...executors,
+      'script.run': async (step) => ({ status: 'interrupted', error: `script.interrupted: ${step.key}` }),
+    };
+    const result = await runJob(job([sh('script/a', 'true'), write('after.txt', 'x')]), interrupted, context());
+    assert.equal(result.status, 'failed');
+    assert.deepEqual(result.steps.map((s) => s.status), ['interrupted', 'skipped']);
+    await assert.rejects(stat(path.join(root, 'after.txt')), 'the step after it never ran');
+  });
+});

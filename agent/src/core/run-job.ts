@@ -16,6 +16,7 @@ import type {
   Step,
   StepResult,
 } from '../../../schemas/protocol.ts';
+import { isStepFailure } from '../../../schemas/step-status.ts';
 import { describeError } from '../errors.ts';
 import type { ExecContext, Executors, StepOutcome } from '../executors/index.ts';
 
@@ -85,7 +86,7 @@ export async function runJobDetailed(
     if (outcome.observed !== undefined) observed.set(outcome.observed.key, outcome.observed);
     emit({ jobId: job.id, stepIndex: index, status: outcome.status });
 
-    if (outcome.status === 'failed' || outcome.status === 'interrupted') {
+    if (isStepFailure(outcome.status)) {
       failed = true;
       if (ctx.signal.aborted) interrupted = true;
       stopReason = `not run: step ${index + 1} (${step.key}) ${interrupted ? 'was interrupted' : 'failed'}`;

@@ -13,6 +13,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ObservedResource, Step, StepResult } from '../../../schemas/protocol.ts';
+import { isStepFailure } from '../../../schemas/step-status.ts';
 import { AgentError, describeError } from '../errors.ts';
 import { observers as defaultObservers, type ExecContext, type Observers } from '../executors/index.ts';
 import { writeFileAtomic } from '../system/fs-atomic.ts';
@@ -85,7 +86,7 @@ export class Inventory {
     let changed = false;
     for (const [index, step] of steps.entries()) {
       const result = results[index];
-      if (index >= ran || result === undefined || result.key !== step.key || result.status === 'failed' || result.status === 'interrupted') continue;
+      if (index >= ran || result === undefined || result.key !== step.key || isStepFailure(result.status)) continue;
       if (REMOVING.has(step.action)) {
         changed = this.entries.delete(step.key) || changed;
       } else {

@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Facts } from '../../../schemas/facts.ts';
 import type { Job, JobResult } from '../../../schemas/protocol.ts';
+import { isStepFailure } from '../../../schemas/step-status.ts';
 import { createSchemaValidator } from '../../../schemas/index.ts';
 import { canonicalJson } from '../core/compile/fingerprint.ts';
 import { compileDeviceInGroups, createCompileContext, mergeRollout, type CompileContext } from '../core/compile/compile.ts';
@@ -602,7 +603,7 @@ export class Reconciler {
       const deletes: string[] = [];
       for (const [i, step] of job.steps.entries()) {
         const outcome = result.steps[i];
-        if (!outcome || outcome.status === 'failed') break;
+        if (!outcome || isStepFailure(outcome.status)) break;
         const resource: DesiredResource | undefined = job.resources?.[step.key];
         if (!resource) continue;
         if (step.action === 'file.delete' || (step.action === 'package.remove' && resource.ensure !== 'absent')) {

@@ -12,7 +12,7 @@ import type { FleetEvent } from '../edges/notify/events.ts';
 import type { Store } from '../edges/store/store.ts';
 import { enroll, tempStore } from '../edges/store/test-support.ts';
 import { createRollout, deviceFinished, deviceOnline, scheduleRollout, type RolloutState } from '../core/rollout/schedule.ts';
-import { describeRollout, recordEach, RolloutDriver, type RolloutNotice } from './rollouts.ts';
+import { describeRollout, failureOf, recordEach, RolloutDriver, type RolloutNotice } from './rollouts.ts';
 
 const T0 = Date.parse('2025-03-03T10:00:00.000Z');
 const REVISION = 'main@sha1:1111111111111111111111111111111111111111';
@@ -296,4 +296,27 @@ test('recordEach gives the state the scheduler inputs give one by one, without c
   const done = recordEach(large, big, (d) => d, (one, d) => deviceFinished(one, d, 'succeeded', at));
   assert.ok(performance.now() - started < 2_000, `took ${performance.now() - started} ms`);
   assert.equal(Object.values(done.state.devices).filter((d) => d.status === 'succeeded').length, 10_000);
+});
+
+test('failureOf names an interrupted script step as the failure, with its error', () => {
+  const job = {
+    id: 'job-1',
+    result: {
+      jobId: 'job-1',
+      idempotencyKey: 'k',
+      status: 'failed',
+      steps: [
+        { key: 'file//etc/motd', action: 'file.write', status: 'succeeded', durationMs: 1 },
+        { key: 'script/migrate', action: 'script.run', status: 'interrupted', error: 'script.interrupted: the agent stopped', durationMs: 0 },
+      ],
+      observed: [],
+      startedAt: '2025-01-01T00:00:00Z',
+      finishedAt: '2025-01-01T00:00:01Z',
+    },
+  } as unknown as Parameters<typeof failureOf>[1];
+  assert.deepEqual(failureOf('dev-1', job), {
+    device: 'dev-1',
+    error: 'script/migrate: script.interrupted: the agent stopped',
+    output: 'script.interrupted: the agent stopped',
+  });
 });

@@ -32,6 +32,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RolloutPolicy } from '../../../schemas/kinds.ts';
 import type { RolloutView, RolloutWaveView } from '../../../schemas/protocol.ts';
+import { isStepFailure } from '../../../schemas/step-status.ts';
 import { owes, type CurrentRollout } from '../core/rollout/membership.ts';
 import {
   activeWave,
@@ -680,7 +681,7 @@ export function describeRollout(record: RolloutRecord): RolloutView {
 export function failureOf(device: string, job: JobRecord | undefined): FailedDevice {
   const result = job?.result;
   if (result === undefined) return { device };
-  const step = result.steps.find((s) => s.status === 'failed');
+  const step = result.steps.find((s) => isStepFailure(s.status));
   const error = step?.error ?? (step?.exitCode !== undefined ? `exit code ${step.exitCode}` : result.status === 'succeeded' ? undefined : `job ${result.status}`);
   const text = step?.output ?? step?.error;
   const failure: FailedDevice = { device };
