@@ -27,6 +27,7 @@ export const AGENT_ERROR_CODES = {
   'script.run-policy': 'The run policy (e.g. an `every` duration) is invalid.',
   'script.timeout': 'The script (or its check) ran past timeoutSeconds and was killed.',
   'script.exit-code': 'The script exited with a code outside successExitCodes.',
+  'script.interrupted': 'The agent stopped while the script ran and the script ended without an exit status; it is not run again unless the Script declares onInterrupt: rerun.',
   'job.aborted': 'The job was cancelled or timed out.',
   'state.corrupt': 'A local state file exists but cannot be parsed.',
   'state.invalid': 'A value to be stored in the local state is invalid.',

@@ -14,6 +14,7 @@ import type {
   Interpreter,
   Kind,
   OSImageDoc,
+  OnInterrupt,
   PackageManager,
   ProfileDoc,
   RolloutPolicy,
@@ -179,6 +180,8 @@ export interface ScriptResource extends ResourceBase {
   sha256: string;
   origin: { kind: 'repo'; path: string } | { kind: 'inline' };
   run: RunPolicy;
+  /** Set only when declared and not the run policy's default (defaultOnInterrupt). */
+  onInterrupt?: OnInterrupt;
   check: string | undefined;
   timeoutSeconds: number;
   successExitCodes: number[];

@@ -7,6 +7,7 @@ import { compileDevice, compileFleet, createCompileContext, findConflicts, membe
 import { desiredStateFingerprint, fileFingerprint, packageFingerprint, scriptFingerprint } from './fingerprint.ts';
 import { resolveDeviceGroups, resolveGroupMembers } from './groups.ts';
 import { buildModel, device, factsFor, repoFile, type ModelParts } from './test-builders.ts';
+import { planDevice } from '../plan/plan-device.ts';
 
 const apt = factsFor('debian', 'apt');
 
@@ -311,6 +312,28 @@ test('compile resolves script settings', () => {
       env: { A: '1', B: '2' },
     },
   );
+});
+
+test('compile carries a declared onInterrupt onto the resource and its script.run step', () => {
+  const state = compileOne(
+    {
+      groups: { all: { devices: ['d'] } },
+      scripts: {
+        migrate: { interpreter: 'sh', content: 'echo migrate', run: 'once', onInterrupt: 'rerun' },
+        plain: { interpreter: 'sh', content: 'echo plain', run: 'once' },
+      },
+      profiles: { p: { targets: ['all'], scripts: ['migrate', 'plain'] } },
+    },
+    device('d'),
+  );
+  const migrate = resource<ScriptResource>(state, 'script/migrate');
+  assert.equal(migrate.onInterrupt, 'rerun');
+  assert.equal(resource<ScriptResource>(state, 'script/plain').onInterrupt, undefined, 'the default is not spelled out');
+  const plan = planDevice(state, [], [], { now: new Date('2025-01-01T00:00:00Z') });
+  const step = plan.steps.find((s) => s.key === 'script/migrate');
+  assert.equal(step?.action === 'script.run' ? step.onInterrupt : 'missing', 'rerun');
+  const plain = plan.steps.find((s) => s.key === 'script/plain');
+  assert.ok(plain?.action === 'script.run' && !('onInterrupt' in plain));
 });
 
 test('compile merges one resource reached through two profiles, keeping the first profile drift', () => {

@@ -13,7 +13,8 @@
 //                       `package.manager-unknown` for the device (subject `os.packageManager`).
 //   file/<path>         sha256 of the repository file (`source`), of the inline `content`, or the
 //                       given `sha256` (`url`); undefined for ensure: absent. prune ?? true.
-//   script/<name>       sha256 of the body, run ?? 'onChange', timeoutSeconds ?? 300,
+//   script/<name>       sha256 of the body, run ?? 'onChange', onInterrupt only when declared and
+//                       not defaultOnInterrupt(run), timeoutSeconds ?? 300,
 //                       successExitCodes ?? [0] (sorted, deduplicated), env ?? {}; ensure present,
 //                       prune false. `order` numbers the device's scripts from 0: profiles by
 //                       name, then scripts as listed, first occurrence wins.
@@ -37,7 +38,7 @@
 // Shared objects are frozen: DesiredState values are read-only (copy before changing anything).
 // After a change, incremental.ts compiles only the devices the change can reach.
 import { normaliseRepoPath } from '../validate/semantic-check.ts';
-import { PACKAGE_MANAGERS, type DriftMode, type PackageManager, type ProfileDoc, type RolloutPolicy } from '../../../../schemas/kinds.ts';
+import { defaultOnInterrupt, PACKAGE_MANAGERS, type DriftMode, type PackageManager, type ProfileDoc, type RolloutPolicy } from '../../../../schemas/kinds.ts';
 import type {
   CompileIssue,
   DesiredResource,
@@ -366,6 +367,7 @@ function materialize(entry: ComboEntry, sources: ResourceSource[]): DesiredResou
         sha256: r.sha256,
         origin: r.origin,
         run: r.run,
+        ...(r.onInterrupt === undefined ? {} : { onInterrupt: r.onInterrupt }),
         check: r.check,
         timeoutSeconds: r.timeoutSeconds,
         successExitCodes: r.successExitCodes,
@@ -822,10 +824,11 @@ function resolveScript(context: CompileContext, name: string): Resolution<Script
   const timeoutSeconds = spec.timeoutSeconds ?? 300;
   const successExitCodes = Object.freeze(normalizeExitCodes(spec.successExitCodes ?? [0])) as number[];
   const env = Object.freeze({ ...spec.env });
+  const onInterrupt = spec.onInterrupt === undefined || spec.onInterrupt === defaultOnInterrupt(run) ? undefined : spec.onInterrupt;
   return resolved(context, name, {
     type: 'script',
     key,
-    fingerprint: scriptFingerprint({ sha256, interpreter: spec.interpreter, run, check, timeoutSeconds, successExitCodes, env }),
+    fingerprint: scriptFingerprint({ sha256, interpreter: spec.interpreter, run, onInterrupt, check, timeoutSeconds, successExitCodes, env }),
     ensure: 'present',
     prune: false,
     name,
@@ -833,6 +836,7 @@ function resolveScript(context: CompileContext, name: string): Resolution<Script
     sha256,
     origin: Object.freeze(origin),
     run,
+    ...(onInterrupt === undefined ? {} : { onInterrupt }),
     check,
     timeoutSeconds,
     successExitCodes,

@@ -79,6 +79,15 @@ test('fileFingerprint changes with each field and not with key order', () => {
   }
 });
 
+test('scriptFingerprint covers onInterrupt only when it differs from the run policy\'s default', () => {
+  // Scripts that do not declare it keep their fingerprints: no fleet-wide wave of jobs on upgrade.
+  assert.equal(scriptFingerprint({ ...script, onInterrupt: 'fail' }), scriptFingerprint(script), 'onChange defaults to fail');
+  assert.notEqual(scriptFingerprint({ ...script, onInterrupt: 'rerun' }), scriptFingerprint(script), 'declaring rerun makes a new job');
+  const always = { ...script, run: 'always' as const };
+  assert.equal(scriptFingerprint({ ...always, onInterrupt: 'rerun' }), scriptFingerprint(always), 'always defaults to rerun');
+  assert.notEqual(scriptFingerprint({ ...always, onInterrupt: 'fail' }), scriptFingerprint(always));
+});
+
 test('packageFingerprint changes with manager, name, version and ensure', () => {
   const base = { manager: 'apt', packageName: 'nginx', version: '1.24.*', ensure: 'present' } as const;
   const variants = [

@@ -16,7 +16,7 @@
 // fingerprint: they change how DeployX treats the resource, not what the device must hold. They
 // are in the device's state fingerprint (`desiredStateFingerprint`), which must change whenever
 // anything the planner reads changes.
-import type { DriftMode, Ensure, Interpreter, PackageManager, RunPolicy } from '../../../../schemas/kinds.ts';
+import { defaultOnInterrupt, type DriftMode, type Ensure, type Interpreter, type OnInterrupt, type PackageManager, type RunPolicy } from '../../../../schemas/kinds.ts';
 import type { DesiredResource } from '../model.ts';
 import { sha256, sha256Hex } from '../sha256.ts';
 
@@ -95,6 +95,8 @@ export interface ScriptFingerprintInput {
   sha256: string;
   interpreter: Interpreter;
   run: RunPolicy;
+  /** Covered only when it differs from the run policy's default: undeclared keeps old fingerprints. */
+  onInterrupt?: OnInterrupt;
   check: string | undefined;
   timeoutSeconds: number;
   successExitCodes: readonly number[];
@@ -103,6 +105,7 @@ export interface ScriptFingerprintInput {
 
 export function scriptFingerprint(s: ScriptFingerprintInput): string {
   return fingerprintOf({
+    ...(s.onInterrupt === undefined || s.onInterrupt === defaultOnInterrupt(s.run) ? {} : { onInterrupt: s.onInterrupt }),
     sha256: s.sha256,
     interpreter: s.interpreter,
     run: s.run,

@@ -281,6 +281,7 @@ function stepFor(change: Change): Step | undefined {
         interpreter: r.interpreter,
         sha256: r.sha256,
         run: r.run,
+        ...(r.onInterrupt !== undefined ? { onInterrupt: r.onInterrupt } : {}),
         ...(r.check !== undefined ? { check: r.check } : {}),
         timeoutSeconds: r.timeoutSeconds,
         successExitCodes: r.successExitCodes,

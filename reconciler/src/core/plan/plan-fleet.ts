@@ -401,6 +401,7 @@ function describe(r: DesiredResource): Array<[string, string | undefined]> {
         ['source', r.origin.kind === 'repo' ? r.origin.path : 'inline'],
         ['interpreter', r.interpreter],
         ['run', runText(r.run)],
+        ['on interrupt', r.onInterrupt],
         ['check', r.check],
         ['timeout', `${r.timeoutSeconds}s`],
         ['exit codes', r.successExitCodes.join(',')],

@@ -155,7 +155,7 @@ describe('checkDocument', () => {
         path: '/spec/bogus',
         line: 8,
         col: 3,
-        mentions: ['"bogus"', 'known keys: check, content, description, env, interpreter, run'],
+        mentions: ['"bogus"', 'known keys: check, content, description, env, interpreter, onInterrupt, run'],
       },
       {
         name: 'required',
