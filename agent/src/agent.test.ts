@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, realpath, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, realpath, rm, stat, utimes, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
@@ -356,5 +357,65 @@ describe('Agent: jobs', () => {
     await enrolled(s, { heartbeatMs: 100 });
     const before = s.reports.length;
     await s.waitFor(() => s.reports.length >= before + 3, 5_000, 'three heartbeat reports');
+  });
+});
+
+describe('Agent: leftover temp files of a killed write', () => {
+  it('removes, at start, its own temp files left by dead writers in managed directories and its state directory — nothing else', async () => {
+    const s = await server();
+    const first = await enrolled(s);
+    const write: Step = { action: 'file.write', key: 'file//etc/app/app.conf', path: '/etc/app/app.conf', mode: '0644', ...blob(s, 'x = 1\n') };
+    await s.dispatch(job(first.deviceId, 'job-temp', [write]));
+    await s.waitFor(() => s.results.has('key-job-temp'), 10_000, 'the file job');
+    await first.agent.stop();
+
+    // A writer that is certainly dead: a child that has exited.
+    const dead = await new Promise<number>((resolve, reject) => {
+      const child = execFile(process.execPath, ['-e', '']);
+      child.on('error', reject);
+      child.on('exit', () => resolve(child.pid!));
+    });
+    const managed = path.join(root, 'etc/app');
+    const unmanaged = path.join(root, 'etc/other');
+    await mkdir(unmanaged, { recursive: true });
+    await mkdir(path.join(managed, `.d.deployx-${dead}-0123456789ab.tmp`));
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    const plant = async (dir: string, name: string, mtime?: Date): Promise<string> => {
+      const file = path.join(dir, name);
+      await writeFile(file, 'partial');
+      if (mtime) await utimes(file, mtime, mtime);
+      return name;
+    };
+    const removed = {
+      managed: [
+        await plant(managed, `.app.conf.deployx-${dead}-0123456789ab.tmp`),
+        await plant(managed, '.app.conf.deployx-0123456789ab.tmp', twoHoursAgo),
+      ],
+      state: [await plant(stateDir, `.inventory.json.deployx-${dead}-aaaaaaaaaaaa.tmp`)],
+      spool: [await plant(path.join(stateDir, 'spool', 'jobs'), `.${'f'.repeat(64)}.json.deployx-${dead}-bbbbbbbbbbbb.tmp`)],
+    };
+    const kept = {
+      managed: [
+        'app.conf',
+        `.d.deployx-${dead}-0123456789ab.tmp`,
+        // A young temp file without a writer marker, and one of a live writer (pid 1): maybe in use.
+        await plant(managed, '.app.conf.deployx-fedcba987654.tmp'),
+        await plant(managed, '.app.conf.deployx-1-0123456789ab.tmp'),
+        await plant(managed, 'notes.tmp', twoHoursAgo),
+        await plant(managed, `.app.conf.deployx-${dead}-xyz.tmp`, twoHoursAgo),
+      ],
+      unmanaged: [await plant(unmanaged, `.x.conf.deployx-${dead}-0123456789ab.tmp`)],
+    };
+
+    const second = agent(s);
+    await second.agent.start();
+    await s.waitFor(() => s.reports.length >= 2, 10_000, 'a report from the restarted agent');
+    const { readdir } = await import('node:fs/promises');
+    assert.deepEqual((await readdir(managed)).sort(), [...kept.managed].sort());
+    assert.deepEqual(await readdir(unmanaged), kept.unmanaged, 'a directory the agent does not manage is not touched');
+    for (const name of removed.state) assert.ok(!(await readdir(stateDir)).includes(name));
+    for (const name of removed.spool) assert.ok(!(await readdir(path.join(stateDir, 'spool', 'jobs'))).includes(name));
+    assert.equal(await readFile(path.join(managed, 'app.conf'), 'utf8'), 'x = 1\n');
+    void removed.managed;
   });
 });

@@ -33,6 +33,8 @@ import type { Exec } from './system/exec.ts';
 import { collectFacts, DEFAULT_SEARCH_PATH } from './system/facts.ts';
 import { writeFileAtomic } from './system/fs-atomic.ts';
 import { ChildRegistry } from './system/orphans.ts';
+import { resolveManagedPath } from './system/paths.ts';
+import { removeLeftoverTemps } from './system/temp-cleanup.ts';
 import type { BackoffPolicy } from './transport/backoff.ts';
 import { createBlobFetcher } from './transport/blob-client.ts';
 import { systemClock, type Clock } from './transport/clock.ts';
@@ -103,6 +105,8 @@ export class Agent {
     const spool = await Spool.open(stateDir, { now });
     const inventory = await Inventory.open(stateDir, { now });
     const machineId = o.machineId ?? (await loadMachineId(stateDir));
+    const leftovers = await removeLeftoverTemps(await writtenDirectories(stateDir, o.root, o.allowedRoots, inventory, spool));
+    if (leftovers.length > 0) o.logger.info('removed temp files left by an interrupted write', { files: leftovers });
     const secrets = o.secrets ?? new SecretSet();
     secrets.add(o.token);
 
@@ -244,6 +248,32 @@ function noPackageManagers(manager: PackageManager): PackageAdapter {
     'package.manager-unsupported',
     `${manager}: a sandboxed agent (--root) runs no package manager; package steps are not applied`,
   );
+}
+
+/**
+ * The directories writeFileAtomic may have left temp files in: the state directory's own, and
+ * those of the files the agent manages (the inventory) or was writing (jobs still in flight),
+ * resolved and checked like the file executor does (a path outside the allowed roots is skipped).
+ */
+async function writtenDirectories(
+  stateDir: string,
+  root: string | undefined,
+  allowedRoots: readonly string[] | undefined,
+  inventory: Inventory,
+  spool: Spool,
+): Promise<string[]> {
+  const dirs = [stateDir, path.join(stateDir, 'spool', 'jobs'), path.join(stateDir, 'scripts')];
+  const steps = [...inventory.list().map((e) => e.step), ...(await spool.inFlight().catch(() => [] as Job[])).flatMap((j) => j.steps ?? [])];
+  for (const step of steps) {
+    if (step.action !== 'file.write' && step.action !== 'file.delete') continue;
+    try {
+      const target = await resolveManagedPath(root, step.path, process.platform, allowedRoots === undefined ? {} : { allowedRoots });
+      dirs.push(path.dirname(target.hostPath));
+    } catch {
+      // Not a path the agent may write: nothing of ours there.
+    }
+  }
+  return dirs;
 }
 
 /** A stable id for this installation, kept in the state directory. */

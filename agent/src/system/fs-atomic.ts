@@ -4,6 +4,10 @@
 // atomic), write, set mode and owner on the temp file (so the final name never has the wrong
 // permissions), fsync it, rename over the target, fsync the directory so the rename itself
 // survives a power cut.
+//
+// Temp names are `.<name>.deployx-<pid>-<12 hex>.tmp`: the writer's pid marks whose file it is,
+// so a start after a crash can tell a dead writer's leftover from a live writer's file
+// (system/temp-cleanup.ts). Names without the pid are an older agent's.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
@@ -23,7 +27,7 @@ export async function writeFileAtomic(
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
   const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.deployx-${randomBytes(6).toString('hex')}.tmp`);
+  const temp = join(dir, `.${basename(path)}.deployx-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
   const mode = options.mode === undefined ? undefined : parseMode(options.mode);
   const handle = await open(temp, 'wx', 0o600);
   try {
@@ -45,6 +49,13 @@ export async function writeFileAtomic(
     throw error;
   }
   await fsyncDir(dir);
+}
+
+/** A writeFileAtomic temp name: its writer's pid when the name carries one; undefined for any other name. */
+export function parseTempName(name: string): { pid?: number } | undefined {
+  const match = /^\..+\.deployx-(?:([1-9]\d{0,9})-)?[0-9a-f]{12}\.tmp$/.exec(name);
+  if (match === null) return undefined;
+  return match[1] === undefined ? {} : { pid: Number(match[1]) };
 }
 
 /** Makes a completed rename or unlink in `dir` durable. A no-op on Windows. */
