@@ -71,6 +71,8 @@ describe('crash safety', { timeout: 180_000 }, () => {
     const all = await jobsOf(server);
     assert.equal(all.filter((j) => j.revision === job.revision).length, 1, 'no second job for the same revision');
     assert.deepEqual(await lines(path.join(root, 'var/lib/e2e/marker')), ['ran 2', 'ran 1'], 'the script completed once per revision');
+    // The killed agent's script was waited for, not started a second time (issue 11 item 1).
+    assert.deepEqual(await lines(started), ['started'], 'the slow script started once');
     assert.equal((await readFile(path.join(root, 'etc/e2e/app.conf'), 'utf8')), 'listen = 1\n');
   });
 
