@@ -8,7 +8,13 @@
 //   await agent.stop();         // graceful: finish (or cancel and spool) the running job
 //
 // State directory (0700): credential.json (0600), machine-id, inventory.json, spool/jobs/*.json,
-// scripts/*.json, children.json (process groups of running jobs, see system/orphans.ts), tmp/. Nothing here reads process.env: the CLI passes PATH and the token in.
+// scripts/ (run records, run intents and runs/<id>/ of scripts, see executors/script.ts),
+// children.json (process groups of running jobs, see system/orphans.ts), tmp/. Nothing here reads
+// process.env: the CLI passes PATH and the token in.
+//
+// At start, before any job: temp files of writes a crash interrupted are removed
+// (system/temp-cleanup.ts); process groups a dead predecessor left are killed, except scripts,
+// whose exit the job that resumes them waits for (a script never runs twice because its agent died).
 //
 // Sandboxed (`root` set, `deployx agent --root DIR`): every managed path lives under DIR, and the
 // agent runs NO package manager — package steps fail with `package.manager-unsupported` instead

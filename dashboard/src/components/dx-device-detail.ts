@@ -41,7 +41,7 @@ export class DxDeviceDetail extends LitElement {
       .job { border: 1px solid var(--border); border-radius: 8px; padding: 10px 12px; margin-bottom: 8px; }
       .job.failed, .job.timed_out { border-color: var(--err); }
       .step { padding: 6px 0 0 12px; border-left: 2px solid var(--border); margin: 6px 0 0 4px; font-size: 13px; }
-      .step.failed { border-left-color: var(--err); }
+      .step.failed, .step.interrupted { border-left-color: var(--err); }
       .step.succeeded { border-left-color: var(--ok); }
       details summary { cursor: pointer; color: var(--text-muted); font-size: 12px; }
       .err { color: var(--err); }
@@ -210,7 +210,7 @@ export class DxDeviceDetail extends LitElement {
             ${s.planned ? html`<span class="muted">${formatDuration(s.durationMs)}</span>` : nothing}
           </div>
           ${s.error ? html`<div class="err">${s.error}</div>` : nothing}
-          ${s.output ? html`<details ?open=${s.status === 'failed'}><summary>Output</summary><pre class="output">${s.output}</pre></details>` : nothing}
+          ${s.output ? html`<details ?open=${s.status === 'failed' || s.status === 'interrupted'}><summary>Output</summary><pre class="output">${s.output}</pre></details>` : nothing}
         </div>`,
       )}
     </div>`;

@@ -41,7 +41,7 @@ export const base = css`
   .badge.plain::before { display: none; }
   .s-in_sync, .s-succeeded, .s-accepted, .s-completed, .s-ok { background: var(--ok-bg); color: var(--ok); }
   .s-drifted, .s-paused, .s-partial, .s-warning, .s-timed_out, .s-offline, .s-retrying { background: var(--warn-bg); color: var(--warn); }
-  .s-failed, .s-rejected, .s-halted, .s-error { background: var(--err-bg); color: var(--err); }
+  .s-failed, .s-interrupted, .s-rejected, .s-halted, .s-error { background: var(--err-bg); color: var(--err); }
   .s-converging, .s-running, .s-dispatched, .s-progressing, .s-info { background: var(--busy-bg); color: var(--busy); }
   .s-unknown, .s-pending, .s-waiting, .s-cancelled, .s-superseded { background: var(--unknown-bg); color: var(--unknown); }
   .state { padding: 32px 16px; text-align: center; color: var(--text-muted); }
