@@ -8,7 +8,9 @@
 // help nobody. `cancel(jobId)` aborts a queued or running job (it ends `cancelled`).
 //
 // Order of writes: inventory first, then the spooled result. A crash between the two leaves
-// the job "started" in the journal, so it is re-run (idempotently) rather than lost.
+// the job "started" in the journal, so it is re-run (idempotently) rather than lost. A re-run
+// never runs a script body twice: the script executor finds this job's run in its run record (or
+// a run left going, which it waits for) and reports that run (executors/script.ts).
 import type { Job, JobResult, Step, StepResult } from '../../../schemas/protocol.ts';
 import type { ExecContext, Executors } from '../executors/index.ts';
 import { runJobDetailed, type ProgressListener } from './run-job.ts';
