@@ -362,3 +362,80 @@ describe('script.run across an agent restart (no agent process: the state it lea
     await assert.rejects(stat(store.runDir(runId)), 'the run directory is removed');
   });
 });
+
+describe('script.run: an orphan left running by a dead agent (real processes, Linux)', { skip: process.platform !== 'linux' && 'needs /proc' }, () => {
+  const job = { id: 'job-1', idempotencyKey: 'key-1' };
+
+  /** Starts the wrapper the way the dead agent did (own process group) and writes its intent. */
+  async function orphan(body: string, options: { startedAt: string; timeoutSeconds: number; recordPid: boolean }) {
+    const { spawn } = await import('node:child_process');
+    const { mkdir: mkdirP, writeFile: write } = await import('node:fs/promises');
+    const { SCRIPT_WRAPPER } = await import('./script.ts');
+    const { identifyProcess } = await import('../system/orphans.ts');
+    const step = script(body, { run: 'once', timeoutSeconds: options.timeoutSeconds });
+    const store = new ScriptRunStore(stateDir);
+    const runId = 'aaaaaaaaaaaaaaaaaaaaaaaa';
+    const dir = store.runDir(runId);
+    await mkdirP(dir, { recursive: true });
+    await write(path.join(dir, 'body.sh'), body);
+    const child = spawn('/bin/sh', ['-c', SCRIPT_WRAPPER, 'deployx-script', path.join(dir, 'exit'), path.join(dir, 'stdout'), path.join(dir, 'stderr'), '/bin/sh', path.join(dir, 'body.sh')], {
+      detached: true,
+      stdio: 'ignore',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DEPLOYX_ROOT: root },
+    });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    child.unref();
+    const identity = await identifyProcess(child.pid!);
+    await store.putIntent({
+      version: 1,
+      key: step.key,
+      runId,
+      sha256: step.sha256,
+      jobId: job.id,
+      idempotencyKey: job.idempotencyKey,
+      startedAt: options.startedAt,
+      timeoutSeconds: options.timeoutSeconds,
+      successExitCodes: [0],
+      onInterrupt: 'fail',
+      ...(options.recordPid ? identity : {}),
+    });
+    await waitFor(async () => (await runs()) === 1);
+    return { step, store, pgid: child.pid!, exited };
+  }
+
+  async function waitFor(check: () => Promise<boolean>): Promise<void> {
+    for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 25));
+  }
+
+  it('waits for it (found by its command line when its pid was never recorded) and reports its exit', async () => {
+    const release = path.join(root, 'release');
+    const { step, exited } = await orphan(`${COUNTING}while [ ! -e "${release}" ]; do sleep 0.05; done\necho done\n`, {
+      startedAt: clock.toISOString(),
+      timeoutSeconds: 60,
+      recordPid: false,
+    });
+    const running = runScript(step, context({ job }));
+    await new Promise((r) => setTimeout(r, 300));
+    const { writeFile: write } = await import('node:fs/promises');
+    await write(release, '');
+    const outcome = await running;
+    await exited;
+    assert.equal(outcome.status, 'succeeded', outcome.error);
+    assert.equal(outcome.exitCode, 0);
+    assert.equal(outcome.output, 'done');
+    assert.equal(await runs(), 1);
+  });
+
+  it('kills it once past its own timeout (failed, script.timeout), and does not run it again', async () => {
+    const { step, exited } = await orphan(`${COUNTING}sleep 30\n`, {
+      startedAt: new Date(clock.getTime() - 60_000).toISOString(),
+      timeoutSeconds: 5,
+      recordPid: true,
+    });
+    const outcome = await runScript(step, context({ job }));
+    await exited;
+    assert.equal(outcome.status, 'failed');
+    assert.match(outcome.error ?? '', /^script\.timeout:/);
+    assert.equal(await runs(), 1);
+  });
+});
