@@ -12,6 +12,7 @@ import { createBlobFetcher } from '../agent/src/transport/blob-client.ts';
 import { makeRepo } from '../reconciler/src/edges/git/test-repo.ts';
 import { hashSecret } from '../reconciler/src/edges/transport/agent-gateway.ts';
 import type { RunningServer } from '../reconciler/src/main.ts';
+import { KERNEL, pxeFleet } from '../pxe/test/pxe-fleet.ts';
 import { testFleet } from './fleet.ts';
 import { startTestServer, tempDir, waitFor } from './harness.ts';
 
@@ -105,5 +106,31 @@ describe('blob store', { timeout: 120_000 }, () => {
     assert.equal(unknown.status, 404);
     assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'blob.not-found');
     assert.deepEqual(await readdir(leftoverDir), [], 'temp leftovers are removed at start');
+  });
+
+  test('PXE artifacts stream from the store with Range to the run that needs them', async () => {
+    const work = await tempDir('deployx-blobs-pxe-');
+    cleanups.push(work.remove);
+    const mac = '52:54:00:b1:0b:01';
+    const repo = await makeRepo(path.join(work.dir, 'repo'), pxeFleet({ device: { name: 'web-1', mac, site: 'lab' } }));
+    const server = await startTestServer({ repo: repo.dir, dataDir: path.join(work.dir, 'server') });
+    cleanups.push(() => server.close());
+    await acceptedHead(server, repo.first);
+    const script = await (await fetch(`${server.url}/pxe/boot.ipxe?mac=${encodeURIComponent(mac)}&platform=pcbios&buildarch=x86_64`)).text();
+    const token = /^set token (\S+)$/m.exec(script)?.[1];
+    const kernelHex = sha256(KERNEL.toString('latin1'));
+    assert.ok(token && script.includes(`/pxe/v1/artifacts/sha256/${kernelHex}?token=\${token}`), `an install script naming the kernel:\n${script}`);
+    const kernelPath = `/pxe/v1/artifacts/sha256/${kernelHex}?token=${token}`;
+
+    const whole = await fetch(server.url + kernelPath);
+    assert.equal(whole.status, 200);
+    assert.deepEqual(Buffer.from(await whole.arrayBuffer()), KERNEL);
+    const part = await fetch(server.url + kernelPath, { headers: { range: 'bytes=5-10' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 5-10/${KERNEL.length}`);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), KERNEL.subarray(5, 11));
+    const noToken = await fetch(server.url + kernelPath.replace(/\?token=.*/, ''));
+    assert.equal(noToken.status, 401);
+    await noToken.body?.cancel();
   });
 });
