@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchBlobServe } from './blob-serve.bench.ts';
 import { benchConverge } from './converge.bench.ts';
 import { benchDashboard } from './dashboard.bench.ts';
 import { benchFleetLoad } from './fleet-load.bench.ts';
@@ -20,6 +21,7 @@ const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   plan: benchPlan,
   converge: benchConverge,
   dashboard: benchDashboard,
+  'blob-serve': benchBlobServe,
 };
 
 const SELF = fileURLToPath(import.meta.url);

@@ -121,6 +121,8 @@ export class Agent {
       createBlobFetcher({
         server: o.server,
         identity: () => this.link?.identity,
+        // Part files survive an agent restart: the next attempt resumes where this one stopped.
+        partDir: path.join(stateDir, 'downloads'),
         clock,
         logger: o.logger,
         ...(o.fetch ? { fetch: o.fetch } : {}),

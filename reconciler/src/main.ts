@@ -20,7 +20,7 @@ import { AgentGateway, hashSecret, newSecret } from './edges/transport/agent-gat
 import { UiGateway } from './edges/transport/ui-gateway.ts';
 import { planWaves } from './core/rollout/waves.ts';
 import { Provisioning } from './actions/provisioning.ts';
-import { BlobIndex } from './loop/blob-index.ts';
+import { BlobStore } from './edges/blobs/blob-store.ts';
 import { Reconciler, type ReconcilerEvent } from './loop/reconciler.ts';
 
 export interface RunningServer {
@@ -66,7 +66,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     log,
     listener: (event) => ui?.fleetEvent(event),
   });
-  const blobs = new BlobIndex({ cacheDir: path.join(config.dataDir, 'blobs') });
+  const blobs = await BlobStore.open({ dir: path.join(config.dataDir, 'blobs'), log });
 
   let gateway: AgentGateway | undefined;
   const reconciler = new Reconciler({

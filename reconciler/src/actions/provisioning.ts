@@ -26,7 +26,7 @@ import type { Logger } from '../edges/log.ts';
 import { newCryptSalt, sha512Crypt, unattendPasswordValue } from '../edges/pxe/sha512-crypt.ts';
 import type { ProvisioningRun, Store } from '../edges/store/store.ts';
 import { hashSecret } from '../edges/transport/agent-gateway.ts';
-import type { BlobIndex } from '../loop/blob-index.ts';
+import type { BlobStore, StoredBlob } from '../edges/blobs/blob-store.ts';
 
 export const RUN_TTL_MS = 4 * 3_600_000;
 export const ENROLL_TTL_MS = 24 * 3_600_000;
@@ -47,7 +47,7 @@ export interface ProvisioningDeps {
   store: Store;
   /** The accepted revision being served. */
   model: () => FleetModel | undefined;
-  blobs: BlobIndex;
+  blobs: BlobStore;
   /** Server-side secrets by name (`<data>/secrets.json`). */
   secrets: () => Record<string, string>;
   log: Logger;
@@ -291,8 +291,8 @@ export class Provisioning {
     return { runStatus: outcome.run.status };
   }
 
-  /** Bytes of an artifact the token's run may download (its image artifacts and scripts). */
-  async artifact(token: string | undefined, sha256: string): Promise<Uint8Array> {
+  /** An artifact the token's run may download (its image artifacts and scripts), to be streamed. */
+  async artifact(token: string | undefined, sha256: string): Promise<StoredBlob> {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new ProvisioningError('pxe.invalid', 'not a sha256');
     const run = await this.#run(token);
     const model = this.deps.model();
@@ -300,10 +300,10 @@ export class Provisioning {
     const allowed = new Set<string>(run.tasks.flatMap((t) => [t.script?.sha256, t.image?.sha256]).filter((x): x is string => x !== undefined));
     if (model && profile?.spec.provisioning) for (const sha of runArtifacts(model, profile)) allowed.add(sha);
     if (!allowed.has(sha256)) throw new ProvisioningError('pxe.not-found', `artifact ${sha256} is not part of this run`);
-    const bytes = await this.deps.blobs.read(sha256);
-    if (!bytes) throw new ProvisioningError('pxe.not-found', `artifact ${sha256} is not available`);
-    this.deps.log.info('pxe artifact served', { device: run.deviceId, run: run.id, sha256, bytes: bytes.byteLength });
-    return bytes;
+    const blob = await this.deps.blobs.get(sha256);
+    if (!blob) throw new ProvisioningError('pxe.not-found', `artifact ${sha256} is not available`);
+    this.deps.log.info('pxe artifact served', { device: run.deviceId, run: run.id, sha256, bytes: blob.size });
+    return blob;
   }
 
   async runner(name: string): Promise<{ body: Buffer; type: string }> {

@@ -34,7 +34,7 @@ import { ParseCache } from '../edges/git/parse-cache.ts';
 import type { Logger } from '../edges/log.ts';
 import type { DeviceRecord, InventoryEntry, JobRecord, RevisionRecord, Store } from '../edges/store/store.ts';
 import type { AgentGateway, StoredReport } from '../edges/transport/agent-gateway.ts';
-import { BlobIndex } from './blob-index.ts';
+import type { BlobStore } from '../edges/blobs/blob-store.ts';
 import { createEvent, issueRefs } from '../edges/notify/events.ts';
 import type { Notifier as FleetNotifier } from '../edges/notify/notifier.ts';
 import { BatchQueue, WorkQueue } from './queue.ts';
@@ -64,7 +64,7 @@ export interface ReconcilerDeps {
   log: Logger;
   now: () => Date;
   jobAckTimeoutMs: number;
-  blobs: BlobIndex;
+  blobs: BlobStore;
   /** Fired after state a dashboard shows changed. */
   onEvent?: (event: ReconcilerEvent) => void;
   /** Fleet notifications (Fleet.spec.notifiers); never blocks. */
@@ -306,8 +306,8 @@ export class Reconciler {
    * Serves `model`. When it replaces a revision served before (in memory, or `servedBefore` after a
    * restart), its rollouts are begun and stored first; only then is the revision published.
    */
-  async #accept(model: FleetModel, reader: Parameters<BlobIndex['addRevision']>[1], servedBefore?: RevisionRecord): Promise<void> {
-    this.deps.blobs.addRevision(model, reader);
+  async #accept(model: FleetModel, reader: Parameters<BlobStore['addRevision']>[1], servedBefore?: RevisionRecord): Promise<void> {
+    await this.deps.blobs.addRevision(model, reader);
     const context = createCompileContext(model);
     const previous =
       this.#model !== undefined

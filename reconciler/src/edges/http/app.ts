@@ -13,7 +13,8 @@ import type { UiGateway } from '../transport/ui-gateway.ts';
 import type { Store } from '../store/store.ts';
 import type { Logger } from '../log.ts';
 import type { Reconciler } from '../../loop/reconciler.ts';
-import type { BlobIndex } from '../../loop/blob-index.ts';
+import type { BlobStore } from '../blobs/blob-store.ts';
+import { sendBlob } from './send-blob.ts';
 import type { AgentGateway } from '../transport/agent-gateway.ts';
 import { planDevice } from '../../core/plan/plan-device.ts';
 import { parsePushWebhook } from './webhooks.ts';
@@ -30,7 +31,7 @@ export interface AppDeps {
   plan: Omit<PlanRouteDeps, 'store' | 'isOnline' | 'now'>;
   store: Store;
   reconciler: Reconciler;
-  blobs: BlobIndex;
+  blobs: BlobStore;
   gateway: () => AgentGateway;
   log: Logger;
   now: () => Date;
@@ -81,9 +82,9 @@ export function createApp(deps: AppDeps): express.Express {
     await requireDevice(deps, req);
     const hex = String(req.params.hex);
     if (!/^[0-9a-f]{64}$/.test(hex)) throw new HttpError(400, 'blob.invalid', 'not a sha256');
-    const bytes = await deps.blobs.read(hex);
-    if (!bytes) throw new HttpError(404, 'blob.not-found', `no blob ${hex}`);
-    sendRange(req, res, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const blob = await deps.blobs.get(hex);
+    if (!blob) throw new HttpError(404, 'blob.not-found', `no blob ${hex} in any accepted revision; check the job's revision`);
+    await sendBlob(req, res, blob);
   });
 
   if (deps.provisioning) addPxeRoutes(app, { provisioning: deps.provisioning, ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}) });
@@ -271,29 +272,6 @@ async function requireDevice(deps: AppDeps, req: Request): Promise<string> {
   return device.id;
 }
 
-/** Serves `bytes`, honouring a single `Range: bytes=a-b` request. */
-export function sendRange(req: Request, res: Response, bytes: Buffer): void {
-  res.setHeader('Accept-Ranges', 'bytes');
-  res.type('application/octet-stream');
-  const range = req.headers.range;
-  const match = range ? /^bytes=(\d*)-(\d*)$/.exec(range) : null;
-  if (!range || !match || (match[1] === '' && match[2] === '')) {
-    res.send(bytes);
-    return;
-  }
-  const size = bytes.length;
-  let start = match[1] === '' ? size - Number(match[2]) : Number(match[1]);
-  let end = match[1] === '' || match[2] === '' ? size - 1 : Number(match[2]);
-  start = Math.max(0, start);
-  end = Math.min(end, size - 1);
-  if (start > end || start >= size) {
-    res.status(416).setHeader('Content-Range', `bytes */${size}`).end();
-    return;
-  }
-  res.status(206).setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
-  res.send(bytes.subarray(start, end + 1));
-}
-
 function clampInt(value: unknown, fallback: number, min: number, max: number): number {
   const n = typeof value === 'string' ? Number(value) : NaN;
   return Number.isInteger(n) ? Math.min(max, Math.max(min, n)) : fallback;
@@ -312,6 +290,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   'store.invalid': 400,
   'store.conflict': 409,
   'blob.upstream': 502,
+  'blob.store': 503,
   'pxe.invalid': 400,
   'pxe.token': 401,
   'pxe.not-found': 404,

@@ -20,7 +20,8 @@ import { renderTaskLines } from '../../core/pxe/task-sequence.ts';
 import { isIdentityProblem, parseMachineIdentity } from '../../core/pxe/machine-identity.ts';
 import { STEP_STATUSES, type StepStatus } from '../../core/pxe/task-progress.ts';
 import { type Provisioning, ProvisioningError } from '../../actions/provisioning.ts';
-import { HttpError, sendRange } from './app.ts';
+import { HttpError } from './app.ts';
+import { sendBlob } from './send-blob.ts';
 
 export interface PxeRouteDeps {
   provisioning: Provisioning;
@@ -120,8 +121,7 @@ export function addPxeRoutes(app: express.Express, deps: PxeRouteDeps): void {
   );
 
   pxe.get('/v1/artifacts/sha256/:hex', async (req, res) => {
-    const bytes = await deps.provisioning.artifact(bearer(req), String(req.params.hex));
-    sendRange(req, res, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    await sendBlob(req, res, await deps.provisioning.artifact(bearer(req), String(req.params.hex)));
   });
 
   pxe.get('/runner/:name', async (req, res) => {

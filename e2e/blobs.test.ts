@@ -1,0 +1,136 @@
+// The content-addressed blob store across a server restart: a job planned against an older
+// accepted revision still downloads its blobs from a restarted server (real SQLite file, real git
+// repo, the real server composition, the agent's own blob client), served as ranges with the hash
+// as ETag; leftover temp files in the store are removed at start.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { blobPath, deviceAuthorization } from '../schemas/protocol.ts';
+import { createBlobFetcher } from '../agent/src/transport/blob-client.ts';
+import { makeRepo } from '../reconciler/src/edges/git/test-repo.ts';
+import { hashSecret } from '../reconciler/src/edges/transport/agent-gateway.ts';
+import type { RunningServer } from '../reconciler/src/main.ts';
+import { KERNEL, pxeFleet } from '../pxe/test/pxe-fleet.ts';
+import { testFleet } from './fleet.ts';
+import { startTestServer, tempDir, waitFor } from './harness.ts';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const device = { deviceId: 'blob-dev', credential: 'dxc_blob-test-credential' };
+
+async function acceptedHead(server: RunningServer, oid: string): Promise<void> {
+  server.reconciler.enqueueSource();
+  await waitFor(`revision ${oid} served`, () => server.reconciler.revision?.endsWith(oid), 30_000);
+}
+
+describe('blob store', { timeout: 120_000 }, () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  test('a restarted server serves blobs of an older accepted revision, as ranges, and removes temp leftovers', async () => {
+    const work = await tempDir('deployx-blobs-');
+    cleanups.push(work.remove);
+    const dataDir = path.join(work.dir, 'server');
+    const oldConf = 'listen = 8080\nworkers = 4\n# revision one\n';
+    const oldMotd = 'Managed by DeployX, revision one\n';
+    const repo = await makeRepo(path.join(work.dir, 'repo'), testFleet({ appConf: oldConf, motd: oldMotd }));
+    let server = await startTestServer({ repo: repo.dir, dataDir });
+    let open = true;
+    cleanups.push(async () => open && (await server.close()));
+    await acceptedHead(server, repo.first);
+    const second = await repo.commit(testFleet({ appConf: 'listen = 9090\n', motd: 'revision two\n' }), 'second');
+    await acceptedHead(server, second);
+    await server.store.enrollDevice({
+      id: device.deviceId,
+      machineId: 'm-blob',
+      labels: {},
+      facts: {},
+      credentialHash: hashSecret(device.credential),
+      now: new Date().toISOString(),
+    });
+    await server.close();
+    open = false;
+
+    // A write the previous process never finished (SIGKILL between create and rename).
+    const leftoverDir = path.join(dataDir, 'blobs', 'sha256', 'ab');
+    await mkdir(leftoverDir, { recursive: true });
+    await writeFile(path.join(leftoverDir, `${'ab'.repeat(32)}.1234.tmp`), 'half a blob');
+
+    server = await startTestServer({ repo: repo.dir, dataDir });
+    open = true;
+    await acceptedHead(server, second);
+
+    // The agent's own client, as a job pinned to the first revision would use it.
+    const fetchBlob = createBlobFetcher({ server: server.url, identity: () => device, attempts: 1 });
+    assert.equal(Buffer.from(await fetchBlob(sha256(oldConf))).toString(), oldConf);
+    assert.equal(Buffer.from(await fetchBlob(sha256(oldMotd))).toString(), oldMotd);
+
+    const url = server.url + blobPath(sha256(oldConf));
+    const authorization = deviceAuthorization(device.deviceId, device.credential);
+    const size = Buffer.byteLength(oldConf);
+
+    const middle = await fetch(url, { headers: { authorization, range: 'bytes=7-10' } });
+    assert.equal(middle.status, 206);
+    assert.equal(middle.headers.get('content-range'), `bytes 7-10/${size}`);
+    assert.equal(middle.headers.get('etag'), `"${sha256(oldConf)}"`);
+    assert.equal(await middle.text(), oldConf.slice(7, 11));
+
+    const suffix = await fetch(url, { headers: { authorization, range: 'bytes=-5' } });
+    assert.equal(suffix.status, 206);
+    assert.equal(await suffix.text(), oldConf.slice(-5));
+
+    const open_ = await fetch(url, { headers: { authorization, range: `bytes=${size - 3}-` } });
+    assert.equal(open_.status, 206);
+    assert.equal(await open_.text(), oldConf.slice(-3));
+
+    const beyond = await fetch(url, { headers: { authorization, range: `bytes=${size}-` } });
+    assert.equal(beyond.status, 416);
+    assert.equal(beyond.headers.get('content-range'), `bytes */${size}`);
+    await beyond.body?.cancel();
+
+    const head = await fetch(url, { method: 'HEAD', headers: { authorization } });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(size));
+    assert.equal(head.headers.get('accept-ranges'), 'bytes');
+    assert.equal(head.headers.get('etag'), `"${sha256(oldConf)}"`);
+
+    // A Range that is stale for this ETag (If-Range) gets the whole blob.
+    const stale = await fetch(url, { headers: { authorization, range: 'bytes=0-1', 'if-range': '"0000"' } });
+    assert.equal(stale.status, 200);
+    assert.equal(await stale.text(), oldConf);
+
+    const unknown = await fetch(server.url + blobPath(sha256('never committed')), { headers: { authorization } });
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'blob.not-found');
+    assert.deepEqual(await readdir(leftoverDir), [], 'temp leftovers are removed at start');
+  });
+
+  test('PXE artifacts stream from the store with Range to the run that needs them', async () => {
+    const work = await tempDir('deployx-blobs-pxe-');
+    cleanups.push(work.remove);
+    const mac = '52:54:00:b1:0b:01';
+    const repo = await makeRepo(path.join(work.dir, 'repo'), pxeFleet({ device: { name: 'web-1', mac, site: 'lab' } }));
+    const server = await startTestServer({ repo: repo.dir, dataDir: path.join(work.dir, 'server') });
+    cleanups.push(() => server.close());
+    await acceptedHead(server, repo.first);
+    const script = await (await fetch(`${server.url}/pxe/boot.ipxe?mac=${encodeURIComponent(mac)}&platform=pcbios&buildarch=x86_64`)).text();
+    const token = /^set token (\S+)$/m.exec(script)?.[1];
+    const kernelHex = sha256(KERNEL.toString('latin1'));
+    assert.ok(token && script.includes(`/pxe/v1/artifacts/sha256/${kernelHex}?token=\${token}`), `an install script naming the kernel:\n${script}`);
+    const kernelPath = `/pxe/v1/artifacts/sha256/${kernelHex}?token=${token}`;
+
+    const whole = await fetch(server.url + kernelPath);
+    assert.equal(whole.status, 200);
+    assert.deepEqual(Buffer.from(await whole.arrayBuffer()), KERNEL);
+    const part = await fetch(server.url + kernelPath, { headers: { range: 'bytes=5-10' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 5-10/${KERNEL.length}`);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), KERNEL.subarray(5, 11));
+    const noToken = await fetch(server.url + kernelPath.replace(/\?token=.*/, ''));
+    assert.equal(noToken.status, 401);
+    await noToken.body?.cancel();
+  });
+});
