@@ -7,7 +7,7 @@
 import type { ObservedResource } from '../../../../schemas/protocol.ts';
 import type { ObservedSnapshot, ReportInput, SaveReportsResult, Store } from './store.ts';
 import { chunkRows, placeholders, type Conn, type SqlValue } from './sqlite-db.ts';
-import { idList, iso, setIf, type SqliteContext } from './sqlite-util.ts';
+import { idList, iso, serialise, setIf, type SqliteContext } from './sqlite-util.ts';
 
 type ReportsPart = Pick<Store, 'saveReports' | 'getObserved' | 'getObservedMany'>;
 
@@ -136,18 +136,24 @@ async function writeObservedSets(c: Conn, sets: ReadonlyArray<[string, string]>)
   return written;
 }
 
-/** Undefined when the report is malformed (an observed resource without key or type). */
+/**
+ * Undefined when the report is malformed (an observed resource without key or type) or cannot be
+ * serialised: it is skipped for its device, before the batch's transaction begins.
+ */
 function prepare(input: ReportInput, receivedAt: string): Prepared | undefined {
   const { report } = input;
   const observed = normaliseObserved(report.observed);
   if (!observed) return undefined;
+  const facts = serialise(report.facts ?? {});
+  const observedText = serialise(observed);
+  if (facts === undefined || observedText === undefined) return undefined;
   return {
     deviceId: input.deviceId,
     receivedAt,
-    facts: JSON.stringify(report.facts ?? {}),
+    facts,
     agentVersion: report.agentVersion,
     revision: report.revision ?? null,
-    observed: JSON.stringify(observed),
+    observed: observedText,
   };
 }
 

@@ -4,7 +4,9 @@
 // contracts, which the tests beside `sqlite-store.ts` pin down:
 // - Times are ISO-8601 strings in UTC with milliseconds (`2025-01-02T03:04:05.678Z`). Inputs in any
 //   ISO form are normalised to that form on write, so stored times sort as strings.
-// - Batched methods take arrays and do their work in one transaction.
+// - Batched methods take arrays and do their work in one transaction. A row of one device that
+//   cannot be stored (malformed, not serialisable) is refused for that device alone: every row is
+//   serialised before the transaction begins, and the rest of the batch is stored.
 // - Writes that can be retried (recordRevision, createJobs, recordJobResult, saveReports,
 //   touchDevices) are idempotent; a retry after an unknown outcome is always safe.
 // - Failures are `StoreError`s with a stable `code`; `transient` says whether retrying can help.
@@ -238,7 +240,7 @@ export type ResultOutcome =
   | 'unknown'
   /** The idempotency key belongs to another job id. */
   | 'conflict'
-  /** The status is not a final job state. */
+  /** The status is not a final job state, or the result cannot be serialised (nested too deep). */
   | 'invalid';
 
 export interface RecordResultOutcome {
@@ -537,7 +539,10 @@ export interface Store {
    * `store.invalid` for the outcomes `unknown` / `conflict` / `invalid`.
    */
   recordJobResult(result: JobResult, now: IsoTime): Promise<{ duplicate: boolean; job: JobRecord }>;
-  /** Batched `recordJobResult`; never throws for a single bad result, reports its outcome. */
+  /**
+   * Batched `recordJobResult`; never throws for a single bad result, reports its outcome: a result
+   * that cannot be serialised is `invalid` for its job alone, the rest of the batch is stored.
+   */
   recordJobResults(results: JobResult[], now: IsoTime): Promise<RecordResultOutcome[]>;
   /** The device's pending and dispatched jobs, oldest first: what to (re)send on connect. */
   pendingJobs(deviceId: string): Promise<JobRecord[]>;
