@@ -18,7 +18,8 @@
 //   - the result is spooled by the job handler BEFORE it is sent, sent with an ack, removed from
 //     the pending set on `{ok: true}` and otherwise re-sent with backoff (1 s → 60 s) and on every
 //     reconnect — a result is never dropped; then a fresh report. Only a refusal no re-send can
-//     cure (FINAL_RESULT_REFUSALS: `result.unknown-job`, `result.invalid`) ends the re-sending.
+//     cure (FINAL_RESULT_REFUSALS: `result.unknown-job`, `result.invalid`, `payload.*`) ends
+//     the re-sending.
 //   - refused with `{ok: false, code}`: `job.invalid` (malformed), `job.wrong-device` (another
 //     device's job), `agent.stopping` (shutting down), `state.write-failed` (could not journal).
 // `job:cancel` aborts the job if it is queued or running here (it ends `cancelled`).
@@ -67,10 +68,16 @@ export type LinkEvent =
 
 /**
  * `job:result` refusals that no re-send can cure: the server does not know the job (or it is
- * another device's), or the result is malformed. Any other `{ok: false}` (`result.retry`, …) and
- * a missing ack are retried until acknowledged.
+ * another device's), or the result is malformed, too large or nested too deep (the same bytes
+ * would be refused again, and would hold back every result spooled after them). Any other
+ * `{ok: false}` (`result.retry`, …) and a missing ack are retried until acknowledged.
  */
-export const FINAL_RESULT_REFUSALS: ReadonlySet<string> = new Set(['result.unknown-job', 'result.invalid']);
+export const FINAL_RESULT_REFUSALS: ReadonlySet<string> = new Set([
+  'result.unknown-job',
+  'result.invalid',
+  'payload.too-large',
+  'payload.too-deep',
+]);
 
 export interface DeviceLinkOptions {
   server: string;
