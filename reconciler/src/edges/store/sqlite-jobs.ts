@@ -5,7 +5,8 @@ import type { CreateJobsResult, JobRecord, NewJob, RecordResultOutcome, Store } 
 import { FINAL_JOB_STATES, JOB_STATES, StoreError } from './store.ts';
 import { chunkRows, placeholders, type Conn, type SqlValue } from './sqlite-db.ts';
 import { idList, iso, limitOf, serialise, setIf, type SqliteContext } from './sqlite-util.ts';
-import { mergeObserved } from './sqlite-reports.ts';
+import { observationOrder } from '../../core/observation-order.ts';
+import { mergeObserved, type ObservedDelta } from './sqlite-reports.ts';
 
 type JobsPart = Pick<
   Store,
@@ -72,12 +73,13 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
 
     const outcomes: RecordResultOutcome[] = [];
     const updates: SqlValue[][] = [];
-    const observed = new Map<string, ObservedResource[]>();
+    const observed = new Map<string, ObservedDelta[]>();
     for (const { result, text } of serialised) {
       const job = stored.get(result.idempotencyKey);
       const base = { jobId: result.jobId, idempotencyKey: result.idempotencyKey };
       let outcome: RecordResultOutcome['outcome'];
-      if (!FINAL_JOB_STATES.includes(result.status) || text === undefined) outcome = 'invalid';
+      const order = observationOrder(result);
+      if (!FINAL_JOB_STATES.includes(result.status) || text === undefined || order === 'invalid') outcome = 'invalid';
       else if (!job) outcome = 'unknown';
       else if (job.id !== result.jobId) outcome = 'conflict';
       else if (job.has_result) outcome = 'duplicate';
@@ -92,7 +94,7 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
           text,
         ]);
         if (Array.isArray(result.observed) && result.observed.length > 0) {
-          observed.set(job.device_id, [...(observed.get(job.device_id) ?? []), ...result.observed]);
+          observed.set(job.device_id, [...(observed.get(job.device_id) ?? []), { resources: result.observed, order }]);
         }
       }
       outcomes.push({ ...base, outcome });

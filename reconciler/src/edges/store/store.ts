@@ -188,6 +188,12 @@ export interface SaveReportsResult {
    * that can change a plan by what they observed. A heartbeat that observes the same is not here.
    */
   observedChanged: string[];
+  /**
+   * Saved devices whose report observed earlier than the observed state stored (by the agent's
+   * stamp, ObservationOrder): facts, agent version and times were refreshed; the observed set and
+   * reported revision were kept.
+   */
+  stale: string[];
 }
 
 export interface ObservedSnapshot {
@@ -510,8 +516,9 @@ export interface Store {
   // reports and observed state
   /**
    * The hot path. Per device the latest report wins (by `receivedAt`, then array order): its
-   * facts, agent version and revision are stored and its observed set replaces the previous one.
-   * One transaction for the whole call.
+   * facts and agent version are stored, and — when it observed later than the observed state
+   * stored (ObservationOrder; see `stale`) — its revision too, and its observed set replaces the
+   * previous one. One transaction for the whole call.
    */
   saveReports(reports: ReportInput[]): Promise<SaveReportsResult>;
   /** Undefined for an unknown device. */
@@ -535,7 +542,7 @@ export interface Store {
    * Stores the agent's result once per idempotency key: a second result changes nothing and
    * returns `duplicate: true`. A result overrides a final state the server set without one
    * (cancelled, timed_out): the agent's outcome is the truth. The result's observed resources
-   * are merged into the device's observed set. Throws `store.not-found` / `store.conflict` /
+   * are merged into the device's observed set, unless a report observed later is stored already. Throws `store.not-found` / `store.conflict` /
    * `store.invalid` for the outcomes `unknown` / `conflict` / `invalid`.
    */
   recordJobResult(result: JobResult, now: IsoTime): Promise<{ duplicate: boolean; job: JobRecord }>;

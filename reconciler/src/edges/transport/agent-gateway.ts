@@ -23,6 +23,7 @@ import {
 } from '../../../../schemas/protocol.ts';
 import type { Logger } from '../log.ts';
 import type { JobRecord, Store } from '../store/store.ts';
+import { observationOrder } from '../../core/observation-order.ts';
 import { checkPayload } from './payload-bounds.ts';
 
 interface SocketData {
@@ -272,7 +273,13 @@ export class AgentGateway {
         ack({ ok: false, ...refusal });
         return;
       }
-      if (!isRecord(result) || typeof result.jobId !== 'string' || typeof result.idempotencyKey !== 'string' || !Array.isArray(result.steps)) {
+      if (
+        !isRecord(result) ||
+        typeof result.jobId !== 'string' ||
+        typeof result.idempotencyKey !== 'string' ||
+        !Array.isArray(result.steps) ||
+        observationOrder(result) === 'invalid'
+      ) {
         ack({ ok: false, error: 'malformed result', code: 'result.invalid' });
         return;
       }
@@ -408,6 +415,7 @@ function reportProblem(report: unknown): string | undefined {
   }
   if (typeof report.agentVersion !== 'string') return 'report.agentVersion must be a string';
   if (report.revision !== undefined && typeof report.revision !== 'string') return 'report.revision must be a string';
+  if (observationOrder(report) === 'invalid') return 'report.epoch must be a non-empty string and report.seq a non-negative integer, both or neither';
   return undefined;
 }
 
