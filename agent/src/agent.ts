@@ -26,6 +26,7 @@ import type { PackageAdapter } from './executors/package/adapter.ts';
 import { createPackageAdapters } from './executors/package/index.ts';
 import { readCredentials, writeCredentials } from './state/credentials.ts';
 import { Inventory, observeAll } from './state/inventory.ts';
+import { ObservationSequence } from './state/observation-sequence.ts';
 import { Spool } from './state/spool.ts';
 import type { Exec } from './system/exec.ts';
 import { collectFacts, DEFAULT_SEARCH_PATH } from './system/facts.ts';
@@ -100,6 +101,7 @@ export class Agent {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     const spool = await Spool.open(stateDir, { now });
     const inventory = await Inventory.open(stateDir, { now });
+    const sequence = await ObservationSequence.open(stateDir);
     const machineId = o.machineId ?? (await loadMachineId(stateDir));
     const secrets = o.secrets ?? new SecretSet();
     secrets.add(o.token);
@@ -183,6 +185,7 @@ export class Agent {
       enrollment: { ...(o.token === undefined ? {} : { token: o.token }), machineId, facts },
       journal: spool,
       inventory,
+      sequence,
       executors: realExecutors,
       context,
       observe: async () => ({

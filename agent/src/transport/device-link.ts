@@ -37,6 +37,7 @@ import { createJobHandler, type InventoryRecorder, type JobHandler, type JobJour
 import { describeError } from '../errors.ts';
 import type { ExecContext, Executors } from '../executors/index.ts';
 import type { Credentials } from '../state/credentials.ts';
+import type { ObservationSource } from '../state/observation-sequence.ts';
 import { Backoff, RESULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { type Clock, type ClockTimer } from './clock.ts';
 import {
@@ -90,6 +91,11 @@ export interface DeviceLinkOptions {
   context: (signal: AbortSignal, job: Job) => ExecContext;
   /** Facts and observed resources, gathered now, for a report. */
   observe: () => Promise<{ facts: Facts; observed: ObservedResource[] }>;
+  /**
+   * Stamps reports and results with the order of their observation (ObservationOrder): a report
+   * before it gathers, a result after the job's last observation. Unstamped when absent.
+   */
+  sequence?: ObservationSource;
   agentVersion: string;
   /** Revision of the last job completed before this process started. */
   revision?: string;
@@ -147,6 +153,7 @@ export class DeviceLink {
       context: options.context,
       onProgress: (progress) => this.sendProgress(progress),
       ...(options.jobTimeoutMs === undefined ? {} : { jobTimeoutMs: options.jobTimeoutMs }),
+      ...(options.sequence === undefined ? {} : { stamp: () => options.sequence!.next() }),
     });
     this.connection = new Connection({
       server: options.server,
@@ -486,6 +493,8 @@ export class DeviceLink {
     if (!socket?.connected) return;
     let report: AgentReport;
     try {
+      // Stamped before gathering: a job result observed meanwhile gets a larger seq and wins.
+      const order = await this.options.sequence?.next();
       const { facts, observed } = await this.options.observe();
       report = {
         agentVersion: this.options.agentVersion,
@@ -493,6 +502,7 @@ export class DeviceLink {
         observed,
         ...(this.revision === undefined ? {} : { revision: this.revision }),
         sentAt: this.options.clock.now().toISOString(),
+        ...order,
       };
     } catch (error) {
       this.logger.error('cannot gather the report', { error: describeError(error) });
