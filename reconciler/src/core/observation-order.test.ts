@@ -17,7 +17,7 @@ test('isNewerObservation: same epoch by seq, another epoch or no stamp is newer'
 test('observationOrder: both fields or neither, seq a non-negative safe integer', () => {
   assert.equal(observationOrder({}), undefined);
   assert.deepEqual(observationOrder({ epoch: 'e', seq: 0 }), { epoch: 'e', seq: 0 });
-  for (const bad of [{ epoch: 'e' }, { seq: 1 }, { epoch: '', seq: 1 }, { epoch: 'e', seq: -1 }, { epoch: 'e', seq: 1.5 }, { epoch: 'e', seq: '1' }, { epoch: 1, seq: 1 }]) {
+  for (const bad of [{ epoch: 'e' }, { seq: 1 }, { epoch: '', seq: 1 }, { epoch: 'e', seq: -1 }, { epoch: 'e', seq: 1.5 }, { epoch: 'e', seq: '1' }, { epoch: 1, seq: 1 }, { epoch: 'e'.repeat(65), seq: 1 }]) {
     assert.equal(observationOrder(bad), 'invalid', JSON.stringify(bad));
   }
 });

@@ -14,13 +14,17 @@ export function isNewerObservation(incoming: ObservationOrder | undefined, store
   return incoming.epoch !== stored.epoch || incoming.seq > stored.seq;
 }
 
+/** Agents make 22-character epochs; the bound keeps a device row small. */
+const MAX_EPOCH = 64;
+
 /**
  * The stamp of a report or result; undefined when it has none; 'invalid' when it has a malformed
- * one (only one of the two fields, a seq that is not a non-negative safe integer).
+ * one (only one of the two fields, an epoch that is empty or longer than 64 characters, a seq that
+ * is not a non-negative safe integer).
  */
 export function observationOrder(message: { epoch?: unknown; seq?: unknown }): ObservationOrder | undefined | 'invalid' {
   const { epoch, seq } = message;
   if (epoch === undefined && seq === undefined) return undefined;
-  if (typeof epoch !== 'string' || epoch === '' || typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return 'invalid';
+  if (typeof epoch !== 'string' || epoch === '' || epoch.length > MAX_EPOCH || typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return 'invalid';
   return { epoch, seq };
 }

@@ -1,5 +1,5 @@
 // Jobs: created once per idempotency key, dispatched, finished by exactly one agent result.
-import type { JobResult, JobState, ObservedResource, Step } from '../../../../schemas/protocol.ts';
+import type { JobResult, JobState, Step } from '../../../../schemas/protocol.ts';
 import type { DesiredResource } from '../../core/model.ts';
 import type { CreateJobsResult, JobRecord, NewJob, RecordResultOutcome, Store } from './store.ts';
 import { FINAL_JOB_STATES, JOB_STATES, StoreError } from './store.ts';
