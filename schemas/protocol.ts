@@ -67,6 +67,23 @@ export interface AgentReport {
   revision?: string;
   /** ISO time on the agent's clock. */
   sentAt: string;
+  /** When the observation was made: see ObservationOrder. Absent from agents before it existed. */
+  epoch?: string;
+  seq?: number;
+}
+
+/**
+ * The order of a device's observations, stamped by the agent when it observes (a report: before
+ * it gathers; a result: after the job's last observation), carried by reports and results.
+ * `seq` is an integer that only grows within one `epoch`; `epoch` is a random id the agent makes
+ * when its state dir is new. The server keeps the stamp of the observed state it holds and applies
+ * a report's or result's observed resources only when the message is newer: same epoch and a
+ * larger seq, or another epoch (the agent's state dir was wiped: its counter started again), or
+ * no stamp on either side (an agent older than this field is taken as newest). docs/protocol.md.
+ */
+export interface ObservationOrder {
+  epoch: string;
+  seq: number;
 }
 
 // ---- steps and jobs (server → agent) ----
@@ -152,6 +169,9 @@ export interface JobResult {
   observed: ObservedResource[];
   startedAt: string;
   finishedAt: string;
+  /** When `observed` was observed: see ObservationOrder. Absent from agents before it existed. */
+  epoch?: string;
+  seq?: number;
 }
 
 export interface JobProgress {

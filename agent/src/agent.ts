@@ -34,6 +34,7 @@ import { findRunningScriptGroups } from './executors/script.ts';
 import { createPackageAdapters } from './executors/package/index.ts';
 import { readCredentials, writeCredentials } from './state/credentials.ts';
 import { Inventory, observeAll } from './state/inventory.ts';
+import { ObservationSequence } from './state/observation-sequence.ts';
 import { Spool } from './state/spool.ts';
 import type { Exec } from './system/exec.ts';
 import { collectFacts, DEFAULT_SEARCH_PATH } from './system/facts.ts';
@@ -110,6 +111,7 @@ export class Agent {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     const spool = await Spool.open(stateDir, { now });
     const inventory = await Inventory.open(stateDir, { now });
+    const sequence = await ObservationSequence.open(stateDir);
     const machineId = o.machineId ?? (await loadMachineId(stateDir));
     const leftovers = await removeLeftoverTemps(await writtenDirectories(stateDir, o.root, o.allowedRoots, inventory, spool));
     if (leftovers.length > 0) o.logger.info('removed temp files left by an interrupted write', { files: leftovers });
@@ -201,6 +203,7 @@ export class Agent {
       enrollment: { ...(o.token === undefined ? {} : { token: o.token }), machineId, facts },
       journal: spool,
       inventory,
+      sequence,
       executors: realExecutors,
       context,
       observe: async () => ({

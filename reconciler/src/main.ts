@@ -17,6 +17,7 @@ import { Notifier } from './edges/notify/notifier.ts';
 import { openSqliteStore } from './edges/store/sqlite-store.ts';
 import type { Store } from './edges/store/store.ts';
 import { AgentGateway, hashSecret, newSecret } from './edges/transport/agent-gateway.ts';
+import { AGENT_MAX_MESSAGE_BYTES } from './edges/transport/payload-bounds.ts';
 import { UiGateway } from './edges/transport/ui-gateway.ts';
 import { planWaves } from './core/rollout/waves.ts';
 import { Provisioning } from './actions/provisioning.ts';
@@ -120,7 +121,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     transports: ['websocket'],
     perMessageDeflate: false,
     // A report of a device with thousands of managed resources fits; anything larger is refused.
-    maxHttpBufferSize: 8 * 1024 * 1024,
+    maxHttpBufferSize: AGENT_MAX_MESSAGE_BYTES,
     serveClient: false,
     pingInterval: 25_000,
     pingTimeout: 20_000,

@@ -11,7 +11,7 @@
 // the job "started" in the journal, so it is re-run (idempotently) rather than lost. A re-run
 // never runs a script body twice: the script executor finds this job's run in its run record (or
 // a run left going, which it waits for) and reports that run (executors/script.ts).
-import type { Job, JobResult, Step, StepResult } from '../../../schemas/protocol.ts';
+import type { Job, JobResult, ObservationOrder, Step, StepResult } from '../../../schemas/protocol.ts';
 import type { ExecContext, Executors } from '../executors/index.ts';
 import { runJobDetailed, type ProgressListener } from './run-job.ts';
 
@@ -33,6 +33,11 @@ export interface JobHandlerOptions {
   onProgress?: ProgressListener;
   /** Upper bound of one job's run; past it the job ends `timed_out`. */
   jobTimeoutMs?: number;
+  /**
+   * The observation stamp of a finished job's result, taken after its last observation and before
+   * it is spooled (so every re-send carries the same stamp). Unstamped when absent.
+   */
+  stamp?: () => Promise<ObservationOrder>;
 }
 
 export interface HandledJob {
@@ -58,7 +63,9 @@ export function createJobHandler(options: JobHandlerOptions): JobHandler {
       options.jobTimeoutMs === undefined
         ? controller.signal
         : AbortSignal.any([controller.signal, AbortSignal.timeout(options.jobTimeoutMs)]);
-    const { result, ran } = await runJobDetailed(job, options.executors, options.context(signal, job), options.onProgress);
+    const run = await runJobDetailed(job, options.executors, options.context(signal, job), options.onProgress);
+    const { ran } = run;
+    const result: JobResult = options.stamp ? { ...run.result, ...(await options.stamp()) } : run.result;
     await options.inventory.record(job.steps, result.steps, ran, job.revision);
     await options.journal.put(result);
     return { result, replayed: false };

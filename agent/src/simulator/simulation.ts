@@ -22,6 +22,7 @@ import { AGENT_VERSION } from '../agent.ts';
 import { AgentError, describeError } from '../errors.ts';
 import { createExecContext, type ExecContext } from '../executors/index.ts';
 import { Inventory, observeAll } from '../state/inventory.ts';
+import { MemoryObservationSequence } from '../state/observation-sequence.ts';
 import type { Exec } from '../system/exec.ts';
 import type { BackoffPolicy } from '../transport/backoff.ts';
 import { systemClock, type Clock } from '../transport/clock.ts';
@@ -255,6 +256,8 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
       enrollment: { ...(options.token === undefined ? {} : { token: options.token }), machineId: `${prefix}-${index}`, facts: async () => facts },
       journal: new MemoryJournal(now),
       inventory,
+      // In memory like the journal: a restarted simulator is a device with a new state dir.
+      sequence: new MemoryObservationSequence(),
       executors,
       context: (signal: AbortSignal, job: Job) => {
         const ctx = contextFor(signal);

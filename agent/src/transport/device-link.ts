@@ -18,7 +18,8 @@
 //   - the result is spooled by the job handler BEFORE it is sent, sent with an ack, removed from
 //     the pending set on `{ok: true}` and otherwise re-sent with backoff (1 s → 60 s) and on every
 //     reconnect — a result is never dropped; then a fresh report. Only a refusal no re-send can
-//     cure (FINAL_RESULT_REFUSALS: `result.unknown-job`, `result.invalid`) ends the re-sending.
+//     cure (FINAL_RESULT_REFUSALS: `result.unknown-job`, `result.invalid`, `payload.*`) ends
+//     the re-sending.
 //   - refused with `{ok: false, code}`: `job.invalid` (malformed), `job.wrong-device` (another
 //     device's job), `agent.stopping` (shutting down), `state.write-failed` (could not journal).
 // `job:cancel` aborts the job if it is queued or running here (it ends `cancelled`).
@@ -36,6 +37,7 @@ import { createJobHandler, type InventoryRecorder, type JobHandler, type JobJour
 import { describeError } from '../errors.ts';
 import type { ExecContext, Executors } from '../executors/index.ts';
 import type { Credentials } from '../state/credentials.ts';
+import type { ObservationSource } from '../state/observation-sequence.ts';
 import { Backoff, RESULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { type Clock, type ClockTimer } from './clock.ts';
 import {
@@ -67,10 +69,16 @@ export type LinkEvent =
 
 /**
  * `job:result` refusals that no re-send can cure: the server does not know the job (or it is
- * another device's), or the result is malformed. Any other `{ok: false}` (`result.retry`, …) and
- * a missing ack are retried until acknowledged.
+ * another device's), or the result is malformed, too large or nested too deep (the same bytes
+ * would be refused again, and would hold back every result spooled after them). Any other
+ * `{ok: false}` (`result.retry`, …) and a missing ack are retried until acknowledged.
  */
-export const FINAL_RESULT_REFUSALS: ReadonlySet<string> = new Set(['result.unknown-job', 'result.invalid']);
+export const FINAL_RESULT_REFUSALS: ReadonlySet<string> = new Set([
+  'result.unknown-job',
+  'result.invalid',
+  'payload.too-large',
+  'payload.too-deep',
+]);
 
 export interface DeviceLinkOptions {
   server: string;
@@ -83,6 +91,11 @@ export interface DeviceLinkOptions {
   context: (signal: AbortSignal, job: Job) => ExecContext;
   /** Facts and observed resources, gathered now, for a report. */
   observe: () => Promise<{ facts: Facts; observed: ObservedResource[] }>;
+  /**
+   * Stamps reports and results with the order of their observation (ObservationOrder): a report
+   * before it gathers, a result after the job's last observation. Unstamped when absent.
+   */
+  sequence?: ObservationSource;
   agentVersion: string;
   /** Revision of the last job completed before this process started. */
   revision?: string;
@@ -140,6 +153,7 @@ export class DeviceLink {
       context: options.context,
       onProgress: (progress) => this.sendProgress(progress),
       ...(options.jobTimeoutMs === undefined ? {} : { jobTimeoutMs: options.jobTimeoutMs }),
+      ...(options.sequence === undefined ? {} : { stamp: () => options.sequence!.next() }),
     });
     this.connection = new Connection({
       server: options.server,
@@ -479,6 +493,8 @@ export class DeviceLink {
     if (!socket?.connected) return;
     let report: AgentReport;
     try {
+      // Stamped before gathering: a job result observed meanwhile gets a larger seq and wins.
+      const order = await this.options.sequence?.next();
       const { facts, observed } = await this.options.observe();
       report = {
         agentVersion: this.options.agentVersion,
@@ -486,6 +502,7 @@ export class DeviceLink {
         observed,
         ...(this.revision === undefined ? {} : { revision: this.revision }),
         sentAt: this.options.clock.now().toISOString(),
+        ...order,
       };
     } catch (error) {
       this.logger.error('cannot gather the report', { error: describeError(error) });

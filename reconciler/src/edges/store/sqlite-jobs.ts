@@ -1,11 +1,12 @@
 // Jobs: created once per idempotency key, dispatched, finished by exactly one agent result.
-import type { JobResult, JobState, ObservedResource, Step } from '../../../../schemas/protocol.ts';
+import type { JobResult, JobState, Step } from '../../../../schemas/protocol.ts';
 import type { DesiredResource } from '../../core/model.ts';
 import type { CreateJobsResult, JobRecord, NewJob, RecordResultOutcome, Store } from './store.ts';
 import { FINAL_JOB_STATES, JOB_STATES, StoreError } from './store.ts';
 import { chunkRows, placeholders, type Conn, type SqlValue } from './sqlite-db.ts';
-import { idList, iso, limitOf, setIf, type SqliteContext } from './sqlite-util.ts';
-import { mergeObserved } from './sqlite-reports.ts';
+import { idList, iso, limitOf, serialise, setIf, type SqliteContext } from './sqlite-util.ts';
+import { observationOrder } from '../../core/observation-order.ts';
+import { mergeObserved, type ObservedDelta } from './sqlite-reports.ts';
 
 type JobsPart = Pick<
   Store,
@@ -49,10 +50,20 @@ const COLUMNS =
 /** SQL list of the states a job is still open in (not final). */
 const OPEN = `('pending', 'dispatched', 'running')`;
 
+/** A result with its JSON text, made before the transaction; undefined when it cannot be serialised. */
+interface SerialisedResult {
+  result: JobResult;
+  text: string | undefined;
+}
+
+function serialiseResults(results: readonly JobResult[]): SerialisedResult[] {
+  return results.map((result) => ({ result, text: serialise(result) }));
+}
+
 export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
-  async function recordResults(c: Conn, results: readonly JobResult[], at: string): Promise<RecordResultOutcome[]> {
+  async function recordResults(c: Conn, serialised: readonly SerialisedResult[], at: string): Promise<RecordResultOutcome[]> {
     const stored = new Map<string, { id: string; device_id: string; has_result: number }>();
-    const keys = [...new Set(results.map((r) => r.idempotencyKey))];
+    const keys = [...new Set(serialised.map((r) => r.result.idempotencyKey))];
     const rows = await c.all<{ id: string; idempotency_key: string; device_id: string; has_result: number }>(
       `SELECT id, idempotency_key, device_id, result IS NOT NULL AS has_result FROM jobs
        WHERE idempotency_key IN (SELECT value FROM json_each(?))`,
@@ -62,12 +73,13 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
 
     const outcomes: RecordResultOutcome[] = [];
     const updates: SqlValue[][] = [];
-    const observed = new Map<string, ObservedResource[]>();
-    for (const result of results) {
+    const observed = new Map<string, ObservedDelta[]>();
+    for (const { result, text } of serialised) {
       const job = stored.get(result.idempotencyKey);
       const base = { jobId: result.jobId, idempotencyKey: result.idempotencyKey };
       let outcome: RecordResultOutcome['outcome'];
-      if (!FINAL_JOB_STATES.includes(result.status)) outcome = 'invalid';
+      const order = observationOrder(result);
+      if (!FINAL_JOB_STATES.includes(result.status) || text === undefined || order === 'invalid') outcome = 'invalid';
       else if (!job) outcome = 'unknown';
       else if (job.id !== result.jobId) outcome = 'conflict';
       else if (job.has_result) outcome = 'duplicate';
@@ -79,10 +91,10 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
           result.status,
           isoOrNullLoose(result.startedAt),
           at,
-          JSON.stringify(result),
+          text,
         ]);
         if (Array.isArray(result.observed) && result.observed.length > 0) {
-          observed.set(job.device_id, [...(observed.get(job.device_id) ?? []), ...result.observed]);
+          observed.set(job.device_id, [...(observed.get(job.device_id) ?? []), { resources: result.observed, order }]);
         }
       }
       outcomes.push({ ...base, outcome });
@@ -193,13 +205,14 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
 
     async recordJobResult(result, at) {
       const t = iso(at, 'now');
+      const serialised = serialiseResults([result]);
       return db.transaction(async (c) => {
-        const [outcome] = await recordResults(c, [result], t);
+        const [outcome] = await recordResults(c, serialised, t);
         if (outcome?.outcome === 'unknown') {
           throw new StoreError('store.not-found', `no job with idempotency key ${result.idempotencyKey}`);
         }
         if (outcome?.outcome === 'invalid') {
-          throw new StoreError('store.invalid', `job status ${JSON.stringify(result.status)} is not a final state`);
+          throw new StoreError('store.invalid', `the result of job ${result.jobId} has a status that is not final or cannot be stored`);
         }
         if (outcome?.outcome === 'conflict') {
           throw new StoreError(
@@ -216,7 +229,8 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
     async recordJobResults(results, at) {
       if (results.length === 0) return [];
       const t = iso(at, 'now');
-      return db.transaction((c) => recordResults(c, results, t));
+      const serialised = serialiseResults(results);
+      return db.transaction((c) => recordResults(c, serialised, t));
     },
 
     async pendingJobs(deviceId) {

@@ -24,7 +24,7 @@ test('10,000 reports in one call are all persisted, and the next burst replaces 
       ...Array.from({ length: 5 }, (_, k) => file(`/etc/f${k}`, `${i}`.padStart(64, '0'))),
     ]),
   );
-  assert.deepEqual({ ...first, observedChanged: [...first.observedChanged].sort() }, { saved: 10_000, skipped: [], observedChanged: ids });
+  assert.deepEqual({ ...first, observedChanged: [...first.observedChanged].sort() }, { saved: 10_000, skipped: [], observedChanged: ids, stale: [] });
   const all = await store.getObservedMany(ids);
   assert.equal(all.size, 10_000);
   assert.ok([...all.values()].every((s) => s.resources.length === 10 && s.reportedAt === at(1)));
@@ -38,7 +38,7 @@ test('10,000 reports in one call are all persisted, and the next burst replaces 
   assert.equal(second.observedChanged.length, 10_000);
   // Heartbeats that observe the same: saved (facts, times), no observed set changed.
   const third = await store.saveReports(burst(3, (i) => [pkg('nginx', `2.${i}`)]));
-  assert.deepEqual(third, { saved: 10_000, skipped: [], observedChanged: [] });
+  assert.deepEqual(third, { saved: 10_000, skipped: [], observedChanged: [], stale: [] });
   await store.close();
   const reopened = await open(); // read back from disk, not from anything cached
   const after = await reopened.getObservedMany(ids);
@@ -58,17 +58,17 @@ test('within a burst the latest report per device wins; an older report than the
     { deviceId: 'a', receivedAt: at(5), report: report([pkg('new', '1')], { agentVersion: '2.0.0' }) },
     { deviceId: 'a', receivedAt: at(4), report: report([pkg('old', '1')], { agentVersion: '1.0.0' }) },
   ]);
-  assert.deepEqual(res, { saved: 1, skipped: [], observedChanged: ['a'] });
+  assert.deepEqual(res, { saved: 1, skipped: [], observedChanged: ['a'], stale: [] });
   assert.deepEqual((await store.getObserved('a'))?.resources, [pkg('new', '1')]);
   assert.equal((await store.getDevice('a'))?.agentVersion, '2.0.0');
 
   const late = await store.saveReports([{ deviceId: 'a', receivedAt: at(3), report: report([pkg('older', '1')]) }]);
-  assert.deepEqual(late, { saved: 0, skipped: ['a'], observedChanged: [] });
+  assert.deepEqual(late, { saved: 0, skipped: ['a'], observedChanged: [], stale: [] });
   assert.deepEqual((await store.getObserved('a'))?.resources, [pkg('new', '1')]);
 
   // The same report again (a retried burst) is harmless, and changes no observed set.
   const again = await store.saveReports([{ deviceId: 'a', receivedAt: at(5), report: report([pkg('new', '1')]) }]);
-  assert.deepEqual(again, { saved: 1, skipped: [], observedChanged: [] });
+  assert.deepEqual(again, { saved: 1, skipped: [], observedChanged: [], stale: [] });
   assert.deepEqual((await store.getObserved('a'))?.resources, [pkg('new', '1')]);
 });
 

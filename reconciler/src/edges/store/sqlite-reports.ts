@@ -4,10 +4,18 @@
 // statement runs ~20k rows/s, 500-row statements ~300k rows/s). A device's observed set is one
 // row (a JSON array sorted by key); an unchanged set — the steady state — is compared by SQLite
 // and not rewritten.
-import type { ObservedResource } from '../../../../schemas/protocol.ts';
+//
+// Order: reports and job results carry the agent's observation stamp (epoch, seq; ObservationOrder
+// in schemas/protocol.ts), and `devices.observed_epoch/observed_seq` hold the stamp of the observed
+// set and reported revision stored. An observation is applied only when it is newer (`newerSql`,
+// the rule of core/observation-order.ts), decided inside the UPDATE that writes the stamp, so a
+// report observed while a job ran never replaces that job's result stored before it. Facts, agent
+// version and times are refreshed whatever the order.
+import type { ObservationOrder, ObservedResource } from '../../../../schemas/protocol.ts';
 import type { ObservedSnapshot, ReportInput, SaveReportsResult, Store } from './store.ts';
+import { isNewerObservation, observationOrder } from '../../core/observation-order.ts';
 import { chunkRows, placeholders, type Conn, type SqlValue } from './sqlite-db.ts';
-import { idList, iso, setIf, type SqliteContext } from './sqlite-util.ts';
+import { idList, iso, serialise, setIf, type SqliteContext } from './sqlite-util.ts';
 
 type ReportsPart = Pick<Store, 'saveReports' | 'getObserved' | 'getObservedMany'>;
 
@@ -19,6 +27,13 @@ interface Prepared {
   revision: string | null;
   /** JSON of the normalised observed set. */
   observed: string;
+  epoch: string | null;
+  seq: number | null;
+}
+
+/** isNewerObservation in SQL, for an UPDATE of `devices` whose new stamp is (epoch, seq). */
+function newerSql(epoch: string, seq: string): string {
+  return `(${seq} IS NULL OR devices.observed_seq IS NULL OR devices.observed_epoch IS NOT ${epoch} OR ${seq} > devices.observed_seq)`;
 }
 
 export function sqliteReports({ db }: SqliteContext): ReportsPart {
@@ -34,7 +49,7 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
         if (prepared) latest.set(input.deviceId, prepared);
         else if (!prev) skipped.add(input.deviceId);
       }
-      if (latest.size === 0) return { saved: 0, skipped: [...skipped], observedChanged: [] };
+      if (latest.size === 0) return { saved: 0, skipped: [...skipped], observedChanged: [], stale: [] };
 
       return db.transaction(async (c) => {
         const current = await c.all<{ id: string; last_report_at: string | null }>(
@@ -53,23 +68,38 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
             skipped.delete(p.deviceId); // an earlier malformed report of this device
           }
         }
+        // The stamp and revision move only where this observation is newer than the stored one;
+        // those devices' observed sets are written, the others keep theirs.
+        const fresh = new Set<string>();
+        for (const chunk of chunkRows(accepted, 4)) {
+          const params: SqlValue[] = [];
+          for (const p of chunk) params.push(p.deviceId, p.epoch, p.seq, p.revision);
+          const rows = await c.all<{ id: string }>(
+            `UPDATE devices SET observed_epoch = v.column2, observed_seq = v.column3, reported_revision = v.column4
+             FROM (VALUES ${placeholders(chunk.length, 4)}) AS v
+             WHERE devices.id = v.column1 AND ${newerSql('v.column2', 'v.column3')}
+             RETURNING devices.id AS id`,
+            params,
+          );
+          for (const row of rows) fresh.add(row.id);
+        }
         const observedChanged = await writeObservedSets(
           c,
-          accepted.map((p) => [p.deviceId, p.observed]),
+          accepted.filter((p) => fresh.has(p.deviceId)).map((p) => [p.deviceId, p.observed]),
         );
-        for (const chunk of chunkRows(accepted, 5)) {
+        for (const chunk of chunkRows(accepted, 4)) {
           const params: SqlValue[] = [];
-          for (const p of chunk) params.push(p.deviceId, p.facts, p.agentVersion, p.revision, p.receivedAt);
+          for (const p of chunk) params.push(p.deviceId, p.facts, p.agentVersion, p.receivedAt);
           await c.run(
-            `UPDATE devices SET facts = v.column2, agent_version = v.column3,
-               reported_revision = v.column4, last_report_at = v.column5,
-               last_seen_at = max(coalesce(last_seen_at, ''), v.column5)
-             FROM (VALUES ${placeholders(chunk.length, 5)}) AS v
+            `UPDATE devices SET facts = v.column2, agent_version = v.column3, last_report_at = v.column4,
+               last_seen_at = max(coalesce(last_seen_at, ''), v.column4)
+             FROM (VALUES ${placeholders(chunk.length, 4)}) AS v
              WHERE devices.id = v.column1`,
             params,
           );
         }
-        return { saved: accepted.length, skipped: [...skipped], observedChanged };
+        const stale = accepted.filter((p) => !fresh.has(p.deviceId)).map((p) => p.deviceId);
+        return { saved: accepted.length, skipped: [...skipped], observedChanged, stale };
       });
     },
 
@@ -82,21 +112,63 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
   };
 }
 
+/** A job result's observed resources and the stamp of when they were observed. */
+export interface ObservedDelta {
+  resources: ObservedResource[];
+  order: ObservationOrder | undefined;
+}
+
 /**
- * Merges resources into devices' observed sets by key (a job result's observed resources are
- * fresher than the last report's). Devices are live: the caller holds their job rows.
+ * Merges job results' observed resources into devices' observed sets by key (observed after the
+ * job ran, they are fresher than the last report — unless a report observed later is stored
+ * already: a delta not newer than the device's stamp is dropped). Deltas of one device are taken
+ * in the given order. Devices are live: the caller holds their job rows.
  */
-export async function mergeObserved(c: Conn, byDevice: ReadonlyMap<string, ObservedResource[]>): Promise<void> {
+export async function mergeObserved(c: Conn, byDevice: ReadonlyMap<string, readonly ObservedDelta[]>): Promise<void> {
   if (byDevice.size === 0) return;
-  const rows = await c.all<{ device_id: string; resources: string }>(
-    'SELECT device_id, resources FROM observed_sets WHERE device_id IN (SELECT value FROM json_each(?))',
+  const rows = await c.all<{ id: string; observed_epoch: string | null; observed_seq: number | null; resources: string | null }>(
+    `SELECT d.id, d.observed_epoch, d.observed_seq, o.resources
+     FROM devices d LEFT JOIN observed_sets o ON o.device_id = d.id
+     WHERE d.id IN (SELECT value FROM json_each(?))`,
     [idList([...byDevice.keys()])],
   );
-  const stored = new Map(rows.map((r) => [r.device_id, JSON.parse(r.resources) as ObservedResource[]]));
+  const stored = new Map(rows.map((r) => [r.id, r]));
+  const candidates: Array<{ deviceId: string; order: ObservationOrder | undefined; resources: ObservedResource[] }> = [];
+  for (const [deviceId, deltas] of byDevice) {
+    const row = stored.get(deviceId);
+    if (!row) continue;
+    let current: ObservationOrder | undefined =
+      row.observed_epoch === null || row.observed_seq === null ? undefined : { epoch: row.observed_epoch, seq: row.observed_seq };
+    const kept: ObservedResource[] = [];
+    let any = false;
+    for (const delta of deltas) {
+      if (!isNewerObservation(delta.order, current)) continue;
+      kept.push(...delta.resources);
+      current = delta.order;
+      any = true;
+    }
+    if (any) candidates.push({ deviceId, order: current, resources: kept });
+  }
+  // The same rule in SQL, in the write of the stamp: only the devices it moved get their set merged.
+  const moved = new Set<string>();
+  for (const chunk of chunkRows(candidates, 3)) {
+    const params: SqlValue[] = [];
+    for (const d of chunk) params.push(d.deviceId, d.order?.epoch ?? null, d.order?.seq ?? null);
+    const updated = await c.all<{ id: string }>(
+      `UPDATE devices SET observed_epoch = v.column2, observed_seq = v.column3
+       FROM (VALUES ${placeholders(chunk.length, 3)}) AS v
+       WHERE devices.id = v.column1 AND ${newerSql('v.column2', 'v.column3')}
+       RETURNING devices.id AS id`,
+      params,
+    );
+    for (const row of updated) moved.add(row.id);
+  }
   const merged: Array<[string, string]> = [];
-  for (const [deviceId, resources] of byDevice) {
-    const set = normaliseObserved([...(stored.get(deviceId) ?? []), ...resources]);
-    if (set) merged.push([deviceId, JSON.stringify(set)]);
+  for (const d of candidates) {
+    if (!moved.has(d.deviceId)) continue;
+    const before = stored.get(d.deviceId)?.resources;
+    const set = normaliseObserved([...(before ? (JSON.parse(before) as ObservedResource[]) : []), ...d.resources]);
+    if (set) merged.push([d.deviceId, JSON.stringify(set)]);
   }
   await writeObservedSets(c, merged);
 }
@@ -136,18 +208,27 @@ async function writeObservedSets(c: Conn, sets: ReadonlyArray<[string, string]>)
   return written;
 }
 
-/** Undefined when the report is malformed (an observed resource without key or type). */
+/**
+ * Undefined when the report is malformed (an observed resource without key or type) or cannot be
+ * serialised: it is skipped for its device, before the batch's transaction begins.
+ */
 function prepare(input: ReportInput, receivedAt: string): Prepared | undefined {
   const { report } = input;
   const observed = normaliseObserved(report.observed);
-  if (!observed) return undefined;
+  const order = observationOrder(report);
+  if (!observed || order === 'invalid') return undefined;
+  const facts = serialise(report.facts ?? {});
+  const observedText = serialise(observed);
+  if (facts === undefined || observedText === undefined) return undefined;
   return {
     deviceId: input.deviceId,
     receivedAt,
-    facts: JSON.stringify(report.facts ?? {}),
+    facts,
     agentVersion: report.agentVersion,
-    revision: report.revision ?? null,
-    observed: JSON.stringify(observed),
+    revision: typeof report.revision === 'string' ? report.revision : null,
+    observed: observedText,
+    epoch: order?.epoch ?? null,
+    seq: order?.seq ?? null,
   };
 }
 

@@ -33,6 +33,18 @@ export function idList(ids: readonly string[]): string {
   return JSON.stringify(ids);
 }
 
+/**
+ * JSON text of a value from the wire, or undefined when it cannot be serialised (nested deeper than
+ * V8's stack allows, a BigInt): such a row is refused for its own device, never for its batch.
+ */
+export function serialise(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseJson<T>(text: string | null): T | undefined {
   return text === null ? undefined : (JSON.parse(text) as T);
 }

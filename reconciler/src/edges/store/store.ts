@@ -4,7 +4,9 @@
 // contracts, which the tests beside `sqlite-store.ts` pin down:
 // - Times are ISO-8601 strings in UTC with milliseconds (`2025-01-02T03:04:05.678Z`). Inputs in any
 //   ISO form are normalised to that form on write, so stored times sort as strings.
-// - Batched methods take arrays and do their work in one transaction.
+// - Batched methods take arrays and do their work in one transaction. A row of one device that
+//   cannot be stored (malformed, not serialisable) is refused for that device alone: every row is
+//   serialised before the transaction begins, and the rest of the batch is stored.
 // - Writes that can be retried (recordRevision, createJobs, recordJobResult, saveReports,
 //   touchDevices) are idempotent; a retry after an unknown outcome is always safe.
 // - Failures are `StoreError`s with a stable `code`; `transient` says whether retrying can help.
@@ -186,6 +188,12 @@ export interface SaveReportsResult {
    * that can change a plan by what they observed. A heartbeat that observes the same is not here.
    */
   observedChanged: string[];
+  /**
+   * Saved devices whose report observed earlier than the observed state stored (by the agent's
+   * stamp, ObservationOrder): facts, agent version and times were refreshed; the observed set and
+   * reported revision were kept.
+   */
+  stale: string[];
 }
 
 export interface ObservedSnapshot {
@@ -238,7 +246,7 @@ export type ResultOutcome =
   | 'unknown'
   /** The idempotency key belongs to another job id. */
   | 'conflict'
-  /** The status is not a final job state. */
+  /** The status is not a final job state, or the result cannot be serialised (nested too deep). */
   | 'invalid';
 
 export interface RecordResultOutcome {
@@ -508,8 +516,9 @@ export interface Store {
   // reports and observed state
   /**
    * The hot path. Per device the latest report wins (by `receivedAt`, then array order): its
-   * facts, agent version and revision are stored and its observed set replaces the previous one.
-   * One transaction for the whole call.
+   * facts and agent version are stored, and — when it observed later than the observed state
+   * stored (ObservationOrder; see `stale`) — its revision too, and its observed set replaces the
+   * previous one. One transaction for the whole call.
    */
   saveReports(reports: ReportInput[]): Promise<SaveReportsResult>;
   /** Undefined for an unknown device. */
@@ -533,11 +542,14 @@ export interface Store {
    * Stores the agent's result once per idempotency key: a second result changes nothing and
    * returns `duplicate: true`. A result overrides a final state the server set without one
    * (cancelled, timed_out): the agent's outcome is the truth. The result's observed resources
-   * are merged into the device's observed set. Throws `store.not-found` / `store.conflict` /
+   * are merged into the device's observed set, unless a report observed later is stored already. Throws `store.not-found` / `store.conflict` /
    * `store.invalid` for the outcomes `unknown` / `conflict` / `invalid`.
    */
   recordJobResult(result: JobResult, now: IsoTime): Promise<{ duplicate: boolean; job: JobRecord }>;
-  /** Batched `recordJobResult`; never throws for a single bad result, reports its outcome. */
+  /**
+   * Batched `recordJobResult`; never throws for a single bad result, reports its outcome: a result
+   * that cannot be serialised is `invalid` for its job alone, the rest of the batch is stored.
+   */
   recordJobResults(results: JobResult[], now: IsoTime): Promise<RecordResultOutcome[]>;
   /** The device's pending and dispatched jobs, oldest first: what to (re)send on connect. */
   pendingJobs(deviceId: string): Promise<JobRecord[]>;

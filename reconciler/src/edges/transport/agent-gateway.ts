@@ -23,6 +23,8 @@ import {
 } from '../../../../schemas/protocol.ts';
 import type { Logger } from '../log.ts';
 import type { JobRecord, Store } from '../store/store.ts';
+import { observationOrder } from '../../core/observation-order.ts';
+import { checkPayload } from './payload-bounds.ts';
 
 interface SocketData {
   deviceId: string;
@@ -237,6 +239,13 @@ export class AgentGateway {
 
     socket.on('report', (report, ack) => {
       if (typeof ack !== 'function') return;
+      // Bounds first: nothing below may walk or serialise a payload nested 20,000 deep.
+      const refusal = checkPayload(report);
+      if (refusal) {
+        this.deps.log.warn('report refused', { device: deviceId, code: refusal.code });
+        ack({ ok: false, ...refusal });
+        return;
+      }
       const problem = reportProblem(report);
       if (problem) {
         ack({ ok: false, error: problem, code: 'report.invalid' });
@@ -258,7 +267,19 @@ export class AgentGateway {
 
     socket.on('job:result', (result, ack) => {
       if (typeof ack !== 'function') return;
-      if (!isRecord(result) || typeof result.jobId !== 'string' || typeof result.idempotencyKey !== 'string' || !Array.isArray(result.steps)) {
+      const refusal = checkPayload(result);
+      if (refusal) {
+        this.deps.log.warn('job result refused', { device: deviceId, code: refusal.code });
+        ack({ ok: false, ...refusal });
+        return;
+      }
+      if (
+        !isRecord(result) ||
+        typeof result.jobId !== 'string' ||
+        typeof result.idempotencyKey !== 'string' ||
+        !Array.isArray(result.steps) ||
+        observationOrder(result) === 'invalid'
+      ) {
         ack({ ok: false, error: 'malformed result', code: 'result.invalid' });
         return;
       }
@@ -393,6 +414,8 @@ function reportProblem(report: unknown): string | undefined {
     }
   }
   if (typeof report.agentVersion !== 'string') return 'report.agentVersion must be a string';
+  if (report.revision !== undefined && typeof report.revision !== 'string') return 'report.revision must be a string';
+  if (observationOrder(report) === 'invalid') return 'report.epoch must be a non-empty string and report.seq a non-negative integer, both or neither';
   return undefined;
 }
 
