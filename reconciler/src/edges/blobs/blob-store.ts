@@ -18,6 +18,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import path from 'node:path';
 import type { FleetModel } from '../../core/model.ts';
 import { normaliseRepoPath } from '../../core/validate/semantic-check.ts';
+import { mapLimit } from '../git/map-limit.ts';
 import type { RevisionReader } from '../git/revision-reader.ts';
 import type { Logger } from '../log.ts';
 
@@ -53,10 +54,13 @@ export interface BlobStoreOptions {
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
+const WRITE_CONCURRENCY = 16;
 
 export class BlobStore {
   readonly #options: BlobStoreOptions;
   readonly #downloads = new Map<string, Promise<StoredBlob>>();
+  /** Hashes known to be stored (blobs are never deleted while the process runs). */
+  readonly #present = new Set<string>();
 
   private constructor(options: BlobStoreOptions) {
     this.#options = options;
@@ -111,19 +115,28 @@ export class BlobStore {
         else if (artifact.url !== undefined) urls.set(artifact.sha256, artifact.url);
       }
     }
+    // Several at once: the cost of a new blob is mostly its fsync, which overlaps.
+    const work: Array<() => Promise<void>> = [];
     for (const [sha256, repoPath] of repo) {
-      if (await this.#exists(sha256)) continue;
-      await this.#write(sha256, [await reader.read(repoPath)]);
+      if (!this.#present.has(sha256)) work.push(async () => {
+          if (!(await this.#exists(sha256))) await this.#write(sha256, [await reader.read(repoPath)]);
+        });
     }
     for (const [sha256, bytes] of inline) {
-      if (!(await this.#exists(sha256))) await this.#write(sha256, [bytes]);
+      if (!this.#present.has(sha256)) work.push(async () => {
+          if (!(await this.#exists(sha256))) await this.#write(sha256, [bytes]);
+        });
     }
     for (const [sha256, url] of urls) {
-      if (!SHA256.test(sha256) || (await this.#exists(sha256))) continue;
-      const sidecar = `${this.pathOf(sha256)}.url`;
-      if ((await readFile(sidecar, 'utf8').catch(() => undefined)) === url) continue;
-      await this.#writeFile(sidecar, Buffer.from(url));
+      if (!SHA256.test(sha256) || this.#present.has(sha256)) continue;
+      work.push(async () => {
+        if (await this.#exists(sha256)) return;
+        const sidecar = `${this.pathOf(sha256)}.url`;
+        if ((await readFile(sidecar, 'utf8').catch(() => undefined)) === url) return;
+        await this.#writeFile(sidecar, Buffer.from(url));
+      });
     }
+    await mapLimit(work, WRITE_CONCURRENCY, (task) => task());
   }
 
   /**
@@ -207,6 +220,7 @@ export class BlobStore {
       if (from !== undefined) throw new BlobStoreError('blob.upstream', `${from} has SHA-256 ${actual}, the fleet expects ${sha256}`);
       throw new BlobStoreError('blob.store', `blob ${sha256} was read with SHA-256 ${actual}; the revision's file changed under the reader`);
     });
+    this.#present.add(sha256);
   }
 
   /** temp file in the target's directory + fsync + rename; `check` may refuse before the rename. */
@@ -240,10 +254,13 @@ export class BlobStore {
   }
 
   async #exists(sha256: string): Promise<boolean> {
-    return stat(this.pathOf(sha256)).then(
+    if (this.#present.has(sha256)) return true;
+    const found = await stat(this.pathOf(sha256)).then(
       () => true,
       () => false,
     );
+    if (found) this.#present.add(sha256);
+    return found;
   }
 
   /** Versions before this store kept downloaded `url` sources flat in the same dir: move them in. */
