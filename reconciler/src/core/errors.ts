@@ -21,7 +21,7 @@ export interface ValidationIssue {
 export const ISSUE_CODES = {
   'yaml.syntax': 'The file is not valid YAML.',
   'yaml.too-deep': 'Collections nested deeper than the loader reads (64 levels); the file is not parsed.',
-  'file.too-large': 'A YAML file larger than the loader reads (4 MiB); the file is not parsed.',
+  'file.too-large': 'A YAML file larger than the loader reads (1 MiB); the file is not parsed.',
   'revision.too-large': 'The YAML files of the revision together are larger than the loader reads (32 MiB).',
   'document.not-object': 'A YAML document is not a mapping.',
   'document.api-version': 'apiVersion is missing or not deployx.dev/v1.',

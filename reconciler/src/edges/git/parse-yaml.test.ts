@@ -150,9 +150,9 @@ describe('parseYamlFile', () => {
   });
 
   it('skips empty documents: comments only, a bare or trailing `---`, an empty file', () => {
-    assert.deepEqual(parseYamlFile('e.yaml', ''), { documents: [], syntaxIssues: [] });
-    assert.deepEqual(parseYamlFile('e.yaml', '# nothing here\n# at all\n'), { documents: [], syntaxIssues: [] });
-    assert.deepEqual(parseYamlFile('e.yaml', '---\n'), { documents: [], syntaxIssues: [] });
+    assert.deepEqual(parseYamlFile('e.yaml', ''), { documents: [], syntaxIssues: [], size: 0 });
+    assert.deepEqual(parseYamlFile('e.yaml', '# nothing here\n# at all\n'), { documents: [], syntaxIssues: [], size: 24 });
+    assert.deepEqual(parseYamlFile('e.yaml', '---\n'), { documents: [], syntaxIssues: [], size: 4 });
     const { documents } = parseYamlFile('e.yaml', '---\n# only a comment\n---\na: 1\n---\n');
     assert.deepEqual(
       documents.map((d) => [d.index, d.value]),

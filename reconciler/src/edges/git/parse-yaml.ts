@@ -46,6 +46,8 @@ export { escapePointerToken };
 export interface ParsedFile {
   documents: ParsedDocument[];
   syntaxIssues: SyntaxIssue[];
+  /** Bytes of the file (UTF-16 units when parsed from a string), for the revision's size limit. */
+  size?: number;
 }
 
 /** How many nodes the position walk may visit below aliases, per document. */
@@ -66,9 +68,10 @@ export function parseYamlBytes(file: string, bytes: Uint8Array): ParsedFile {
     return {
       documents: [],
       syntaxIssues: [{ file, line: 1, col: 1, message: 'The file is not valid UTF-8 text.' }],
+      size: bytes.byteLength,
     };
   }
-  return parseYamlFile(file, text);
+  return { ...parseYamlFile(file, text), size: bytes.byteLength };
 }
 
 export interface ParseYamlOptions {
@@ -90,7 +93,7 @@ export function parseYamlFile(file: string, text: string, options: ParseYamlOpti
   // UTF-16 units, never more than the UTF-8 bytes: parseYamlBytes checks the bytes.
   if (text.length > YAML_MAX_FILE_BYTES) return tooLarge(file, text.length);
   try {
-    return parseText(file, text, options.fastPaths ?? true);
+    return { ...parseText(file, text, options.fastPaths ?? true), size: text.length };
   } catch (err) {
     // The yaml package reports problems as document errors; this is the last line of defence.
     const reason = err instanceof Error ? err.message : String(err);
@@ -181,7 +184,7 @@ function parseBounded(source: string, lineCounter: LineCounter): Document.Parsed
 
 function tooLarge(file: string, size: number): ParsedFile {
   const message = `The file is ${size} bytes, over the ${YAML_MAX_FILE_BYTES / 1024 / 1024} MiB a YAML file may hold, so it is not parsed; split it into several files.`;
-  return { documents: [], syntaxIssues: [{ file, line: 1, col: 1, message, code: 'file.too-large' }] };
+  return { documents: [], syntaxIssues: [{ file, line: 1, col: 1, message, code: 'file.too-large' }], size };
 }
 
 /**
