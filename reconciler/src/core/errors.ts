@@ -59,6 +59,7 @@ export const ISSUE_CODES = {
   'provisioning.task': 'A provisioning task list that cannot run (order, missing fields).',
   'rollout.waves': 'Rollout waves that cannot be scheduled.',
   'notifier.url': 'A notifier has neither or both of url and urlSecret.',
+  'schedule.time-zone': 'A timeZone that is not an IANA time zone (with a "did you mean").',
 } as const;
 
 export type IssueCode = keyof typeof ISSUE_CODES;
