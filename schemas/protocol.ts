@@ -347,8 +347,10 @@ export interface RevisionView {
   /** The last time it did (moves forward when the branch is reset back to this oid). */
   lastSeenAt: string;
   status: 'accepted' | 'rejected';
-  /** Every error of a rejected revision; empty when accepted. */
+  /** The first errors of a rejected revision (at most 200 stored, fewer in a listing); empty when accepted. */
   errors: RevisionError[];
+  /** How many errors the revision has in all: `errorCount - errors.length` more are not shown. */
+  errorCount: number;
 }
 
 /** `GET /api/v1/revisions`. */

@@ -23,6 +23,8 @@ const expected = JSON.parse(readFileSync(join(ROOT, FIXTURE, 'expected.json'), '
 
 interface Run {
   code: number;
+  /** The signal that ended the process (SIGABRT when V8 aborts), if one did. */
+  signal?: string | null;
   stdout: string;
   stderr: string;
 }
@@ -31,7 +33,8 @@ interface Run {
 function deployx(args: string[], cwd = ROOT): Promise<Run> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [CLI, ...args], { cwd, timeout: 60_000 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') reject(error);
+      if (error && error.signal) resolve({ code: -1, signal: error.signal, stdout, stderr });
+      else if (error && typeof error.code !== 'number') reject(error);
       else resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
     });
   });
@@ -142,6 +145,27 @@ describe('deployx validate', { concurrency: true }, () => {
     assert.match(brokenTree.stdout, /software\/nginx\.yaml:8:3: schema\.unknown-key: /);
     assert.equal(fixedCommit.code, 0, fixedCommit.stdout + fixedCommit.stderr);
     assert.match(lines(fixedCommit.stdout)[0]!, new RegExp(`is valid \\(main@sha1:${second}, 3 documents\\)$`));
+  });
+
+  it('exits 1 with yaml.too-deep at file:line on 64 KB of nested flow collections, in a working tree and at a commit', async () => {
+    const dir = await makeTempDir('deployx-cli-');
+    tempDirs.push(dir);
+    // Outside the plain-YAML subset (an unclosed flow sequence), so the yaml package's path reads it.
+    const deep = ['apiVersion: deployx.dev/v1', 'kind: Software', 'metadata:', '  name: deep', 'spec:', `  notes: ${'['.repeat(65_536)}`, ''].join('\n');
+    await makeRepo(dir, {
+      'software/nginx.yaml': doc('Software', 'nginx', ['  packages:', '    apt: nginx']),
+      'software/deep.yaml': deep,
+    });
+    const [worktree, atCommit] = await Promise.all([deployx(['validate', dir]), deployx(['validate', dir, '--ref', 'main', '--format', 'json'])]);
+    // Level 4 is the first `[` (column 10): the limit of 64 levels is crossed at its 62nd.
+    assert.equal(worktree.signal ?? null, null, worktree.stderr);
+    assert.equal(worktree.code, 1, worktree.stderr);
+    const out = lines(worktree.stdout);
+    assert.equal(out.length, 2, worktree.stdout);
+    assert.match(out[0]!, /software\/deep\.yaml:6:71: yaml\.too-deep: /);
+    assert.equal(atCommit.code, 1, atCommit.stderr);
+    const report = JSON.parse(atCommit.stdout) as { issues: Array<{ code: string; line: number; col: number }> };
+    assert.deepEqual(report.issues.map((i) => [i.code, i.line, i.col]), [['yaml.too-deep', 6, 71]]);
   });
 });
 

@@ -97,7 +97,7 @@ export class DxOverview extends LitElement {
         ? html`<div class="rev" data-testid="newest-rejected">
             <div class="row"><span class="badge s-rejected">Rejected</span><code>${shortRevision(newestRejected.revision)}</code></div>
             <div>${commitTitle(newestRejected.message)}</div>
-            <div class="err">${newestRejected.errors.length} error${newestRejected.errors.length === 1 ? '' : 's'} — <a href="/revisions">see where</a></div>
+            <div class="err">${newestRejected.errorCount} error${newestRejected.errorCount === 1 ? '' : 's'} — <a href="/revisions">see where</a></div>
           </div>`
         : nothing}
     `;

@@ -4,7 +4,7 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { FleetData } from '../data/fleet-data.ts';
 import { relativeTime, shortRevision, formatTimestamp } from '../view-model/format.ts';
-import { commitTitle, errorLocation, errorsByFile, sortRevisions, sourceLink } from '../view-model/revisions.ts';
+import { commitTitle, errorLocation, errorsByFile, hiddenErrorCount, sortRevisions, sourceLink } from '../view-model/revisions.ts';
 import type { RevisionView } from '../view-model/wire.ts';
 import { DataController } from './data-controller.ts';
 import { emptyState, errorState, loadingState } from './states.ts';
@@ -59,7 +59,7 @@ export class DxRevisions extends LitElement {
       </div>
       ${rev.status === 'rejected'
         ? html`<div class="errors">
-            <div class="muted">${rev.errors.length} error${rev.errors.length === 1 ? '' : 's'} — the revision before it stays in force.</div>
+            <div class="muted">${rev.errorCount} error${rev.errorCount === 1 ? '' : 's'} — the revision before it stays in force.</div>
             ${errorsByFile(rev.errors).map(
               (group) => html`<div class="file">${group.file || '(repository)'}</div>
                 ${group.errors.map((e) => {
@@ -73,6 +73,9 @@ export class DxRevisions extends LitElement {
                   </div>`;
                 })}`,
             )}
+            ${hiddenErrorCount(rev) > 0
+              ? html`<div class="muted" data-testid="revision-more-errors">${hiddenErrorCount(rev)} more — <code>deployx validate --ref ${rev.oid.slice(0, 12)}</code> lists them all.</div>`
+              : nothing}
           </div>`
         : nothing}
     </div>`;

@@ -32,6 +32,7 @@ export function revision(overrides: Partial<RevisionView> & { oid: string }): Re
     status: 'accepted',
     errors: [],
     ...overrides,
+    errorCount: overrides.errorCount ?? overrides.errors?.length ?? 0,
   };
 }
 

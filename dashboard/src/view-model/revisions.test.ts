@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { revision } from './builders.ts';
-import { commitTitle, errorLocation, errorsByFile, revisionHeadline, sourceLink } from './revisions.ts';
+import { commitTitle, errorLocation, errorsByFile, hiddenErrorCount, revisionHeadline, sourceLink } from './revisions.ts';
 
 const oid = 'abcdef0123456789abcdef0123456789abcdef01';
 
@@ -44,3 +44,10 @@ test('errorsByFile groups and orders', () => {
 });
 
 test('commitTitle', () => assert.equal(commitTitle('Fix the typo\n\nlong body'), 'Fix the typo'));
+
+test('hiddenErrorCount: the errors a listing left out', () => {
+  const e = (line: number) => ({ code: 'yaml.syntax', message: 'm', file: 'a.yaml', line, col: 1, path: '' });
+  assert.equal(hiddenErrorCount(revision({ oid, status: 'rejected', errors: [e(1), e(2)], errorCount: 127_101 })), 127_099);
+  assert.equal(hiddenErrorCount(revision({ oid, status: 'rejected', errors: [e(1)] })), 0);
+  assert.equal(hiddenErrorCount(revision({ oid })), 0);
+});

@@ -64,3 +64,8 @@ export function errorsByFile(errors: readonly RevisionError[]): Array<{ file: st
 export function commitTitle(message: string): string {
   return message.split('\n', 1)[0]!.trim();
 }
+
+/** Errors of a rejected revision that the listing does not carry (the server keeps the first ones and the total). */
+export function hiddenErrorCount(revision: Pick<RevisionView, 'errors' | 'errorCount'>): number {
+  return Math.max(0, revision.errorCount - revision.errors.length);
+}

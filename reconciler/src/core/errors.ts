@@ -20,6 +20,9 @@ export interface ValidationIssue {
 
 export const ISSUE_CODES = {
   'yaml.syntax': 'The file is not valid YAML.',
+  'yaml.too-deep': 'Collections nested deeper than the loader reads (64 levels); the file is not parsed.',
+  'file.too-large': 'A YAML file larger than the loader reads (1 MiB); the file is not parsed.',
+  'revision.too-large': 'The YAML files of the revision together are larger than the loader reads (32 MiB).',
   'document.not-object': 'A YAML document is not a mapping.',
   'document.api-version': 'apiVersion is missing or not deployx.dev/v1.',
   'document.kind': 'kind is missing or not one of the known kinds.',
@@ -56,6 +59,7 @@ export const ISSUE_CODES = {
   'provisioning.task': 'A provisioning task list that cannot run (order, missing fields).',
   'rollout.waves': 'Rollout waves that cannot be scheduled.',
   'notifier.url': 'A notifier has neither or both of url and urlSecret.',
+  'schedule.time-zone': 'A timeZone that is not an IANA time zone (with a "did you mean").',
 } as const;
 
 export type IssueCode = keyof typeof ISSUE_CODES;

@@ -50,6 +50,11 @@ export interface SyntaxIssue {
   line: number;
   col: number;
   message: string;
+  /**
+   * `yaml.syntax` when absent. `yaml.too-deep`, `file.too-large` and `revision.too-large`: the
+   * file (or, past the revision's limit, every later file) was refused before it was parsed.
+   */
+  code?: 'yaml.syntax' | 'yaml.too-deep' | 'file.too-large' | 'revision.too-large';
 }
 
 /** A non-YAML file of the revision, named by its path relative to the fleet root. */

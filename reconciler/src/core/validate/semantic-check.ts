@@ -20,6 +20,7 @@ import type { IssueCode } from '../errors.ts';
 import type { ParsedDocument, RepoFile } from '../model.ts';
 import { didYouMean, suggestionSuffix } from './did-you-mean.ts';
 import { type IssueList, pointer } from './issues.ts';
+import { timeZoneProblem } from './time-zone.ts';
 import { checkOnce, type ValidationCache } from './validation-cache.ts';
 
 export interface CheckedDocument {
@@ -389,6 +390,7 @@ function checkProfile(parsed: ParsedDocument, doc: ProfileDoc, refs: ReferenceCh
   const provisioning = spec.provisioning;
   if (provisioning === undefined) return;
   refs.check(parsed, pointer('spec', 'provisioning', 'image'), 'OSImage', provisioning.image);
+  checkTimeZone(parsed, pointer('spec', 'provisioning', 'timeZone'), provisioning.timeZone, issues);
   if (provisioning.hostnamePattern !== undefined) {
     const problem = hostnamePatternProblem(provisioning.hostnamePattern);
     if (problem) {
@@ -474,6 +476,7 @@ function checkRollout(
   refs: ReferenceChecker,
   issues: IssueList,
 ): void {
+  rollout?.windows?.forEach((window, i) => checkTimeZone(parsed, `${base}/windows/${i}/timeZone`, window.timeZone, issues));
   for (const field of ['maxParallel', 'failureThreshold'] as const) {
     const value = rollout?.[field];
     if (value === undefined) continue;
@@ -507,6 +510,14 @@ function checkRollout(
   });
 }
 
+/** A misspelt zone would keep a rollout window shut for ever (or install a system without one). */
+function checkTimeZone(parsed: ParsedDocument, path: string, zone: string | undefined, issues: IssueList): void {
+  if (zone === undefined) return;
+  const problem = timeZoneProblem(zone);
+  if (problem === undefined) return;
+  issues.at(parsed, path, 'schedule.time-zone', `${problem.message}${suggestionSuffix(problem.suggestion)}`, { suggestion: problem.suggestion });
+}
+
 // ---- Device identities ----
 
 function checkDeviceIdentities(devices: Array<CheckedDocument & { doc: DeviceDoc }>, issues: IssueList): void {
@@ -531,7 +542,7 @@ function checkDeviceIdentities(devices: Array<CheckedDocument & { doc: DeviceDoc
         }
       }
     }
-    const hostname = (doc.spec.hostname ?? name).toLowerCase();
+    const hostname = normaliseHostname(doc.spec.hostname ?? name);
     const owner = hostnames.get(hostname);
     if (owner !== undefined) {
       issues.at(
@@ -544,6 +555,11 @@ function checkDeviceIdentities(devices: Array<CheckedDocument & { doc: DeviceDoc
       hostnames.set(hostname, name);
     }
   }
+}
+
+/** A hostname as DNS compares it: `web-01.corp.example` for `Web-01.Corp.Example.` (case and the root's trailing dot). */
+export function normaliseHostname(hostname: string): string {
+  return hostname.toLowerCase().replace(/\.$/, '');
 }
 
 /** `52:54:00:ab:cd:ef` for `52-54-00-AB-CD-EF`. */

@@ -48,7 +48,7 @@ export function validateRevision(
   const { cache } = options;
   const issues = new IssueList();
   for (const syntax of loaded.syntaxIssues) {
-    issues.inFile(syntax.file, syntax, 'yaml.syntax', syntax.message);
+    issues.inFile(syntax.file, syntax, syntax.code ?? 'yaml.syntax', syntax.message);
   }
 
   const { valid, defined } = checkDocuments(loaded.documents, validators, issues, cache);

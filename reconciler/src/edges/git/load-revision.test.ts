@@ -252,6 +252,27 @@ describe('loadRevision', () => {
     assert.equal(third.files.get('assets/motd.txt')?.sha256, sha256('a new motd\n'));
   });
 
+  it('stops at the revision size limit: revision.too-large on the file that crosses it, later files not parsed, the same when cached', async () => {
+    const dir = join(tmp, 'budget-repo');
+    const doc = (name: string): string => `apiVersion: deployx.dev/v1\nkind: Software\nmetadata: {name: ${name}}\nspec: {packages: {apt: ${name}}}\n# ${'x'.repeat(900)}\n`;
+    const files: FileTree = { 'a.yaml': doc('a'), 'b.yaml': doc('b'), 'c.yaml': doc('c'), 'd.yaml': doc('d'), 'huge.yml': 'a: [' + '1, '.repeat(400_000) + '1]\n' };
+    await makeRepo(dir, files);
+    const cache = new ParseCache();
+    for (const round of ['cold', 'cached']) {
+      const loaded = await loadRevision(await GitCommitReader.open({ dir, ref: 'main' }), { cache, maxRevisionBytes: 2_500 });
+      assert.deepEqual(loaded.documents.map((d) => d.file), ['a.yaml', 'b.yaml'], round);
+      assert.deepEqual(
+        loaded.syntaxIssues.map((i) => [i.code, i.file, i.line]),
+        [['revision.too-large', 'c.yaml', 1]],
+        round,
+      );
+    }
+    // A file over the file limit is refused on its own and does not count towards the revision.
+    const whole = await loadRevision(await GitCommitReader.open({ dir, ref: 'main' }), { cache, maxRevisionBytes: 10_000 });
+    assert.deepEqual(whole.documents.map((d) => d.file), ['a.yaml', 'b.yaml', 'c.yaml', 'd.yaml']);
+    assert.deepEqual(whole.syntaxIssues.map((i) => [i.code, i.file]), [['file.too-large', 'huge.yml']]);
+  });
+
   it('reads only files of the revision through readRepoFile', async () => {
     const reader = await GitCommitReader.open({ dir: repo.dir, ref: 'main', path: 'fleet' });
     assert.deepEqual(await readRepoFile(reader, './images/vmlinuz'), KERNEL);

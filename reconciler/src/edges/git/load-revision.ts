@@ -13,6 +13,7 @@ import { mapLimit } from './map-limit.ts';
 import type { ParseCache } from './parse-cache.ts';
 import type { ParsedFile } from './parse-yaml.ts';
 import type { RevisionEntry, RevisionReader } from './revision-reader.ts';
+import { YAML_MAX_FILE_BYTES, YAML_MAX_REVISION_BYTES } from './yaml-limits.ts';
 
 export interface LoadRevisionOptions {
   /** Parsed documents by content; share one across loads so unchanged files are not re-parsed. */
@@ -21,7 +22,12 @@ export interface LoadRevisionOptions {
   hasher?: ContentHasher;
   /** Files read at once. Default 16. */
   concurrency?: number;
+  /** Bytes of YAML parsed per revision (files over the file limit not counted). Default YAML_MAX_REVISION_BYTES. */
+  maxRevisionBytes?: number;
 }
+
+/** The event loop gets a turn at least this often (ms) while files are parsed. */
+const PARSE_SLICE_MS = 20;
 
 /** OSImage artifacts that may name a repository file in `source`. */
 const ARTIFACT_FIELDS = ['kernel', 'initrd', 'wimboot', 'bootWim', 'image'] as const;
@@ -40,14 +46,7 @@ export async function loadRevision(reader: RevisionReader, options: LoadRevision
   }
 
   const yamlEntries = entries.filter((e) => isYamlPath(e.path)).sort((a, b) => comparePaths(a.path, b.path));
-  const parsed = await mapLimit(yamlEntries, concurrency, async (entry): Promise<ParsedFile> => {
-    if (entry.id !== undefined) {
-      const cached = cache.peek(entry.path, entry.id);
-      if (cached !== undefined) return cached;
-    }
-    const bytes = await reader.read(entry.path);
-    return cache.get(entry.path, entry.id ?? `sha256:${sha256Hex(bytes)}`, bytes);
-  });
+  const { parsed, refused } = await parseWithinBudget(reader, yamlEntries, cache, concurrency, options.maxRevisionBytes ?? YAML_MAX_REVISION_BYTES);
 
   const documents: ParsedDocument[] = [];
   const syntaxIssues: SyntaxIssue[] = [];
@@ -55,6 +54,7 @@ export async function loadRevision(reader: RevisionReader, options: LoadRevision
     documents.push(...file.documents);
     syntaxIssues.push(...file.syntaxIssues);
   }
+  if (refused !== undefined) syntaxIssues.push(refused);
   // Files are in path order and documents in stream order within a file: already (file, index).
   syntaxIssues.sort((a, b) => comparePaths(a.file, b.file) || a.line - b.line || a.col - b.col);
 
@@ -76,6 +76,52 @@ export async function loadRevision(reader: RevisionReader, options: LoadRevision
   });
 
   return { revision: reader.revision, documents, syntaxIssues, paths, files };
+}
+
+/**
+ * The YAML files parsed in path order, `concurrency` read at once, until their bytes pass
+ * `maxBytes`: the file that passes it gets one `revision.too-large` issue and neither it nor any
+ * later file is parsed (the same files whatever the cache holds). A file over YAML_MAX_FILE_BYTES
+ * is refused on its own (`file.too-large`) and does not count. Parsing is synchronous per file;
+ * between files the event loop gets a turn every PARSE_SLICE_MS.
+ */
+async function parseWithinBudget(
+  reader: RevisionReader,
+  entries: readonly RevisionEntry[],
+  cache: ParseCache,
+  concurrency: number,
+  maxBytes: number,
+): Promise<{ parsed: ParsedFile[]; refused: SyntaxIssue | undefined }> {
+  const parsed: ParsedFile[] = [];
+  let total = 0;
+  let slice = performance.now();
+  for (let from = 0; from < entries.length; from += concurrency) {
+    const chunk = entries.slice(from, from + concurrency);
+    const contents = await mapLimit(chunk, concurrency, async (entry): Promise<ParsedFile | Uint8Array> => {
+      const cached = entry.id === undefined ? undefined : cache.peek(entry.path, entry.id);
+      return cached ?? reader.read(entry.path);
+    });
+    for (let i = 0; i < chunk.length; i++) {
+      const entry = chunk[i]!;
+      const content = contents[i]!;
+      const size = content instanceof Uint8Array ? content.byteLength : (content.size ?? 0);
+      if (size <= YAML_MAX_FILE_BYTES) total += size;
+      if (total > maxBytes) {
+        const message = `The YAML files up to this one hold more than ${formatMiB(maxBytes)}, the most a revision may hold, so it and the files after it are not parsed; move data out of the fleet repository or split the fleet.`;
+        return { parsed, refused: { file: entry.path, line: 1, col: 1, message, code: 'revision.too-large' } };
+      }
+      parsed.push(content instanceof Uint8Array ? cache.get(entry.path, entry.id ?? `sha256:${sha256Hex(content)}`, content) : content);
+      if (performance.now() - slice > PARSE_SLICE_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        slice = performance.now();
+      }
+    }
+  }
+  return { parsed, refused: undefined };
+}
+
+function formatMiB(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${bytes / 1024 / 1024} MiB` : `${bytes} bytes`;
 }
 
 /**

@@ -89,5 +89,6 @@ function relabel(parsed: ParsedFile, file: string): ParsedFile {
   return {
     documents: parsed.documents.map((doc) => ({ ...doc, file })),
     syntaxIssues: parsed.syntaxIssues.map((issue) => ({ ...issue, file })),
+    ...(parsed.size === undefined ? {} : { size: parsed.size }),
   };
 }

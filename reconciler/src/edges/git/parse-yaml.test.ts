@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ParsedDocument, Position } from '../../core/model.ts';
 import { escapePointerToken, parseYamlBytes, parseYamlFile } from './parse-yaml.ts';
+import { YAML_MAX_DEPTH, YAML_MAX_FILE_BYTES } from './yaml-limits.ts';
 
 const PROFILE = [
   'apiVersion: deployx.dev/v1', //                      1
@@ -149,9 +150,9 @@ describe('parseYamlFile', () => {
   });
 
   it('skips empty documents: comments only, a bare or trailing `---`, an empty file', () => {
-    assert.deepEqual(parseYamlFile('e.yaml', ''), { documents: [], syntaxIssues: [] });
-    assert.deepEqual(parseYamlFile('e.yaml', '# nothing here\n# at all\n'), { documents: [], syntaxIssues: [] });
-    assert.deepEqual(parseYamlFile('e.yaml', '---\n'), { documents: [], syntaxIssues: [] });
+    assert.deepEqual(parseYamlFile('e.yaml', ''), { documents: [], syntaxIssues: [], size: 0 });
+    assert.deepEqual(parseYamlFile('e.yaml', '# nothing here\n# at all\n'), { documents: [], syntaxIssues: [], size: 24 });
+    assert.deepEqual(parseYamlFile('e.yaml', '---\n'), { documents: [], syntaxIssues: [], size: 4 });
     const { documents } = parseYamlFile('e.yaml', '---\n# only a comment\n---\na: 1\n---\n');
     assert.deepEqual(
       documents.map((d) => [d.index, d.value]),
@@ -227,6 +228,61 @@ describe('parseYamlFile', () => {
       documents.map((d) => d.value),
       [{ a: '1' }],
     );
+  });
+});
+
+describe('parseYamlFile: bounded input', () => {
+  // Each case runs through the fast paths and through the yaml package alone: both must stop at
+  // the same place, before anything recurses once per level.
+  const modes = [{ fastPaths: true }, { fastPaths: false }];
+  const tooDeep = (text: string, line: number, col: number): void => {
+    for (const mode of modes) {
+      const started = performance.now();
+      const parsed = parseYamlFile('deep.yaml', text, mode);
+      assert.ok(performance.now() - started < 2000, 'bounded time');
+      assert.deepEqual(parsed.documents, [], JSON.stringify(mode));
+      assert.deepEqual(
+        parsed.syntaxIssues.map((i) => [i.code, i.file, i.line, i.col]),
+        [['yaml.too-deep', 'deep.yaml', line, col]],
+        JSON.stringify(mode),
+      );
+    }
+  };
+
+  it('refuses 64 KB of nested flow sequences with yaml.too-deep where the limit is crossed', () => {
+    // The document is level 1 and the mapping level 2: the first `[` (column 4) is level 3.
+    tooDeep('a: ' + '['.repeat(65_536), 1, 4 + YAML_MAX_DEPTH - 2);
+    tooDeep('a: ' + '['.repeat(32_768) + ']'.repeat(32_768), 1, 4 + YAML_MAX_DEPTH - 2);
+  });
+
+  it('refuses nested flow mappings and mixed collections on a later line', () => {
+    tooDeep('ok: 1\nb: ' + '{k: '.repeat(16_000), 2, 4 + 4 * (YAML_MAX_DEPTH - 2));
+    tooDeep('- x\n- ' + '[{'.repeat(20_000), 2, 3 + YAML_MAX_DEPTH - 2);
+  });
+
+  it('refuses a block mapping nested past the limit', () => {
+    const lines = Array.from({ length: YAML_MAX_DEPTH + 10 }, (_, i) => `${' '.repeat(i)}k${i}:`);
+    // Line n (1-based) opens level n + 1 (the document is level 1).
+    tooDeep(lines.join('\n') + '\n', YAML_MAX_DEPTH, YAML_MAX_DEPTH);
+  });
+
+  it('reads a document nested just within the limit', () => {
+    const depth = YAML_MAX_DEPTH - 2;
+    const text = 'a: ' + '['.repeat(depth) + ']'.repeat(depth) + '\n';
+    for (const mode of modes) {
+      const parsed = parseYamlFile('ok.yaml', text, mode);
+      assert.deepEqual(parsed.syntaxIssues, []);
+      assert.equal(parsed.documents.length, 1);
+    }
+  });
+
+  it('refuses a file over the size limit with file.too-large before parsing it', () => {
+    const bytes = new TextEncoder().encode('a: [' + '1, '.repeat(Math.ceil(YAML_MAX_FILE_BYTES / 3)) + '1]\n');
+    const started = performance.now();
+    const parsed = parseYamlBytes('big.yaml', bytes);
+    assert.ok(performance.now() - started < 200, 'not parsed');
+    assert.deepEqual(parsed.documents, []);
+    assert.deepEqual(parsed.syntaxIssues.map((i) => [i.code, i.file, i.line, i.col]), [['file.too-large', 'big.yaml', 1, 1]]);
   });
 });
 

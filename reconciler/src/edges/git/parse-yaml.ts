@@ -19,14 +19,16 @@
 // or through `toJS` and `PositionWalk` otherwise (aliases, collection keys, ...). Positions of the
 // fast paths are PositionTables (position-table.ts): Maps are built only when looked up.
 import {
+  Composer,
   isAlias,
   isMap,
   isPair,
   isScalar,
   isSeq,
+  Lexer,
   LineCounter,
   Pair,
-  parseAllDocuments,
+  Parser,
   Scalar,
   YAMLMap,
   YAMLSeq,
@@ -37,12 +39,15 @@ import {
 import type { ParsedDocument, Position, SyntaxIssue } from '../../core/model.ts';
 import { readPlainYaml } from './plain-yaml.ts';
 import { escapePointerToken, POSITION_KIND, PositionTable, ROOT_NODE, type PositionKind } from './position-table.ts';
+import { YAML_MAX_DEPTH, YAML_MAX_FILE_BYTES } from './yaml-limits.ts';
 
 export { escapePointerToken };
 
 export interface ParsedFile {
   documents: ParsedDocument[];
   syntaxIssues: SyntaxIssue[];
+  /** Bytes of the file (UTF-16 units when parsed from a string), for the revision's size limit. */
+  size?: number;
 }
 
 /** How many nodes the position walk may visit below aliases, per document. */
@@ -50,8 +55,12 @@ const ALIAS_VISIT_BUDGET = 100_000;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Bytes of a file → parsed documents; invalid UTF-8 is a syntax issue. A BOM is dropped. */
+/**
+ * Bytes of a file → parsed documents; invalid UTF-8 is a syntax issue. A BOM is dropped. A file
+ * over YAML_MAX_FILE_BYTES is `file.too-large` and is not decoded.
+ */
 export function parseYamlBytes(file: string, bytes: Uint8Array): ParsedFile {
+  if (bytes.byteLength > YAML_MAX_FILE_BYTES) return tooLarge(file, bytes.byteLength);
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -59,9 +68,10 @@ export function parseYamlBytes(file: string, bytes: Uint8Array): ParsedFile {
     return {
       documents: [],
       syntaxIssues: [{ file, line: 1, col: 1, message: 'The file is not valid UTF-8 text.' }],
+      size: bytes.byteLength,
     };
   }
-  return parseYamlFile(file, text);
+  return { ...parseYamlFile(file, text), size: bytes.byteLength };
 }
 
 export interface ParseYamlOptions {
@@ -74,9 +84,16 @@ export interface ParseYamlOptions {
   fastPaths?: boolean;
 }
 
+/**
+ * Bounded: a text over YAML_MAX_FILE_BYTES is `file.too-large`, and one nested deeper than
+ * YAML_MAX_DEPTH is `yaml.too-deep` where the limit is crossed; neither yields documents, and
+ * neither reaches the yaml package's composer (which recurses once per level).
+ */
 export function parseYamlFile(file: string, text: string, options: ParseYamlOptions = {}): ParsedFile {
+  // UTF-16 units, never more than the UTF-8 bytes: parseYamlBytes checks the bytes.
+  if (text.length > YAML_MAX_FILE_BYTES) return tooLarge(file, text.length);
   try {
-    return parseText(file, text, options.fastPaths ?? true);
+    return { ...parseText(file, text, options.fastPaths ?? true), size: text.length };
   } catch (err) {
     // The yaml package reports problems as document errors; this is the last line of defence.
     const reason = err instanceof Error ? err.message : String(err);
@@ -95,8 +112,13 @@ function parseText(file: string, text: string, fastPaths: boolean): ParsedFile {
   }
 
   const lineCounter = new LineCounter();
-  const stream = withYamlDebugEnv(() => parseAllDocuments(source, { lineCounter, prettyErrors: false, uniqueKeys: true }));
   const at = (offset: number): Position => lineCounter.linePos(offset);
+  const stream = withYamlDebugEnv(() => parseBounded(source, lineCounter));
+  if (typeof stream === 'number') {
+    const { line, col } = at(stream);
+    const message = `Collections are nested more than ${YAML_MAX_DEPTH} levels deep here, so the file is not parsed; flatten it (fleet documents need about ten levels).`;
+    return { documents: [], syntaxIssues: [{ file, line, col, message, code: 'yaml.too-deep' }] };
+  }
   const lines = new LineIndex(lineCounter.lineStarts);
 
   const documents: ParsedDocument[] = [];
@@ -106,9 +128,6 @@ function parseText(file: string, text: string, fastPaths: boolean): ParsedFile {
     syntaxIssues.push({ file, line, col, message });
   };
   const report = (e: YAMLError): void => issue(e.pos[0], e.message);
-
-  // An empty stream (`''`, only comments) is not an array and holds no documents.
-  if (!Array.isArray(stream)) return { documents, syntaxIssues };
 
   stream.forEach((doc, index) => {
     doc.errors.forEach(report);
@@ -138,6 +157,34 @@ function parseText(file: string, text: string, fastPaths: boolean): ParsedFile {
     documents.push({ file, index, value, positions: walk.positions, keyPositions: walk.keyPositions });
   });
   return { documents, syntaxIssues };
+}
+
+/**
+ * `parseAllDocuments(source, { lineCounter, prettyErrors: false, uniqueKeys: true })`, with the
+ * parser's stack watched token by token: the offset of the token that opens one node more than
+ * YAML_MAX_DEPTH instead, before the composer (recursive) sees anything. The parser and the lexer
+ * keep their own stacks in arrays, so they read any depth.
+ */
+function parseBounded(source: string, lineCounter: LineCounter): Document.Parsed[] | number {
+  const parser = new Parser(lineCounter.addNewLine);
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: true });
+  const docs: Document.Parsed[] = [];
+  lineCounter.addNewLine(0);
+  for (const lexeme of new Lexer().lex(source)) {
+    const offset = parser.offset;
+    // A document token leaves the parser only once it is complete, so only whole documents within
+    // the limit reach the composer.
+    for (const token of parser.next(lexeme)) for (const doc of composer.next(token)) docs.push(doc);
+    if (parser.stack.length > YAML_MAX_DEPTH) return offset;
+  }
+  for (const token of parser.end()) for (const doc of composer.next(token)) docs.push(doc);
+  for (const doc of composer.end()) docs.push(doc);
+  return docs;
+}
+
+function tooLarge(file: string, size: number): ParsedFile {
+  const message = `The file is ${size} bytes, over the ${YAML_MAX_FILE_BYTES / 1024 / 1024} MiB a YAML file may hold, so it is not parsed; split it into several files.`;
+  return { documents: [], syntaxIssues: [{ file, line: 1, col: 1, message, code: 'file.too-large' }], size };
 }
 
 /**

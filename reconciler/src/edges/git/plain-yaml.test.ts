@@ -58,6 +58,8 @@ const ANSWERED: Record<string, string> = {
   'quoted keys and escapes-free strings': '"a b": \'c " d\'\n\'e\': "f \' g"\n"": empty key\n',
   'indented root': '  a: 1\n  b:\n    - 2\n',
   'dash-started plain scalars': 'a: -1\nb: -foo\nc: [-2, -.5, -x_y]\n',
+  'a double-quoted key of 1,024 characters with its quotes': `"${'k'.repeat(1022)}": v\n`,
+  'a quoted key inside a flow mapping, which has no length limit': `a: {"${'k'.repeat(1100)}": v}\n`,
 };
 
 const DECLINED: Record<string, string> = {
@@ -87,6 +89,10 @@ const DECLINED: Record<string, string> = {
   'a sequence after a mapping value at its column': 'a: 1\n- b\n',
   'trailing content': 'a: [1] x\n',
   'a reserved first character': 'a: @x\n',
+  // The yaml package counts a block key's source, quotes included: 1,023 characters in quotes are 1,025.
+  'a double-quoted key over 1,024 characters': `"${'k'.repeat(1023)}": v\n`,
+  'a single-quoted key over 1,024 characters': `- '${'k'.repeat(1023)}': v\n`,
+  'flow nesting deeper than the depth limit': `a: ${'['.repeat(100)}${']'.repeat(100)}\n`,
 };
 
 describe('readPlainYaml', () => {

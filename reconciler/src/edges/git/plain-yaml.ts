@@ -23,6 +23,7 @@ import { isScalar, Schema, type ScalarTag } from 'yaml';
 import type { ParsedDocument } from '../../core/model.ts';
 import type { ParsedFile } from './parse-yaml.ts';
 import { POSITION_KIND, PositionTable, ROOT_NODE } from './position-table.ts';
+import { YAML_MAX_DEPTH } from './yaml-limits.ts';
 
 const { VALUE, KEY } = POSITION_KIND;
 
@@ -49,7 +50,7 @@ const BACKSLASH = 0x5c;
 
 /** Only `\n` and printable ASCII. */
 const OUTSIDE_CHARSET = /[^\n\x20-\x7e]/;
-/** Keys longer than this are an error for the yaml package (implicit keys). */
+/** Keys longer than this are an error for the yaml package (implicit block keys, quotes included). */
 const MAX_KEY_LENGTH = 1024;
 
 /** `source` (BOM dropped, `\n` line ends) read as the subset, or undefined when it is not in it. */
@@ -79,6 +80,12 @@ class PlainReader {
   #line = 0;
   #end = 0;
   #table = new PositionTable();
+  /**
+   * Collections open at once. Near YAML_MAX_DEPTH the text leaves the subset: parse-yaml.ts then
+   * decides with the yaml package's parser (`yaml.too-deep` at the same place for both paths), and
+   * this reader never recurses deeper.
+   */
+  #depth = 0;
 
   constructor(file: string, src: string) {
     this.#file = file;
@@ -120,6 +127,7 @@ class PlainReader {
       this.#end = end;
       this.#line = line;
       this.#table = new PositionTable();
+      this.#depth = 0;
       const value = this.#block(ROOT_NODE, -1);
       if (this.#nextContent(this.#line, end) >= 0) outside();
       documents.push({ file: this.#file, index: docIndex, value, ...this.#table.views() });
@@ -191,8 +199,15 @@ class PlainReader {
     return false;
   }
 
+  /** One more collection open; leaves the subset past the depth the yaml package path allows. */
+  #enter(): void {
+    // The yaml package's parser also counts the document and the scalar being read.
+    if (++this.#depth > YAML_MAX_DEPTH - 4) outside();
+  }
+
   /** A block mapping whose first key is at `at` on the current line; its keys sit at column `indent`. */
   #mapping(node: number, indent: number, at: number): Record<string, unknown> {
+    this.#enter();
     const src = this.#src;
     const map: Record<string, unknown> = {};
     const keys = new Set<unknown>();
@@ -237,9 +252,11 @@ class PlainReader {
       setEntry(map, name, value);
 
       const next = this.#nextContent(this.#line, this.#end);
-      if (next < 0) return map;
-      const nextIndent = this.#indents[next]!;
-      if (nextIndent < indent) return map;
+      const nextIndent = next < 0 ? -1 : this.#indents[next]!;
+      if (nextIndent < indent) {
+        this.#depth--;
+        return map;
+      }
       if (nextIndent > indent) outside();
       this.#line = next;
       at = this.#starts[next]! + indent;
@@ -253,6 +270,7 @@ class PlainReader {
 
   /** A block sequence whose dashes sit at column `indent`, starting at the current line. */
   #sequence(node: number, indent: number): unknown[] {
+    this.#enter();
     const src = this.#src;
     const seq: unknown[] = [];
     this.#record(VALUE, node, this.#starts[this.#line]! + indent, this.#line);
@@ -282,12 +300,14 @@ class PlainReader {
         }
       }
       const next = this.#nextContent(this.#line, this.#end);
-      if (next < 0) return seq;
-      const nextIndent = this.#indents[next]!;
-      if (nextIndent < indent) return seq;
+      const nextIndent = next < 0 ? -1 : this.#indents[next]!;
       if (nextIndent > indent) outside();
       const nextAt = this.#starts[next]! + indent;
-      if (!(src.charCodeAt(nextAt) === DASH && this.#isBlank(nextAt + 1, next))) return seq; // the mapping above goes on
+      // The end, or the mapping above goes on.
+      if (nextIndent < indent || !(src.charCodeAt(nextAt) === DASH && this.#isBlank(nextAt + 1, next))) {
+        this.#depth--;
+        return seq;
+      }
       this.#line = next;
     }
   }
@@ -312,6 +332,8 @@ class PlainReader {
     if (c === DQUOTE || c === SQUOTE) {
       const close = this.#quoteEnd(at);
       if (close < 0) outside();
+      // The yaml package counts a block key's source, quotes included.
+      if (close + 1 - at > MAX_KEY_LENGTH) outside();
       const name = src.slice(at + 1, close);
       return { name, resolved: name, end: close + 1 };
     }
@@ -390,6 +412,7 @@ class PlainReader {
 
   /** A flow collection at `at`, closed on this line: its value and the offset after it. */
   #flow(node: number, at: number, line: number): [unknown, number] {
+    this.#enter();
     const src = this.#src;
     const lineEnd = this.#ends[line]!;
     const open = src.charCodeAt(at);
@@ -399,7 +422,10 @@ class PlainReader {
     const map: Record<string, unknown> = {};
     const keys = new Set<unknown>();
     let i = this.#skipSpaces(at + 1, lineEnd);
-    if (src.charCodeAt(i) === close) return [open === LBRACKET ? seq : map, i + 1];
+    if (src.charCodeAt(i) === close) {
+      this.#depth--;
+      return [open === LBRACKET ? seq : map, i + 1];
+    }
     for (;;) {
       if (i >= lineEnd) outside();
       if (open === LBRACKET) {
@@ -437,7 +463,10 @@ class PlainReader {
       }
       i = this.#skipSpaces(i, lineEnd);
       const c = src.charCodeAt(i);
-      if (c === close) return [open === LBRACKET ? seq : map, i + 1];
+      if (c === close) {
+        this.#depth--;
+        return [open === LBRACKET ? seq : map, i + 1];
+      }
       if (c !== COMMA) outside();
       i = this.#skipSpaces(i + 1, lineEnd);
       if (src.charCodeAt(i) === close) outside(); // trailing comma

@@ -26,6 +26,9 @@ import type { Provisioning } from '../../actions/provisioning.ts';
 import { AccessError, CSRF_HEADER, hasRole, sessionCookie, type Access, type Principal } from './access.ts';
 import { summariseDevice } from './device-summary.ts';
 
+/** Errors per revision in `GET /api/v1/revisions` (the dashboard shows them and "N more"). */
+const REVISION_ERRORS_LISTED = 20;
+
 export interface AppDeps {
   /** What `GET /api/v1/plan` and `/inventory` need besides the store. */
   plan: Omit<PlanRouteDeps, 'store' | 'isOnline' | 'now'>;
@@ -168,9 +171,17 @@ export function createApp(deps: AppDeps): express.Express {
     const body: RevisionsResponse = {
       current: deps.reconciler.revision ?? null,
       webUrlTemplate: deps.reconciler.model?.fleet?.doc.spec.repoWebUrl ?? null,
-      revisions: await deps.store.listRevisions({ limit }),
+      // A listing stays small whatever was committed: the first errors of each revision, and
+      // their total; `GET /revisions/:oid` has the first REVISION_ERRORS_KEPT.
+      revisions: await deps.store.listRevisions({ limit, errorsPerRevision: REVISION_ERRORS_LISTED }),
     };
     res.json(body);
+  });
+
+  api.get('/revisions/:oid', async (req, res) => {
+    const revision = await deps.store.getRevision(String(req.params.oid));
+    if (!revision) throw new HttpError(404, 'revision.not-found', `no revision ${String(req.params.oid)}`);
+    res.json(revision);
   });
 
   api.get('/jobs', async (req, res) => {

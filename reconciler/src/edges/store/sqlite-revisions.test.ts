@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
-import { isStoreError, type RevisionInput } from './store.ts';
+import sqlite3 from 'sqlite3';
+import { loadMigrations } from './migrate.ts';
+import { openSqliteStore } from './sqlite-store.ts';
+import { isStoreError, REVISION_ERRORS_KEPT, type RevisionInput } from './store.ts';
 import { at, tempStore } from './test-support.ts';
 
 function rev(oid: string, seenMinute: number, extra: Partial<RevisionInput> = {}): RevisionInput {
@@ -29,6 +35,7 @@ test('a revision round-trips with every error, and recording its oid again chang
   assert.deepEqual(await store.getRevision('bad1'), {
     ...rev('bad1', 10, { status: 'rejected', errors }),
     lastSeenAt: at(10),
+    errorCount: 2,
   });
 
   const again = await store.recordRevision(rev('bad1', 10, { status: 'accepted', errors: [], message: 'other' }));
@@ -93,4 +100,51 @@ test('seenAt defaults to the store clock', async (t) => {
   const { seenAt: _omit, ...input } = rev('x', 1);
   const { revision } = await store.recordRevision(input);
   assert.equal(revision.seenAt, '2025-06-01T12:00:00.000Z');
+});
+
+test('a rejected revision keeps its first REVISION_ERRORS_KEPT errors and the total; the list carries fewer', async (t) => {
+  const { store } = await tempStore(t);
+  const errors = Array.from({ length: 5_000 }, (_, i) => ({ code: 'yaml.syntax', message: `bad ${i}`, file: 'big.yaml', line: i + 1, col: 1, path: '' }));
+  const { revision } = await store.recordRevision(rev('big', 10, { status: 'rejected', errors }));
+  assert.equal(revision.errorCount, 5_000);
+  assert.deepEqual(revision.errors, errors.slice(0, REVISION_ERRORS_KEPT));
+  const stored = await store.getRevision('big');
+  assert.equal(stored?.errorCount, 5_000);
+  assert.equal(stored?.errors.length, REVISION_ERRORS_KEPT);
+
+  const [listed] = await store.listRevisions({ limit: 10, errorsPerRevision: 20 });
+  assert.equal(listed?.errorCount, 5_000);
+  assert.deepEqual(listed?.errors, errors.slice(0, 20));
+  const [whole] = await store.listRevisions({ limit: 10 });
+  assert.equal(whole?.errors.length, REVISION_ERRORS_KEPT);
+
+  const { revision: ok } = await store.recordRevision(rev('ok', 11));
+  assert.equal(ok.errorCount, 0);
+});
+
+test('migration 009 trims the errors stored by older versions and counts them', async (t) => {
+  const { store, dir } = await tempStore(t);
+  await store.close();
+  const old = join(dir, 'old');
+  await mkdir(old);
+  for (const m of (await loadMigrations()).filter((m) => m.version < 9)) {
+    await writeFile(join(old, `${String(m.version).padStart(3, '0')}-${m.name}.sql`), m.sql);
+  }
+  const file = join(dir, 'old.sqlite');
+  await (await openSqliteStore({ file, migrationsDir: pathToFileURL(old + '/') })).close();
+  const errors = Array.from({ length: 300 }, (_, i) => ({ code: 'yaml.syntax', message: `bad ${i}`, file: 'a.yaml', line: i + 1, col: 1, path: '' }));
+  await new Promise<void>((resolve, reject) => {
+    const db = new sqlite3.Database(file);
+    db.run(
+      `INSERT INTO revisions (oid, revision, branch, author, message, committed_at, seen_at, last_seen_at, status, errors)
+       VALUES ('old', 'main@sha1:old', 'main', 'a', 'm', ?, ?, ?, 'rejected', ?)`,
+      [at(1), at(2), at(2), JSON.stringify(errors)],
+      (err) => db.close(() => (err ? reject(err) : resolve())),
+    );
+  });
+  const migrated = await openSqliteStore({ file });
+  const record = await migrated.getRevision('old');
+  await migrated.close();
+  assert.equal(record?.errorCount, 300);
+  assert.deepEqual(record?.errors, errors.slice(0, REVISION_ERRORS_KEPT));
 });

@@ -1,6 +1,7 @@
-// Revisions: every oid the source resolved, accepted or rejected with all its errors.
+// Revisions: every oid the source resolved, accepted or rejected with its first
+// REVISION_ERRORS_KEPT errors and their total.
 import type { RevisionInput, RevisionRecord, Store } from './store.ts';
-import { StoreError } from './store.ts';
+import { REVISION_ERRORS_KEPT, StoreError } from './store.ts';
 import { iso, limitOf, type SqliteContext } from './sqlite-util.ts';
 
 type RevisionsPart = Pick<Store, 'recordRevision' | 'listRevisions' | 'getRevision' | 'latestAccepted'>;
@@ -17,10 +18,11 @@ interface RevisionRow {
   last_seen_at: string;
   status: 'accepted' | 'rejected';
   errors: string;
+  error_count: number;
 }
 
 const COLUMNS =
-  'seq, oid, revision, branch, author, message, committed_at, seen_at, last_seen_at, status, errors';
+  'seq, oid, revision, branch, author, message, committed_at, seen_at, last_seen_at, status, errors, error_count';
 
 export function sqliteRevisions({ db, now }: SqliteContext): RevisionsPart {
   return {
@@ -30,8 +32,8 @@ export function sqliteRevisions({ db, now }: SqliteContext): RevisionsPart {
       return db.transaction(async (c) => {
         const inserted = await c.get<RevisionRow>(
           `INSERT INTO revisions
-             (oid, revision, branch, author, message, committed_at, seen_at, last_seen_at, status, errors)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             (oid, revision, branch, author, message, committed_at, seen_at, last_seen_at, status, errors, error_count)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (oid) DO NOTHING
            RETURNING ${COLUMNS}`,
           [
@@ -44,7 +46,8 @@ export function sqliteRevisions({ db, now }: SqliteContext): RevisionsPart {
             seenAt,
             seenAt,
             input.status,
-            JSON.stringify(input.errors),
+            JSON.stringify(input.errors.slice(0, REVISION_ERRORS_KEPT)),
+            input.errors.length,
           ],
         );
         if (inserted) return { created: true, revision: toRecord(inserted) };
@@ -57,15 +60,16 @@ export function sqliteRevisions({ db, now }: SqliteContext): RevisionsPart {
       });
     },
 
-    async listRevisions({ limit, before }) {
+    async listRevisions({ limit, before, errorsPerRevision }) {
       limitOf(limit);
+      const toListed = (row: RevisionRow): RevisionRecord => toRecord(row, errorsPerRevision);
       return db.read(async (c) => {
         if (before === undefined) {
           const rows = await c.all<RevisionRow>(
             `SELECT ${COLUMNS} FROM revisions ORDER BY seen_at DESC, seq DESC LIMIT ?`,
             [limit],
           );
-          return rows.map(toRecord);
+          return rows.map(toListed);
         }
         const cursor = await c.get<{ seen_at: string; seq: number }>(
           'SELECT seen_at, seq FROM revisions WHERE oid = ?',
@@ -77,7 +81,7 @@ export function sqliteRevisions({ db, now }: SqliteContext): RevisionsPart {
            ORDER BY seen_at DESC, seq DESC LIMIT ?`,
           [cursor.seen_at, cursor.seq, limit],
         );
-        return rows.map(toRecord);
+        return rows.map(toListed);
       });
     },
 
@@ -100,7 +104,8 @@ export function sqliteRevisions({ db, now }: SqliteContext): RevisionsPart {
   };
 }
 
-function toRecord(row: RevisionRow): RevisionRecord {
+function toRecord(row: RevisionRow, maxErrors?: number): RevisionRecord {
+  const errors = JSON.parse(row.errors) as RevisionRecord['errors'];
   return {
     revision: row.revision,
     oid: row.oid,
@@ -111,6 +116,7 @@ function toRecord(row: RevisionRow): RevisionRecord {
     seenAt: row.seen_at,
     lastSeenAt: row.last_seen_at,
     status: row.status,
-    errors: JSON.parse(row.errors) as RevisionRecord['errors'],
+    errors: maxErrors === undefined ? errors : errors.slice(0, maxErrors),
+    errorCount: row.error_count,
   };
 }

@@ -79,9 +79,18 @@ export interface RevisionInput {
   /** When the source first resolved the branch to this oid; defaults to the store's clock. */
   seenAt?: IsoTime;
   status: RevisionStatus;
-  /** Every error of a rejected revision; empty when accepted. */
+  /**
+   * The errors of a rejected revision in the validator's order; empty when accepted. The store
+   * keeps the first REVISION_ERRORS_KEPT and their total (`errorCount`).
+   */
   errors: RevisionError[];
 }
+
+/**
+ * Errors kept per rejected revision. A 12 MB commit once made 127,101 errors (44 MB) that every
+ * revisions listing read back; the first few hundred say what to fix, `deployx validate` all.
+ */
+export const REVISION_ERRORS_KEPT = 200;
 
 /**
  * A stored revision: what `GET /api/v1/revisions` lists. `lastSeenAt` moves forward when an old oid
@@ -459,7 +468,8 @@ export interface Store {
    */
   recordRevision(input: RevisionInput): Promise<{ created: boolean; revision: RevisionRecord }>;
   /** Newest first by first-seen time. `before` is an oid from a previous page. */
-  listRevisions(query: { limit: number; before?: string }): Promise<RevisionRecord[]>;
+  /** `errorsPerRevision` keeps a listing small: each record's `errors` cut to that many (`errorCount` stays the total). */
+  listRevisions(query: { limit: number; before?: string; errorsPerRevision?: number }): Promise<RevisionRecord[]>;
   getRevision(oid: string): Promise<RevisionRecord | undefined>;
   /** The accepted revision the branch pointed at most recently: the one to serve. */
   latestAccepted(): Promise<RevisionRecord | undefined>;
