@@ -68,36 +68,36 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
             skipped.delete(p.deviceId); // an earlier malformed report of this device
           }
         }
-        // The stamp and revision move only where this observation is newer than the stored one;
-        // those devices' observed sets are written, the others keep theirs.
+        // One write per chunk: facts, agent version and times always; the stamp and revision only
+        // where this observation is newer than the stored one (every SET reads the row as it was).
+        // RETURNING gives the stamp now stored: the device's report was newer when it is its own.
         const fresh = new Set<string>();
-        for (const chunk of chunkRows(accepted, 4)) {
+        const stampOf = new Map(accepted.map((p) => [p.deviceId, p]));
+        const newer = newerSql('v.column5', 'v.column6');
+        for (const chunk of chunkRows(accepted, 7)) {
           const params: SqlValue[] = [];
-          for (const p of chunk) params.push(p.deviceId, p.epoch, p.seq, p.revision);
-          const rows = await c.all<{ id: string }>(
-            `UPDATE devices SET observed_epoch = v.column2, observed_seq = v.column3, reported_revision = v.column4
-             FROM (VALUES ${placeholders(chunk.length, 4)}) AS v
-             WHERE devices.id = v.column1 AND ${newerSql('v.column2', 'v.column3')}
-             RETURNING devices.id AS id`,
+          for (const p of chunk) params.push(p.deviceId, p.facts, p.agentVersion, p.receivedAt, p.epoch, p.seq, p.revision);
+          const rows = await c.all<{ id: string; observed_epoch: string | null; observed_seq: number | null }>(
+            `UPDATE devices SET facts = v.column2, agent_version = v.column3, last_report_at = v.column4,
+               last_seen_at = max(coalesce(last_seen_at, ''), v.column4),
+               observed_epoch = CASE WHEN ${newer} THEN v.column5 ELSE observed_epoch END,
+               observed_seq = CASE WHEN ${newer} THEN v.column6 ELSE observed_seq END,
+               reported_revision = CASE WHEN ${newer} THEN v.column7 ELSE reported_revision END
+             FROM (VALUES ${placeholders(chunk.length, 7)}) AS v
+             WHERE devices.id = v.column1
+             RETURNING devices.id AS id, devices.observed_epoch AS observed_epoch, devices.observed_seq AS observed_seq`,
             params,
           );
-          for (const row of rows) fresh.add(row.id);
+          for (const row of rows) {
+            const p = stampOf.get(row.id);
+            // Seqs are unique per epoch, so only this report (or a re-delivery of it) leaves this stamp.
+            if (p && row.observed_epoch === p.epoch && row.observed_seq === p.seq) fresh.add(row.id);
+          }
         }
         const observedChanged = await writeObservedSets(
           c,
           accepted.filter((p) => fresh.has(p.deviceId)).map((p) => [p.deviceId, p.observed]),
         );
-        for (const chunk of chunkRows(accepted, 4)) {
-          const params: SqlValue[] = [];
-          for (const p of chunk) params.push(p.deviceId, p.facts, p.agentVersion, p.receivedAt);
-          await c.run(
-            `UPDATE devices SET facts = v.column2, agent_version = v.column3, last_report_at = v.column4,
-               last_seen_at = max(coalesce(last_seen_at, ''), v.column4)
-             FROM (VALUES ${placeholders(chunk.length, 4)}) AS v
-             WHERE devices.id = v.column1`,
-            params,
-          );
-        }
         const stale = accepted.filter((p) => !fresh.has(p.deviceId)).map((p) => p.deviceId);
         return { saved: accepted.length, skipped: [...skipped], observedChanged, stale };
       });
