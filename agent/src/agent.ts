@@ -32,7 +32,7 @@ import { collectFacts, DEFAULT_SEARCH_PATH } from './system/facts.ts';
 import { writeFileAtomic } from './system/fs-atomic.ts';
 import { ChildRegistry } from './system/orphans.ts';
 import type { BackoffPolicy } from './transport/backoff.ts';
-import { createBlobFetcher } from './transport/blob-client.ts';
+import { createBlobFetcher, removeStaleParts } from './transport/blob-client.ts';
 import { systemClock, type Clock } from './transport/clock.ts';
 import { DeviceLink, type LinkEvent, type StopOptions } from './transport/device-link.ts';
 import { SecretSet, type Logger } from './transport/logger.ts';
@@ -104,6 +104,8 @@ export class Agent {
     const secrets = o.secrets ?? new SecretSet();
     secrets.add(o.token);
 
+    const stale = await removeStaleParts(path.join(stateDir, 'downloads'), now());
+    if (stale > 0) o.logger.info('removed downloads abandoned for a week', { files: stale });
     const fetchBlob: FetchBlob =
       o.fetchBlob ??
       createBlobFetcher({
