@@ -43,7 +43,7 @@ import { ChildRegistry } from './system/orphans.ts';
 import { resolveManagedPath } from './system/paths.ts';
 import { removeLeftoverTemps } from './system/temp-cleanup.ts';
 import type { BackoffPolicy } from './transport/backoff.ts';
-import { createBlobFetcher } from './transport/blob-client.ts';
+import { createBlobFetcher, removeStaleParts } from './transport/blob-client.ts';
 import { systemClock, type Clock } from './transport/clock.ts';
 import { DeviceLink, type LinkEvent, type StopOptions } from './transport/device-link.ts';
 import { SecretSet, type Logger } from './transport/logger.ts';
@@ -118,6 +118,8 @@ export class Agent {
     const secrets = o.secrets ?? new SecretSet();
     secrets.add(o.token);
 
+    const stale = await removeStaleParts(path.join(stateDir, 'downloads'), now());
+    if (stale > 0) o.logger.info('removed downloads abandoned for a week', { files: stale });
     const fetchBlob: FetchBlob =
       o.fetchBlob ??
       createBlobFetcher({

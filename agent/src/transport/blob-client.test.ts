@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { deviceAuthorization } from '../../../schemas/protocol.ts';
 import { isAgentError } from '../errors.ts';
-import { createBlobFetcher } from './blob-client.ts';
+import { createBlobFetcher, removeStaleParts } from './blob-client.ts';
 
 const body = Buffer.from('#!/bin/sh\necho hello\n');
 const sha = createHash('sha256').update(body).digest('hex');
@@ -204,6 +204,25 @@ describe('createBlobFetcher: resume and outages', () => {
       assert.ok(Date.now() - started < 5_000);
     } finally {
       await srv.close();
+    }
+  });
+});
+
+describe('removeStaleParts', () => {
+  it('removes part files untouched for longer than the age and keeps recent ones', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'deployx-parts-'));
+    try {
+      const old = path.join(dir, `${'a'.repeat(64)}.part`);
+      const fresh = path.join(dir, `${'b'.repeat(64)}.part`);
+      await writeFile(old, 'cancelled long ago');
+      await writeFile(fresh, 'resumes soon');
+      const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3_600_000);
+      await utimes(old, eightDaysAgo, eightDaysAgo);
+      assert.equal(await removeStaleParts(dir, new Date()), 1);
+      assert.deepEqual(await readdir(dir), [path.basename(fresh)]);
+      assert.equal(await removeStaleParts(path.join(dir, 'missing'), new Date()), 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -14,7 +14,7 @@
 //   backoff starts again after an attempt that received bytes. Without a signal, retrying ends
 //   after `giveUpAfterMs` without progress. 401 and other 4xx fail at once with `blob.fetch`.
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { blobPath, deviceAuthorization } from '../../../schemas/protocol.ts';
 import { AgentError, describeError, isAgentError } from '../errors.ts';
@@ -288,4 +288,24 @@ function filePart(file: string): Part {
     bytes: async () => new Uint8Array(await readFile(file).catch(() => Buffer.alloc(0))),
     discard: () => rm(file, { force: true }),
   };
+}
+
+/**
+ * Removes part files not written to for `maxAgeMs` (default 7 days): downloads of jobs that were
+ * cancelled or superseded and will not resume. Run at agent start; returns how many were removed.
+ */
+export async function removeStaleParts(partDir: string, now: Date, maxAgeMs = 7 * 24 * 3_600_000): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(partDir).catch(() => [] as string[])) {
+    if (!name.endsWith('.part')) continue;
+    const file = path.join(partDir, name);
+    const modified = await stat(file).then(
+      (s) => s.mtimeMs,
+      () => undefined,
+    );
+    if (modified === undefined || now.getTime() - modified < maxAgeMs) continue;
+    await rm(file, { force: true });
+    removed++;
+  }
+  return removed;
 }
