@@ -74,7 +74,7 @@
 //   3/3 failed (threshold "100%") → failed; 3 failed + 1 offline → partial; 0 devices → completed
 import type { RolloutPolicy } from '../../../../schemas/kinds.ts';
 import { backoffDelay } from '../../../../schemas/backoff.ts';
-import { parseDuration } from '../../../../schemas/formats.ts';
+import { readDuration } from '../../../../schemas/duration.ts';
 import { RolloutError } from './errors.ts';
 import { compareStrings, planWaves, resolveQuantity, type RolloutDevice, type Wave } from './waves.ts';
 import { isWindowOpen, nextWindowOpening } from './windows.ts';
@@ -421,9 +421,9 @@ function resolveSettings(policy: RolloutPolicy): Settings {
   const retries = policy.retries;
   return {
     retries: typeof retries === 'number' && Number.isInteger(retries) && retries >= 0 ? retries : DEFAULT_RETRIES,
-    pauseMs: (policy.pauseBetweenWaves === undefined ? undefined : parseDuration(policy.pauseBetweenWaves)) ?? 0,
+    pauseMs: (policy.pauseBetweenWaves === undefined ? undefined : readDuration(policy.pauseBetweenWaves)) ?? 0,
     offlineTimeoutMs:
-      (policy.offlineTimeout === undefined ? undefined : parseDuration(policy.offlineTimeout)) ?? DEFAULT_OFFLINE_TIMEOUT_MS,
+      (policy.offlineTimeout === undefined ? undefined : readDuration(policy.offlineTimeout)) ?? DEFAULT_OFFLINE_TIMEOUT_MS,
   };
 }
 
