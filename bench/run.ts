@@ -14,6 +14,7 @@ import { benchConverge } from './converge.bench.ts';
 import { benchDashboard } from './dashboard.bench.ts';
 import { benchFleetLoad } from './fleet-load.bench.ts';
 import { benchPlan } from './plan.bench.ts';
+import { benchReconnectStorm } from './reconnect-storm.bench.ts';
 import type { BenchResult } from './measure.ts';
 
 const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   converge: benchConverge,
   dashboard: benchDashboard,
   'blob-serve': benchBlobServe,
+  'reconnect-storm': benchReconnectStorm,
 };
 
 const SELF = fileURLToPath(import.meta.url);

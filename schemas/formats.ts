@@ -1,29 +1,12 @@
 // Custom string formats of the fleet-repository schemas (`"format": "duration"` etc.), as pure
 // predicates. `createSchemaValidator()` registers them with Ajv; the rollout scheduler and the
-// agent use `parseDuration` directly. Format names are part of the error contract: validation
+// agent use `readDuration` (duration.ts) directly. Format names are part of the error contract: validation
 // maps an Ajv `format` error to an error code by `params.format`.
+
+import { readDuration } from './duration.ts';
 
 /** A string format: a regular expression the whole string must match, or a predicate. */
 export type FormatCheck = RegExp | ((s: string) => boolean);
-
-const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
-const UNIT_MS = [86_400_000, 3_600_000, 60_000, 1_000] as const;
-
-/**
- * Milliseconds of a duration such as `30s`, `5m`, `1h30m` or `7d`: one or more `<digits><unit>`
- * parts with units `d`, `h`, `m`, `s` in that order, each at most once. Returns `undefined` for
- * anything else, for a total of zero, and for totals beyond `Number.MAX_SAFE_INTEGER`.
- */
-export function parseDuration(s: string): number | undefined {
-  const m = DURATION.exec(s);
-  if (m === null) return undefined;
-  let total = 0;
-  for (let i = 0; i < UNIT_MS.length; i++) {
-    const digits = m[i + 1];
-    if (digits !== undefined) total += Number(digits) * UNIT_MS[i]!;
-  }
-  return total > 0 && Number.isSafeInteger(total) ? total : undefined;
-}
 
 /** Format name → check. The names are used verbatim as `format` in the schemas. */
 export const FORMATS = {
@@ -33,8 +16,8 @@ export const FORMATS = {
   'octal-mode': /^[0-7]{3,4}$/,
   /** 64 lowercase hex digits. */
   sha256: /^[0-9a-f]{64}$/,
-  /** See `parseDuration`. */
-  duration: (s: string): boolean => parseDuration(s) !== undefined,
+  /** See duration.ts. */
+  duration: (s: string): boolean => readDuration(s) !== undefined,
   /** `HH:MM`, 24-hour, `00:00`..`23:59`. */
   'clock-time': /^(?:[01]\d|2[0-3]):[0-5]\d$/,
 } as const satisfies Record<string, FormatCheck>;

@@ -1,6 +1,7 @@
 // The server's configuration: command-line options first, then the environment. This is the only
 // module of the reconciler that reads process.env.
 import path from 'node:path';
+import { readDuration } from '../../schemas/duration.ts';
 
 export interface ServerConfig {
   /** A local repository path or an http(s) URL. */
@@ -103,11 +104,7 @@ export class ConfigError extends Error {
   readonly code = 'config.invalid';
 }
 
-/** `30s`, `5m`, `1h` → milliseconds; `0` disables polling. */
+/** A duration (`30s`, `5m`, `1h`) → milliseconds; `0` (or `0s`) disables polling. */
 function parseSeconds(text: string): number | undefined {
-  if (text === '0') return 0;
-  const match = /^(\d+)(ms|s|m|h)$/.exec(text);
-  if (!match) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(match[1]) * unit;
+  return text === '0' ? 0 : readDuration(text, { zero: true });
 }

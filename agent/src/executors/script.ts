@@ -35,7 +35,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultOnInterrupt, type Interpreter, type OnInterrupt, type RunPolicy } from '../../../schemas/kinds.ts';
 import type { ObservedScript, Step } from '../../../schemas/protocol.ts';
-import { parseDuration } from '../core/duration.ts';
+import { readDuration } from '../../../schemas/duration.ts';
 import { AgentError, describeError } from '../errors.ts';
 import { tailUtf8, type ExecResult } from '../system/exec.ts';
 import { sha256Bytes } from '../system/fs-atomic.ts';
@@ -132,7 +132,10 @@ export function decideRun(
       : { run: true };
   }
   if (typeof policy === 'object' && policy !== null && typeof policy.every === 'string') {
-    const interval = parseDuration(policy.every);
+    const interval = readDuration(policy.every);
+    if (interval === undefined) {
+      throw new AgentError('script.run-policy', `run.every ${JSON.stringify(policy.every)} is not a duration: fix the Script in the fleet repository (e.g. 30s, 5m, 1h30m, 7d)`);
+    }
     if (record?.appliedSha256 !== sha256 || record.lastSuccessAt === undefined) return { run: true };
     const due = Date.parse(record.lastSuccessAt) + interval;
     return now.getTime() >= due

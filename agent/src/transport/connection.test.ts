@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { AGENT_NAMESPACE } from '../../../schemas/protocol.ts';
 import { isAgentError } from '../errors.ts';
 import { systemClock } from './clock.ts';
 import { classifyConnectError, Connection, type ConnectionEvent } from './connection.ts';
@@ -79,4 +82,93 @@ describe('Connection', () => {
     });
     await assert.rejects(connection.run(), (error) => isAgentError(error, 'transport.not-enrolled'));
   });
+
+  /** A socket.io server on 127.0.0.1:<port 0> whose /agent handshake is decided by `admit`. */
+  async function startServer(admit: (attempt: number) => Error | undefined): Promise<{ url: string; handshakes: number[]; io: Server }> {
+    const http = createHttpServer();
+    const io = new Server(http, { transports: ['websocket'] });
+    const handshakes: number[] = [];
+    io.of(AGENT_NAMESPACE).use((_socket, next) => {
+      handshakes.push(performance.now());
+      next(admit(handshakes.length));
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    closers.push(async () => {
+      io.disconnectSockets(true);
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+    });
+    return { url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`, handshakes, io };
+  }
+
+  const busy = (retryAfterMs: number): Error => Object.assign(new Error('server.busy'), { data: { code: 'server.busy', retryAfterMs } });
+
+  it('waits exactly the retryAfterMs of a server.busy refusal, however far its own backoff has grown', async () => {
+    // Two busy refusals (300 ms, then 150 ms), then the handshake is served. The agent's own
+    // backoff would wait 20 s or more: a server-given wait replaces it rather than adding to it.
+    const server = await startServer((n) => (n === 1 ? busy(300) : n === 2 ? busy(150) : undefined));
+    const events: ConnectionEvent[] = [];
+    let sessions = 0;
+    const connection = new Connection({
+      server: server.url,
+      credentials: { read: async () => ({ deviceId: 'd', credential: 'secret-credential' }), write: async () => {} },
+      enrollment: { machineId: 'm', facts: async () => ({}) },
+      onSession: () => void sessions++,
+      onEvent: (e) => events.push(e),
+      logger: silentLogger,
+      clock: systemClock,
+      random: () => 0.99,
+      backoff: { baseMs: 20_000, capMs: 60_000, outageCapMs: 60_000 },
+    });
+    const running = connection.run();
+    closers.push(() => connection.stop());
+    const deadline = Date.now() + 5_000;
+    while (sessions === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await connection.stop();
+    await running;
+    assert.deepEqual(
+      events.map((e) => (e.type === 'connect-failed' ? [e.code, e.refused, e.retryInMs] : [e.type])),
+      [
+        ['server.busy', false, 300],
+        ['server.busy', false, 150],
+      ],
+    );
+    assert.equal(sessions, 1, 'served on the third handshake');
+    const [h1, h2, h3] = server.handshakes as [number, number, number];
+    assert.ok(h2 - h1 >= 290, `the second handshake came ${Math.round(h2 - h1)} ms after the first (≥ 300 asked)`);
+    assert.ok(h3 - h2 >= 140 && h3 - h2 < 2_000, `the third came ${Math.round(h3 - h2)} ms after the second (150 asked)`);
+  });
+
+  it('a session that was dropped at once keeps the backoff growing; one that lived long enough starts it over', async () => {
+    // Sessions 1–3 are dropped by the server right away; session 4 lives 400 ms (> stableSessionMs
+    // 200) before the server drops it. random = 1 makes each wait its window's ceiling.
+    const server = await startServer(() => undefined);
+    let accepted = 0;
+    server.io.of(AGENT_NAMESPACE).on('connection', (socket) => {
+      accepted++;
+      if (accepted <= 3) socket.disconnect(true);
+      else if (accepted === 4) setTimeout(() => socket.disconnect(true), 400);
+    });
+    const events: ConnectionEvent[] = [];
+    const connection = new Connection({
+      server: server.url,
+      credentials: { read: async () => ({ deviceId: 'd', credential: 'secret-credential' }), write: async () => {} },
+      enrollment: { machineId: 'm', facts: async () => ({}) },
+      onSession: () => {},
+      onEvent: (e) => events.push(e),
+      logger: silentLogger,
+      clock: systemClock,
+      random: () => 1,
+      backoff: { baseMs: 20, capMs: 1_000 },
+      stableSessionMs: 200,
+    });
+    const running = connection.run();
+    closers.push(() => connection.stop());
+    const deadline = Date.now() + 5_000;
+    while (events.filter((e) => e.type === 'disconnected').length < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await connection.stop();
+    await running;
+    const waits = events.filter((e) => e.type === 'disconnected').map((e) => e.retryInMs);
+    assert.deepEqual(waits.slice(0, 4), [20, 40, 80, 20]);
+  });
 });
+

@@ -9,9 +9,10 @@
 //      simulated devices in one process get 10,000 connections rather than one multiplexed one);
 //   3. on `enrolled` writes the credential (0600, atomically) BEFORE acking it; an enrolling
 //      socket becomes a session only once that is done, so nothing runs without an identity;
-//   4. when the socket ends, waits a full-jitter exponential backoff (backoff.ts) and goes again.
-//      A session that lasted `stableSessionMs` resets the backoff; a server that accepts and
-//      drops at once keeps growing it.
+//   4. when the socket ends, waits and goes again (ReconnectBackoff, schemas/backoff.ts): full
+//      jitter, at most 5 s apart during the first minute of an outage (a server restart) and
+//      growing to 60 s after; a session that lasted `stableSessionMs` starts the count over, a
+//      server that accepts and drops at once keeps it growing.
 //
 // Refusals. The server refuses a handshake in its `io.use` middleware with an Error whose
 // `data.code` (or message) is an `auth.*` code, or a `protocol.*` code for a protocol it cannot
@@ -19,8 +20,9 @@
 //   credential refused, token at hand → re-enroll with the token (same machineId) next time;
 //   credential refused, no token      → run() rejects with `transport.refused` (the CLI exits 3);
 //   token refused                     → keep trying slowly (the operator may fix the token).
-// Any other connect_error (server down, timeout, TLS) is transient: CONNECT_BACKOFF. A
-// `data.retryAfterMs` from the server (overload shedding) is honoured as a minimum wait.
+// Any other connect_error (server down, timeout, TLS) is transient: CONNECT_BACKOFF. A server
+// that cannot serve the handshake yet refuses with `{code: 'server.busy', retryAfterMs}`: that
+// wait (already jittered by the server) is taken as it is, and does not grow the count.
 import { io, type Socket } from 'socket.io-client';
 import type { Facts } from '../../../schemas/facts.ts';
 import {
@@ -34,7 +36,7 @@ import {
 } from '../../../schemas/protocol.ts';
 import { AgentError, describeError, isAgentError } from '../errors.ts';
 import type { Credentials } from '../state/credentials.ts';
-import { Backoff, CONNECT_BACKOFF, REFUSED_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { Backoff, CONNECT_BACKOFF, ReconnectBackoff, REFUSED_BACKOFF, type BackoffPolicy, type ReconnectPolicy } from './backoff.ts';
 import { sleep, type Clock, type ClockTimer } from './clock.ts';
 import { SecretSet, type Logger } from './logger.ts';
 
@@ -78,13 +80,14 @@ export interface ConnectionOptions {
   logger: Logger;
   clock: Clock;
   random?: () => number;
-  backoff?: BackoffPolicy;
+  /** Reconnect waits; fields left out come from CONNECT_BACKOFF. */
+  backoff?: BackoffPolicy & Partial<ReconnectPolicy>;
   refusedBackoff?: BackoffPolicy;
   /** Transport open + namespace CONNECT. Default 20 s. */
   connectTimeoutMs?: number;
   /** An enrolling socket without `enrolled` this long after connecting is dropped. Default 30 s. */
   enrollTimeoutMs?: number;
-  /** Sessions at least this long reset the backoff. Default 10 s. */
+  /** Sessions at least this long reset the backoff. Default CONNECT_BACKOFF's (10 s). */
   stableSessionMs?: number;
   /** The credential and token are added here so logs mask them. */
   secrets?: SecretSet;
@@ -146,13 +149,16 @@ export class Connection {
   /** The server refused the stored credential: enroll with the token until a new one is stored. */
   private credentialRefused = false;
   private known: Credentials | undefined;
-  private readonly backoff: Backoff;
+  private readonly backoff: ReconnectBackoff;
+  private readonly stableSessionMs: number;
   private readonly refusedBackoff: Backoff;
   private readonly url: string;
   private readonly secrets: SecretSet;
 
   constructor(private readonly options: ConnectionOptions) {
-    this.backoff = new Backoff(options.backoff ?? CONNECT_BACKOFF, options.random);
+    const { jitter: _jitter, ...backoff } = { ...CONNECT_BACKOFF, ...options.backoff };
+    this.stableSessionMs = options.stableSessionMs ?? backoff.stableSessionMs;
+    this.backoff = new ReconnectBackoff({ ...backoff, stableSessionMs: this.stableSessionMs }, options.random);
     this.refusedBackoff = new Backoff(options.refusedBackoff ?? REFUSED_BACKOFF, options.random);
     this.url = options.server.replace(/\/+$/, '') + AGENT_NAMESPACE;
     this.secrets = options.secrets ?? new SecretSet();
@@ -193,12 +199,10 @@ export class Connection {
       if (this.stopped) return;
 
       let delay: number;
+      const now = clock.now().getTime();
       if (outcome.kind === 'session') {
-        if (outcome.durationMs >= (this.options.stableSessionMs ?? 10_000)) {
-          this.backoff.reset();
-          this.refusedBackoff.reset();
-        }
-        delay = this.backoff.next();
+        delay = this.backoff.sessionEnded(now);
+        if (outcome.durationMs >= this.stableSessionMs) this.refusedBackoff.reset();
         logger.warn('disconnected', { reason: outcome.reason, retryInMs: delay });
         this.emit({ type: 'disconnected', reason: outcome.reason, retryInMs: delay });
       } else if (outcome.refused) {
@@ -227,7 +231,7 @@ export class Connection {
         });
         this.emit({ type: 'connect-failed', code: outcome.code, refused: true, retryInMs: delay });
       } else {
-        delay = Math.max(this.backoff.next(), outcome.retryAfterMs ?? 0);
+        delay = outcome.retryAfterMs === undefined ? this.backoff.failed(now) : this.backoff.told(now, outcome.retryAfterMs);
         logger.warn('connect failed', { code: outcome.code, reason: outcome.message, retryInMs: delay });
         this.emit({ type: 'connect-failed', code: outcome.code, refused: false, retryInMs: delay });
       }
@@ -306,6 +310,7 @@ export class Connection {
         if (settled || sessionStartedAt !== undefined || identity === undefined || !socket.connected) return;
         if (enrollTimer !== undefined) clock.clearTimeout(enrollTimer);
         sessionStartedAt = clock.now().getTime();
+        this.backoff.connected(sessionStartedAt);
         logger.info('connected', { deviceId: identity.deviceId, auth: built.kind });
         try {
           this.options.onSession({ socket, identity, closed });

@@ -1,17 +1,13 @@
 // Option values shared by `deployx agent` and `deployx simulate`. Pure; a bad value throws a
 // UsageError (exit 2).
+import { readDuration } from '../../../schemas/duration.ts';
 import { UsageError } from '../io.ts';
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `250ms`, `30s`, `5m`, `1h`, `1m30s` → milliseconds. */
+/** A duration flag (`250ms`, `30s`, `1m30s`; schemas/duration.ts) → milliseconds; `0s` allowed. */
 export function parseInterval(option: string, text: string): number {
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
-    throw new UsageError(`--${option}: not a duration (e.g. 500ms, 30s, 5m): ${JSON.stringify(text)}`);
-  }
-  const ms = parts.reduce((sum, [, amount, unit]) => sum + Number(amount) * UNIT_MS[unit!]!, 0);
-  return Math.round(ms);
+  const ms = readDuration(text, { zero: true });
+  if (ms === undefined) throw new UsageError(`--${option}: not a duration (e.g. 500ms, 30s, 5m, 1h30m): ${JSON.stringify(text)}`);
+  return ms;
 }
 
 const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62}[A-Za-z0-9])?$/;

@@ -13,6 +13,7 @@ import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-stor
 import type { Store } from '../../../reconciler/src/edges/store/store.ts';
 import { hashSecret, newSecret } from '../../../reconciler/src/edges/transport/agent-gateway.ts';
 import type { CommandIo } from '../io.ts';
+import { readDuration } from '../../../schemas/duration.ts';
 import { ROLES, type Role } from '../../../schemas/protocol.ts';
 
 const HELP = `usage: deployx token create --name N [--expires 7d] [--max-uses N] [--labels k=v,...] [--device ID] [--data DIR]
@@ -169,13 +170,8 @@ export function parseLabels(text: string): Record<string, string> {
 /** `--expires 7d` → the ISO time that far from `now`; undefined without the option. */
 function expiryFrom(expires: string | undefined, now: Date): string | undefined {
   if (!expires) return undefined;
-  const ms = durationMs(expires);
+  const ms = readDuration(expires);
   if (ms === undefined) throw new Error(`--expires ${expires}: use a duration like 7d, 12h or 30m`);
   return new Date(now.getTime() + ms).toISOString();
 }
 
-function durationMs(text: string): number | undefined {
-  const match = /^(\d+)(m|h|d)$/.exec(text);
-  if (!match) return undefined;
-  return Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'];
-}

@@ -21,7 +21,7 @@
 // profile order; ties by key. Scripts with `run: always` ride along with a job that runs anyway,
 // they never cause one by themselves (otherwise a device could never be converged).
 import type { ObservedResource, Step } from '../../../../schemas/protocol.ts';
-import { parseDuration } from '../../../../schemas/formats.ts';
+import { readDuration } from '../../../../schemas/duration.ts';
 import { versionSatisfies } from '../../../../schemas/version-rule.ts';
 import type { DesiredResource, DesiredState, FileResource, PackageResource, ScriptResource } from '../model.ts';
 
@@ -230,7 +230,7 @@ function isDue(resource: ScriptResource, lastRunAt: string | undefined, ctx: Pla
 
 /** `1h30m` → 5,400,000; undefined for anything that is not a positive duration. */
 export function durationMs(text: string): number | undefined {
-  return parseDuration(text);
+  return readDuration(text);
 }
 
 function isPresent(observed: ObservedResource): boolean {

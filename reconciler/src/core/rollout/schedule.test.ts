@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RolloutPolicy } from '../../../../schemas/kinds.ts';
-import { parseDuration } from '../../../../schemas/formats.ts';
+import { readDuration } from '../../../../schemas/duration.ts';
 import { isRolloutError, type RolloutErrorCode } from './errors.ts';
 import type { RolloutDevice } from './waves.ts';
 import {
@@ -76,7 +76,7 @@ interface Row {
 }
 
 function offset(t0: string, at: string): Date {
-  const ms = at === '0' || at === '0s' ? 0 : parseDuration(at);
+  const ms = at === '0' || at === '0s' ? 0 : readDuration(at);
   assert.ok(ms !== undefined, `bad offset ${at}`);
   return new Date(Date.parse(t0) + ms);
 }

@@ -73,7 +73,8 @@
 //   5/5 succeeded → completed; 4 + 1 failed within threshold → partial; 4 + 1 offline → partial;
 //   3/3 failed (threshold "100%") → failed; 3 failed + 1 offline → partial; 0 devices → completed
 import type { RolloutPolicy } from '../../../../schemas/kinds.ts';
-import { parseDuration } from '../../../../schemas/formats.ts';
+import { backoffDelay } from '../../../../schemas/backoff.ts';
+import { readDuration } from '../../../../schemas/duration.ts';
 import { RolloutError } from './errors.ts';
 import { compareStrings, planWaves, resolveQuantity, type RolloutDevice, type Wave } from './waves.ts';
 import { isWindowOpen, nextWindowOpening } from './windows.ts';
@@ -216,10 +217,7 @@ export function createRollout(input: NewRollout): RolloutState {
  * is clamped; NaN counts as 1 (the longer wait).
  */
 export function retryDelayMs(failures: number, jitter: number): number {
-  const exponent = Math.max(0, failures - 1);
-  const raw = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(exponent, 30));
-  const j = Number.isNaN(jitter) ? 1 : Math.min(1, Math.max(0, jitter));
-  return Math.round(raw * (0.5 + j / 2));
+  return backoffDelay(failures - 1, { baseMs: RETRY_BASE_MS, capMs: RETRY_CAP_MS, jitter: 'equal' }, () => jitter);
 }
 
 /** How many of a wave's `waveSize` devices may run at once under `policy` (at least 1). */
@@ -423,9 +421,9 @@ function resolveSettings(policy: RolloutPolicy): Settings {
   const retries = policy.retries;
   return {
     retries: typeof retries === 'number' && Number.isInteger(retries) && retries >= 0 ? retries : DEFAULT_RETRIES,
-    pauseMs: (policy.pauseBetweenWaves === undefined ? undefined : parseDuration(policy.pauseBetweenWaves)) ?? 0,
+    pauseMs: (policy.pauseBetweenWaves === undefined ? undefined : readDuration(policy.pauseBetweenWaves)) ?? 0,
     offlineTimeoutMs:
-      (policy.offlineTimeout === undefined ? undefined : parseDuration(policy.offlineTimeout)) ?? DEFAULT_OFFLINE_TIMEOUT_MS,
+      (policy.offlineTimeout === undefined ? undefined : readDuration(policy.offlineTimeout)) ?? DEFAULT_OFFLINE_TIMEOUT_MS,
   };
 }
 

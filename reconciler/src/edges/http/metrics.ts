@@ -8,6 +8,7 @@ export async function renderMetrics(deps: AppDeps): Promise<string> {
     for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
   };
   metric('deployx_agents_connected', 'gauge', 'Agents connected to the /agent namespace.', [['', deps.gateway().connectedCount]]);
+  metric('deployx_handshakes_busy_total', 'counter', 'Agent handshakes refused with server.busy (admission limit).', [['', deps.gateway().busyRefusals]]);
   const jobs = await deps.store.countJobsByState();
   metric('deployx_jobs', 'gauge', 'Jobs by state.', Object.entries(jobs).map(([state, n]) => [`{state="${state}"}`, n]));
   const states = new Map<string, number>();

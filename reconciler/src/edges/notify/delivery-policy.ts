@@ -6,6 +6,7 @@
 // cap, 6 attempts) the nominal waits are 1, 2, 4, 8, 16 s: about half a minute of trying, then
 // the event is given up. A `Retry-After` on a 408, 429 or 5xx replaces the backoff for that wait,
 // bounded by `maxRetryAfterMs` so one server cannot hold its queue for hours.
+import { backoffDelay } from '../../../../schemas/backoff.ts';
 
 export interface RetryPolicy {
   baseDelayMs: number;
@@ -28,10 +29,7 @@ export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = {
  *   attempt 3 → 2000..4000 ms;  attempt 8 → 30 000..60 000 ms (capped)
  */
 export function backoffDelayMs(attempt: number, policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>, random: () => number): number {
-  const exponent = Math.min(Math.max(attempt - 1, 0), 30);
-  const nominal = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** exponent);
-  const r = Math.min(Math.max(random(), 0), 1);
-  return Math.round(nominal / 2 + (nominal / 2) * r);
+  return backoffDelay(attempt - 1, { baseMs: policy.baseDelayMs, capMs: policy.maxDelayMs, jitter: 'equal' }, random);
 }
 
 /** Network errors aside, these statuses are worth another attempt; every other non-2xx is final. */

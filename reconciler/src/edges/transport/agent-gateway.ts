@@ -6,6 +6,12 @@
 // re-binds) the device, whose new credential is sent in `enrolled` right after connecting. Any
 // other handshake is refused with `auth.refused` (error data `{ code, reason }`).
 //
+// Admission: at most `handshakes.maxConcurrent` handshakes are checked at once. One beyond that
+// (a reconnect storm after a restart) is refused at once with `{code: 'server.busy',
+// retryAfterMs}` — a wait drawn uniformly from `handshakes.retryAfterMs`, so the refused come
+// back spread out — instead of queuing store reads behind thousands of others until their
+// connect timeout fires. The agent waits exactly that long (agent/src/transport/connection.ts).
+//
 // Reports arrive in bursts; they are buffered for a few milliseconds and written in one batch,
 // and each is acknowledged only after the batch is stored.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -79,6 +85,18 @@ export interface IngestStats {
   totalStoreLatencyMs: number;
 }
 
+/** Handshake admission (see the top of this file). */
+export interface HandshakeAdmission {
+  /** Default 200. */
+  maxConcurrent: number;
+  /** Bounds of the wait a refused handshake is told, in ms. Default [1000, 5000]. */
+  retryAfterMs: readonly [min: number, max: number];
+  /** In [0, 1): the jitter of that wait. Default Math.random. */
+  random?: () => number;
+}
+
+export const DEFAULT_HANDSHAKE_ADMISSION: HandshakeAdmission = { maxConcurrent: 200, retryAfterMs: [1_000, 5_000] };
+
 export class AgentGateway {
   readonly ingest: IngestStats = { reportsStored: 0, maxStoreLatencyMs: 0, totalStoreLatencyMs: 0 };
   readonly #sockets = new Map<string, AgentSocket>();
@@ -92,14 +110,28 @@ export class AgentGateway {
   /** Jobs whose first step started (job:progress), marked running together. */
   #started: Array<{ id: string; deviceId: string }> = [];
   #startedTimer: NodeJS.Timeout | undefined;
+  /** Handshakes being checked now. */
+  #handshaking = 0;
+  /** Handshakes refused with server.busy since start (for /metrics and benchmarks). */
+  busyRefusals = 0;
 
   constructor(
     io: Server,
-    private readonly deps: { store: Store; log: Logger; now: () => Date; hooks: AgentGatewayHooks },
+    private readonly deps: { store: Store; log: Logger; now: () => Date; hooks: AgentGatewayHooks; handshakes?: HandshakeAdmission },
   ) {
     this.#namespace = io.of(AGENT_NAMESPACE) as unknown as AgentNamespace;
+    const admission = deps.handshakes ?? DEFAULT_HANDSHAKE_ADMISSION;
     this.#namespace.use((socket, next) => {
-      this.#authenticate(socket).then(
+      if (this.#handshaking >= admission.maxConcurrent) {
+        this.busyRefusals++;
+        const [min, max] = admission.retryAfterMs;
+        const retryAfterMs = Math.round(min + (admission.random ?? Math.random)() * (max - min));
+        socket.handshake.auth = {};
+        next(Object.assign(new Error('server.busy'), { data: { code: 'server.busy', retryAfterMs } }));
+        return;
+      }
+      this.#handshaking++;
+      this.#authenticate(socket).finally(() => this.#handshaking--).then(
         () => {
           // The handshake lives as long as the socket: keep neither the plaintext credential or
           // enrollment token nor the enrolling machine's facts in it (10,000 sockets' worth).

@@ -1,0 +1,255 @@
+// Reconnect storm: N simulated devices (10 `deployx simulate` processes, the real agent
+// connection code) connected to a `deployx serve` process (real SQLite file, local Git
+// repository); the server is SIGKILLed and started again at once. Measured: from the kill until
+// every device has a session again and has had a report acknowledged; then a commit that changes
+// a tenth of the devices, and how many jobs it created against how many devices it changed
+// (extra jobs would be no-op "drift" jobs from stale observed state).
+//
+// DEPLOYX_BENCH_STORM_AGENTS (default 10000). DEPLOYX_BENCH_STORM_BASE=DIR also runs the same
+// storm with the CLI of another checkout (e.g. `git archive <commit> | tar -x -C DIR`, with
+// node_modules linked), one run after the other, and reports the ratio.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { createEnrollmentToken } from '../cli/src/commands/token.ts';
+import { makeRepo, makeTempDir, removeDir, type FileTree } from '../reconciler/src/edges/git/test-repo.ts';
+import { openSqliteStore } from '../reconciler/src/edges/store/sqlite-store.ts';
+import type { BenchResult } from './measure.ts';
+
+const PROCESSES = 10;
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+/** Devices whose `index` (number within their simulator process) is at most `canary` form group canary. */
+function fleet(version: string, canary: number): FileTree {
+  const canaryIndexes = Array.from({ length: canary }, (_, i) => `"${i + 1}"`).join(', ');
+  return {
+    'fleet.yaml': 'apiVersion: deployx.dev/v1\nkind: Fleet\nmetadata: { name: storm }\nspec: {}\n',
+    'all.yaml': `apiVersion: deployx.dev/v1
+kind: Group
+metadata: { name: all }
+spec:
+  selector:
+    matchFacts: [{ key: labels.storm, operator: In, values: ["1"] }]
+---
+apiVersion: deployx.dev/v1
+kind: Group
+metadata: { name: canary }
+spec:
+  selector:
+    matchFacts: [{ key: labels.index, operator: In, values: [${canaryIndexes}] }]
+---
+apiVersion: deployx.dev/v1
+kind: FileDeployment
+metadata: { name: common }
+spec:
+  path: /etc/storm/common.conf
+  content: "common\\n"
+---
+apiVersion: deployx.dev/v1
+kind: FileDeployment
+metadata: { name: canary-conf }
+spec:
+  path: /etc/storm/canary.conf
+  content: ${JSON.stringify(version)}
+---
+apiVersion: deployx.dev/v1
+kind: Profile
+metadata: { name: base }
+spec:
+  targets: [all]
+  files: [common]
+---
+apiVersion: deployx.dev/v1
+kind: Profile
+metadata: { name: canary }
+spec:
+  targets: [canary]
+  files: [canary-conf]
+`,
+  };
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The server's /metrics as `name{labels}` → value; undefined while it does not answer. */
+async function metrics(url: string): Promise<Map<string, number> | undefined> {
+  try {
+    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    if (!res.ok) return undefined;
+    const out = new Map<string, number>();
+    for (const line of (await res.text()).split('\n')) {
+      if (line.startsWith('#') || line.trim() === '') continue;
+      const at = line.lastIndexOf(' ');
+      out.set(line.slice(0, at), Number(line.slice(at + 1)));
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+function sumOf(m: Map<string, number>, prefix: string): number {
+  let n = 0;
+  for (const [k, v] of m) if (k.startsWith(prefix)) n += v;
+  return n;
+}
+
+interface SimStats {
+  connected: number;
+  reportsAcked: number;
+  sessions: number;
+}
+
+async function storm(agents: number, cli: string, label: string): Promise<{ result: BenchResult; jobs: BenchResult }> {
+  const perProcess = agents / PROCESSES;
+  const canary = Math.max(1, perProcess / 10);
+  const dir = await makeTempDir('deployx-bench-storm-');
+  const children: ChildProcess[] = [];
+  let server: ChildProcess | undefined;
+  const serverLog = createWriteStream(path.join(dir, 'server.log'));
+  try {
+    const repo = await makeRepo(path.join(dir, 'repo'), fleet('v1\n', canary));
+    const dataDir = path.join(dir, 'server');
+    const store = await openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') }).catch(async () => {
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(dataDir, { recursive: true });
+      return openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
+    });
+    const { token } = await createEnrollmentToken(store, { name: 'storm' });
+    await store.close();
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const startServer = (): ChildProcess => {
+      const child = spawn(process.execPath, [cli, 'serve', '--repo', path.join(dir, 'repo'), '--data', dataDir, '--port', String(port), '--host', '127.0.0.1', '--poll', '1s'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, DEPLOYX_LOG_LEVEL: 'warn' },
+      });
+      child.stdout!.pipe(serverLog, { end: false });
+      child.stderr!.pipe(serverLog, { end: false });
+      return child;
+    };
+    server = startServer();
+    await until('the server', async () => (await metrics(url)) !== undefined, 60_000);
+
+    const stats: SimStats[] = Array.from({ length: PROCESSES }, () => ({ connected: 0, reportsAcked: 0, sessions: 0 }));
+    for (let p = 0; p < PROCESSES; p++) {
+      const child = spawn(
+        process.execPath,
+        [cli, 'simulate', '--server', url, '--agents', String(perProcess), '--token', token, '--prefix', `s${p}`, '--labels', 'storm=1', '--heartbeat', '1h', '--state', path.join(dir, `sim-${p}`), '--stats-every', '200ms', '--batch', '100'],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      children.push(child);
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (!line.includes('"simulator stats"')) return;
+        try {
+          const s = JSON.parse(line) as SimStats;
+          stats[p] = { connected: s.connected, reportsAcked: s.reportsAcked, sessions: s.sessions };
+        } catch {
+          // not a stats line
+        }
+      });
+    }
+    const total = (key: keyof SimStats) => stats.reduce((n, s) => n + s[key], 0);
+    const inSync = async () => ((await metrics(url))?.get('deployx_devices{state="in_sync"}') ?? 0) >= agents;
+    await until(`${agents} devices connected and in sync`, async () => total('connected') >= agents && (await inSync()), 900_000);
+
+    // The storm.
+    const reportsBefore = total('reportsAcked');
+    const killed = performance.now();
+    server.kill('SIGKILL');
+    await new Promise((r) => (server!.exitCode !== null || server!.signalCode !== null ? r(null) : server!.once('exit', r)));
+    await until('every device to notice', () => total('connected') === 0, 60_000);
+    server = startServer();
+    let upMs = NaN;
+    let connectedMs = NaN;
+    await until(
+      `${agents} devices reconnected and reported`,
+      async () => {
+        if (Number.isNaN(upMs) && (await metrics(url)) !== undefined) upMs = performance.now() - killed;
+        if (Number.isNaN(connectedMs) && total('connected') >= agents) connectedMs = performance.now() - killed;
+        return total('connected') >= agents && total('reportsAcked') - reportsBefore >= agents;
+      },
+      300_000,
+    );
+    const reportedMs = performance.now() - killed;
+    const after = await metrics(url);
+    const busy = after?.get('deployx_handshakes_busy_total');
+
+    // A commit right after: only the canary devices change.
+    await until('every device in sync after the storm', inSync, 300_000);
+    const jobsBefore = sumOf((await metrics(url))!, 'deployx_jobs{');
+    await repo.commit(fleet('v2\n', canary), 'canary v2'); // the server polls every second
+    const changed = canary * PROCESSES;
+    let jobsAfter = jobsBefore;
+    await until(
+      'the commit converged',
+      async () => {
+        const m = await metrics(url);
+        if (!m) return false;
+        jobsAfter = sumOf(m, 'deployx_jobs{');
+        const active = ['pending', 'dispatched', 'running'].reduce((n, s) => n + (m.get(`deployx_jobs{state="${s}"}`) ?? 0), 0);
+        return jobsAfter - jobsBefore >= changed && active === 0 && (m.get('deployx_devices{state="in_sync"}') ?? 0) >= agents;
+      },
+      300_000,
+    );
+    const created = jobsAfter - jobsBefore;
+    return {
+      result: {
+        name: `reconnect storm after a server SIGKILL, ${agents.toLocaleString('en')} devices (${label})`,
+        value: reportedMs,
+        unit: 'ms',
+        target: agents >= 10_000 ? 'all reported ≤ 15000 ms' : 'recorded',
+        detail: `server answering ${upMs.toFixed(0)} ms after the kill, all connected ${connectedMs.toFixed(0)} ms, all reported ${reportedMs.toFixed(0)} ms (${(reportedMs - upMs).toFixed(0)} ms after the server answered); sessions ${total('sessions')}${busy === undefined ? '' : `, server.busy refusals ${busy}`}`,
+      },
+      jobs: {
+        name: `jobs created by a commit right after the storm, ${agents.toLocaleString('en')} devices (${label})`,
+        value: created,
+        unit: 'jobs',
+        target: `= ${changed} devices changed`,
+        detail: `${created} jobs for ${changed} changed devices (${created - changed} extra)`,
+      },
+    };
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
+    if (server && server.exitCode === null && server.signalCode === null) {
+      server.kill('SIGTERM');
+      await new Promise((r) => server!.once('exit', r));
+    }
+    serverLog.end();
+    await removeDir(dir);
+  }
+}
+
+export async function benchReconnectStorm(): Promise<BenchResult[]> {
+  const agents = Number(process.env.DEPLOYX_BENCH_STORM_AGENTS ?? 10_000);
+  const results: BenchResult[] = [];
+  const base = process.env.DEPLOYX_BENCH_STORM_BASE;
+  let before: BenchResult | undefined;
+  if (base) {
+    const old = await storm(agents, path.join(base, 'cli/bin/deployx.js'), `before: ${path.basename(base)}`);
+    before = old.result;
+    results.push(old.result, old.jobs);
+  }
+  const now = await storm(agents, path.join(ROOT, 'cli/bin/deployx.js'), 'this tree');
+  if (before) now.result.detail += `; ${(before.value / now.result.value).toFixed(2)}× faster than before`;
+  results.push(now.result, now.jobs);
+  return results;
+}

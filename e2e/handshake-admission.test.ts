@@ -1,0 +1,89 @@
+// A reconnect storm against the real gateway: the /agent handshake admission (agent-gateway.ts)
+// refuses what it cannot serve yet with server.busy + retryAfterMs, and real agent connections
+// (agent/src/transport/connection.ts) come back after that wait until every one has a session.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { Server } from 'socket.io';
+import { systemClock } from '../agent/src/transport/clock.ts';
+import { Connection, type ConnectionEvent } from '../agent/src/transport/connection.ts';
+import { silentLogger as silentAgentLogger } from '../agent/src/transport/logger.ts';
+import { silentLogger } from '../reconciler/src/edges/log.ts';
+import { openSqliteStore } from '../reconciler/src/edges/store/sqlite-store.ts';
+import { AgentGateway, hashSecret } from '../reconciler/src/edges/transport/agent-gateway.ts';
+
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+test('a handshake storm beyond the admission limit is told server.busy with a jittered retryAfterMs, and every agent gets in', async () => {
+  const DEVICES = 40;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'deployx-admission-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const store = await openSqliteStore({ file: path.join(dir, 'deployx.db') });
+  cleanups.push(() => store.close());
+  const now = new Date().toISOString();
+  for (let i = 0; i < DEVICES; i++) {
+    await store.enrollDevice({ id: `d${i}`, machineId: `m${i}`, labels: {}, facts: {}, credentialHash: hashSecret(`cred-${i}`), now });
+  }
+
+  const http = createServer();
+  const io = new Server(http, { transports: ['websocket'] });
+  const gateway = new AgentGateway(io, {
+    store,
+    log: silentLogger,
+    now: () => new Date(),
+    hooks: { connected: () => {}, disconnected: () => {}, reported: () => {}, resulted: async () => {}, declaredDeviceFor: () => undefined },
+    handshakes: { maxConcurrent: 2, retryAfterMs: [200, 600] },
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    await gateway.close();
+    io.disconnectSockets(true);
+    await new Promise<void>((resolve) => io.close(() => resolve()));
+  });
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+
+  const events: ConnectionEvent[] = [];
+  const connected = new Set<string>();
+  const connections = Array.from({ length: DEVICES }, (_, i) => {
+    const connection = new Connection({
+      server: url,
+      credentials: { read: async () => ({ deviceId: `d${i}`, credential: `cred-${i}` }), write: async () => {} },
+      enrollment: { machineId: `m${i}`, facts: async () => ({}) },
+      onSession: (session) => connected.add(session.identity.deviceId),
+      onEvent: (e) => events.push(e),
+      logger: silentAgentLogger,
+      clock: systemClock,
+      // The agent's own backoff would wait 30 s or more: only the server's retryAfterMs brings
+      // the refused back within the deadline below.
+      backoff: { baseMs: 30_000, capMs: 60_000, outageCapMs: 60_000, minMs: 30_000 },
+    });
+    void connection.run();
+    cleanups.push(() => connection.stop());
+    return connection;
+  });
+  const deadline = Date.now() + 15_000;
+  while (connected.size < DEVICES && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+
+  const busy = events.filter((e) => e.type === 'connect-failed' && e.code === 'server.busy');
+  assert.ok(busy.length > 0, 'some handshakes were refused as busy');
+  assert.equal(gateway.busyRefusals, busy.length, 'the gateway counted what the agents saw');
+  for (const e of busy) {
+    assert.ok(e.type === 'connect-failed' && !e.refused && e.retryInMs >= 200 && e.retryInMs <= 600, `waited ${JSON.stringify(e)}`);
+  }
+  assert.ok(new Set(busy.map((e) => (e.type === 'connect-failed' ? e.retryInMs : 0))).size > 1, 'the waits are jittered');
+  assert.deepEqual(
+    events.filter((e) => e.type === 'connect-failed' && e.code !== 'server.busy'),
+    [],
+    'nothing else went wrong',
+  );
+  assert.equal(connected.size, DEVICES, 'every agent got a session');
+  assert.equal(gateway.connectedCount, DEVICES);
+  await Promise.all(connections.map((c) => c.stop()));
+});
