@@ -26,6 +26,7 @@ import type { RolloutDevice } from '../core/rollout/waves.ts';
 import { validateRevision } from '../core/validate/validate-revision.ts';
 import { normaliseMac } from '../core/validate/semantic-check.ts';
 import { sha256Hex } from '../core/sha256.ts';
+import { jobBudgetMs } from '../core/device-pass/job-budget.ts';
 import type { GitSource } from '../edges/git/git-source.ts';
 import { loadRevision } from '../edges/git/load-revision.ts';
 import { ContentHasher } from '../edges/git/content-hasher.ts';
@@ -53,6 +54,7 @@ export interface DeviceStatus {
 }
 
 const SOURCE_KEY = 'source';
+const LOST_REASON = 'lost: the agent does not hold this job (its state was wiped or replaced); a fresh job is planned';
 const RETRY_DELAYS_MS = [5_000, 20_000];
 
 export interface ReconcilerDeps {
@@ -63,6 +65,8 @@ export interface ReconcilerDeps {
   log: Logger;
   now: () => Date;
   jobAckTimeoutMs: number;
+  /** Added to a running job's step budget (core/device-pass/job-budget.ts) before its device is asked about it. Default 60 s. */
+  jobGraceMs?: number;
   blobs: BlobIndex;
   /** Fired after state a dashboard shows changed. */
   onEvent?: (event: ReconcilerEvent) => void;
@@ -94,6 +98,15 @@ export class Reconciler {
   readonly #failures = new Map<string, { stepsHash: string; count: number; lastAt: number }>();
   /** Jobs being sent right now (waiting for the agent's ack). */
   readonly #inFlight = new Set<string>();
+  /** When each connected device's current connection began (epoch ms): jobs sent before it may be lost. */
+  readonly #connectedAt = new Map<string, number>();
+  /** Devices that connected and have not been asked yet which of their open jobs they hold. */
+  readonly #askOnConnect = new Set<string>();
+  /** Job id → when its device was last asked about it (epoch ms): one question per grace. */
+  readonly #askedAt = new Map<string, number>();
+  /** Jobs their devices said they do not hold, written together. */
+  #lost: Array<{ id: string; deviceId: string; before: string; rolloutId: string | undefined }> = [];
+  #lostTimer: NodeJS.Timeout | undefined;
   /** Fingerprint of the desired state each device was last planned against. */
   readonly #desiredPrints = new Map<string, string>();
   /**
@@ -192,15 +205,24 @@ export class Reconciler {
     this.#desiredPrints.delete(deviceId);
     this.#factKeys.delete(deviceId);
     this.#failures.delete(deviceId);
+    this.#connectedAt.delete(deviceId);
+    this.#askOnConnect.delete(deviceId);
   }
 
-  /** The device's agent connected: its rollouts learn it is online; what waits for it goes out. */
+  /**
+   * The device's agent connected: its rollouts learn it is online; what waits for it goes out, and
+   * its pass asks it which of the jobs sent on an earlier connection it still holds.
+   */
   deviceConnected(deviceId: string): void {
+    this.#connectedAt.set(deviceId, this.deps.now().getTime());
+    this.#askOnConnect.add(deviceId);
     this.rollouts.deviceOnline(deviceId, true);
     this.enqueueDevice(deviceId);
   }
 
   deviceDisconnected(deviceId: string): void {
+    this.#connectedAt.delete(deviceId);
+    this.#askOnConnect.delete(deviceId);
     this.rollouts.deviceOnline(deviceId, false);
   }
 
@@ -210,6 +232,7 @@ export class Reconciler {
   }
 
   stop(): void {
+    clearTimeout(this.#lostTimer);
     this.queue.stop();
     this.#devices.stop();
     this.rollouts.stop();
@@ -432,21 +455,29 @@ export class Reconciler {
         this.#setStatus(id, { state: 'converging', reason: `job ${first.id} ${first.state}`, pendingSteps: first.steps.length, reportedDrift: 0 });
         toDispatch.push(...openJobs.filter((job) => this.#needsDispatch(job, now)));
         // A dispatched job whose ack is not overdue yet: look again when it is (after a restart
-        // nothing else would).
+        // nothing else would) — also while it is being sent again, whose outcome may be lost.
         for (const job of openJobs) {
-          if (job.state === 'dispatched' && job.dispatchedAt !== undefined && !this.#inFlight.has(job.id)) {
+          if (job.state === 'dispatched' && job.dispatchedAt !== undefined) {
             const overdue = Date.parse(job.dispatchedAt) + this.deps.jobAckTimeoutMs - now.getTime();
             if (overdue > 0) this.#devices.addAfter(id, overdue);
           }
         }
+        const ask = this.#jobsToAsk(id, openJobs, now);
+        if (ask.length > 0) void this.#askHeld(id, ask);
         continue;
       }
+      this.#askOnConnect.delete(id);
       const desired = this.desiredFor(device)!;
       this.#desiredPrints.set(id, desired.fingerprint);
       this.#factKeys.set(id, this.#factKey(device.facts));
       this.memberships.set(id, { groups: desired.groups, profiles: desired.profiles.map((p) => p.name) });
       const snapshot = observed.get(id);
-      const plan = planDevice(desired, snapshot?.resources, inventory.get(id) ?? [], { now });
+      const applied = inventory.get(id) ?? [];
+      // The agent reported, but none of what DeployX applied: its state was wiped. Files and
+      // packages are applied again (their executors observe first; the job's result restores the
+      // agent's record); scripts are not re-run on a guess. Never "in sync" while so.
+      const vanished = snapshot?.reportedAt !== undefined && snapshot.resources.length === 0 && applied.length > 0;
+      const plan = planDevice(desired, snapshot?.resources, vanished ? applied.filter((e) => e.resource.type === 'script') : applied, { now });
       if (plan.nextRunAt !== undefined) this.#devices.addAfter(id, Date.parse(plan.nextRunAt) - now.getTime());
       if (plan.forget.length > 0) forgets.push({ deviceId: id, upserts: [], deletes: plan.forget });
       const reportedDrift = plan.changes.filter((c) => c.reportOnly).length;
@@ -454,6 +485,15 @@ export class Reconciler {
       if (gate.kind === 'run' && gate.revision === this.#publishing) {
         // Planned against the revision still served: the rollout's change is not in this plan.
         gate = { kind: 'hold', rolloutId: gate.rolloutId, state: 'converging', reason: `rollout ${gate.rolloutId} starting with revision ${gate.revision}` };
+      }
+      if (plan.steps.length === 0 && vanished) {
+        this.#setStatus(id, {
+          state: 'unknown',
+          reason: `observed state vanished: the agent reports none of the ${applied.length} resources DeployX applied (state dir wiped?); check the device`,
+          pendingSteps: 0,
+          reportedDrift: 0,
+        });
+        continue;
       }
       if (plan.steps.length === 0) {
         // A device its rollout started that needs nothing has succeeded (e.g. a revert it never got).
@@ -499,6 +539,79 @@ export class Reconciler {
     void this.#dispatch(toDispatch.filter((job) => !this.#inFlight.has(job.id))).catch((error: unknown) =>
       this.deps.log.error('dispatch failed', { error }),
     );
+  }
+
+  /**
+   * Open jobs to ask the device about (`jobs:held`): after it (re)connected, those sent on an
+   * earlier connection; and a running job silent past its steps' budget plus the grace, at most
+   * once per grace. Arms the pass that asks about a running job when it falls due.
+   */
+  #jobsToAsk(deviceId: string, openJobs: readonly JobRecord[], now: Date): JobRecord[] {
+    const connectedAt = this.#connectedAt.get(deviceId);
+    if (connectedAt === undefined) return []; // offline: asked when it connects
+    const grace = this.deps.jobGraceMs ?? 60_000;
+    const onConnect = this.#askOnConnect.delete(deviceId);
+    const ask: JobRecord[] = [];
+    for (const job of openJobs) {
+      if (job.state !== 'dispatched' && job.state !== 'running') continue;
+      const sentAt = job.dispatchedAt === undefined ? undefined : Date.parse(job.dispatchedAt);
+      if (onConnect && sentAt !== undefined && sentAt < connectedAt) {
+        ask.push(job);
+        continue;
+      }
+      if (job.state !== 'running') continue;
+      const silentSince = Date.parse(job.startedAt ?? job.dispatchedAt ?? job.createdAt);
+      const due = Math.max(silentSince + jobBudgetMs(job.steps) + grace, (this.#askedAt.get(job.id) ?? 0) + grace);
+      if (now.getTime() >= due) ask.push(job);
+      else this.#devices.addAfter(deviceId, due - now.getTime());
+    }
+    return ask;
+  }
+
+  /**
+   * Asks the device which of `jobs` it holds. Jobs it does not hold (`unknown`) are marked lost
+   * (batched) and its pass plans again, which makes a fresh job; no answer changes nothing.
+   */
+  async #askHeld(deviceId: string, jobs: readonly JobRecord[]): Promise<void> {
+    const asked = this.deps.now().getTime();
+    const before = new Date(this.#connectedAt.get(deviceId) ?? asked).toISOString();
+    for (const job of jobs) this.#askedAt.set(job.id, asked);
+    const held = await this.deps.gateway().askHeld(deviceId, jobs.map((j) => ({ jobId: j.id, idempotencyKey: j.idempotencyKey })), this.deps.jobAckTimeoutMs);
+    if (held === undefined) {
+      if (jobs.some((j) => j.state === 'running')) this.#devices.addAfter(deviceId, this.deps.jobGraceMs ?? 60_000);
+      return;
+    }
+    for (const job of jobs) {
+      if (held.get(job.id) !== 'unknown') continue;
+      this.#lost.push({ id: job.id, deviceId, before, rolloutId: job.rolloutId });
+    }
+    if (this.#lost.length >= 500) void this.#flushLost();
+    else if (this.#lost.length > 0) this.#lostTimer ??= setTimeout(() => void this.#flushLost(), 20);
+  }
+
+  async #flushLost(): Promise<void> {
+    clearTimeout(this.#lostTimer);
+    this.#lostTimer = undefined;
+    const batch = this.#lost;
+    this.#lost = [];
+    if (batch.length === 0) return;
+    let moved: Set<string>;
+    try {
+      moved = new Set(await this.deps.store.markJobsLost(batch, LOST_REASON, this.deps.now().toISOString()));
+    } catch (error) {
+      // Asked again: the devices' next passes (and connections) ask once more.
+      this.deps.log.error('recording lost jobs failed; will ask again', { jobs: batch.length, error });
+      for (const { deviceId } of batch) this.#devices.addAfter(deviceId, this.deps.jobGraceMs ?? 60_000);
+      return;
+    }
+    for (const job of batch) {
+      this.#askedAt.delete(job.id);
+      if (!moved.has(job.id)) continue;
+      this.deps.log.warn('job lost: the device does not hold it; planning a fresh one', { device: job.deviceId, job: job.id });
+      if (job.rolloutId !== undefined) this.rollouts.jobLost(job.rolloutId, job.deviceId, job.id);
+      this.deps.onEvent?.({ type: 'job', deviceId: job.deviceId, jobId: job.id, state: 'failed' });
+      this.enqueueDevice(job.deviceId);
+    }
   }
 
   /** A pending job goes out; a dispatched one is re-sent when its ack is overdue. */
@@ -571,6 +684,9 @@ export class Reconciler {
       const job = jobs[i]!;
       if (outcome === 'acked') {
         acked.push(job.id);
+        // A pass that ran while this was on its way skipped the job: look at it again when a
+        // missing start would be overdue.
+        this.#devices.addAfter(job.deviceId, this.deps.jobAckTimeoutMs);
         this.deps.onEvent?.({ type: 'job', deviceId: job.deviceId, jobId: job.id, state: 'dispatched' });
       } else if (outcome === 'timeout' || outcome === 'refused') {
         this.deps.log.warn('job not acknowledged; will re-send', { device: job.deviceId, job: job.id, outcome });
@@ -612,6 +728,7 @@ export class Reconciler {
         }
       }
       changes.push({ deviceId, upserts, deletes });
+      this.#askedAt.delete(job.id);
       const stepsHash = job.idempotencyKey.split(':').at(-2) ?? '';
       const previous = this.#failures.get(deviceId);
       if (result.status === 'succeeded') this.#failures.delete(deviceId);

@@ -220,6 +220,8 @@ export interface JobRecord extends NewJob {
   attempts: number;
   /** The agent's result, verbatim. */
   result?: JobResult;
+  /** Why the server ended the job without a result (e.g. the device no longer held it). */
+  reason?: string;
 }
 
 export interface CreateJobsResult {
@@ -550,6 +552,13 @@ export interface Store {
   openJobsMany(deviceIds: string[]): Promise<Map<string, JobRecord[]>>;
   /** Every state, zero when none. */
   countJobsByState(): Promise<Record<JobState, number>>;
+  /**
+   * Jobs their device says it does not hold → `failed` with `reason`, each only when it is that
+   * device's, still dispatched or running without a result, and was dispatched before its
+   * `before` (when the connection that answered began: a job sent on it is held). Returns the
+   * ids that moved. A result that arrives later still wins (as for cancelled and timed-out jobs).
+   */
+  markJobsLost(jobs: ReadonlyArray<{ id: string; deviceId: string; before: IsoTime }>, reason: string, now: IsoTime): Promise<string[]>;
   /** Non-final jobs → cancelled. Returns the ids that moved. */
   cancelJobs(ids: string[], now?: IsoTime): Promise<string[]>;
   /** The newest job of each device created for the rollout; devices without one are absent. */
