@@ -32,7 +32,7 @@ import { loadRevision } from '../edges/git/load-revision.ts';
 import { ContentHasher } from '../edges/git/content-hasher.ts';
 import { ParseCache } from '../edges/git/parse-cache.ts';
 import type { Logger } from '../edges/log.ts';
-import type { DeviceRecord, InventoryEntry, JobRecord, RevisionRecord, Store } from '../edges/store/store.ts';
+import type { DeviceOutcomeInput, DeviceRecord, InventoryEntry, JobRecord, RevisionRecord, Store } from '../edges/store/store.ts';
 import type { AgentGateway, StoredReport } from '../edges/transport/agent-gateway.ts';
 import { BlobIndex } from './blob-index.ts';
 import { createEvent, issueRefs } from '../edges/notify/events.ts';
@@ -51,6 +51,10 @@ export interface DeviceStatus {
   reportedDrift: number;
   reason: string;
   updatedAt: string;
+  /** Revision of the device's last succeeded job. */
+  lastAppliedRevision?: string;
+  /** Revision of its last job that finished otherwise. */
+  lastAttemptedRevision?: string;
 }
 
 const SOURCE_KEY = 'source';
@@ -94,8 +98,13 @@ export class Reconciler {
   readonly queue: WorkQueue;
   readonly rollouts: RolloutDriver;
   readonly #devices: BatchQueue;
-  /** Consecutive failures per device of the same steps (hash), for the retry backoff. */
+  /**
+   * Consecutive failures per device of the same steps (hash), for the retry backoff: a cache of
+   * the store's `device_status` rows, loaded at start and written with every result.
+   */
   readonly #failures = new Map<string, { stepsHash: string; count: number; lastAt: number }>();
+  /** Statuses this pass changed, written to the store before the pass ends. */
+  #changedStatuses = new Map<string, DeviceStatus>();
   /** Jobs being sent right now (waiting for the agent's ack). */
   readonly #inFlight = new Set<string>();
   /** When each connected device's current connection began (epoch ms): jobs sent before it may be lost. */
@@ -115,6 +124,7 @@ export class Reconciler {
    */
   readonly #factKeys = new Map<string, string>();
   #factPaths: string[][] = [];
+  /** Each device's status: a cache of the store's `device_status`, loaded at start, written by every pass. */
   readonly statuses = new Map<string, DeviceStatus>();
   /** Groups and profiles of each device at the accepted revision, as its last pass compiled them. */
   readonly memberships = new Map<string, { groups: string[]; profiles: string[] }>();
@@ -170,6 +180,19 @@ export class Reconciler {
    * last accepted revision is served until the source says more.
    */
   async start(): Promise<void> {
+    for (const row of await this.deps.store.listDeviceStatuses()) {
+      this.statuses.set(row.deviceId, {
+        state: row.state,
+        revision: row.revision,
+        pendingSteps: row.pendingSteps,
+        reportedDrift: row.reportedDrift,
+        reason: row.reason,
+        updatedAt: row.updatedAt,
+        ...(row.lastAppliedRevision === undefined ? {} : { lastAppliedRevision: row.lastAppliedRevision }),
+        ...(row.lastAttemptedRevision === undefined ? {} : { lastAttemptedRevision: row.lastAttemptedRevision }),
+      });
+      if (row.failure) this.#failures.set(row.deviceId, { stepsHash: row.failure.stepsHash, count: row.failure.count, lastAt: Date.parse(row.failure.at) });
+    }
     await this.rollouts.load();
     this.queue.add(SOURCE_KEY);
   }
@@ -525,6 +548,7 @@ export class Reconciler {
     }
     if (converged.length > 0) this.rollouts.converged(converged);
     if (forgets.length > 0) await store.applyInventoryMany(forgets);
+    await this.#saveStatuses();
     if (created.length > 0) {
       const { created: inserted } = await store.createJobs(created);
       const fresh = new Set(inserted);
@@ -713,6 +737,7 @@ export class Reconciler {
     const now = this.deps.now();
     const changes = [];
     const forRollouts: Array<{ rolloutId: string; deviceId: string; succeeded: boolean }> = [];
+    const outcomes: DeviceOutcomeInput[] = [];
     for (const { deviceId, result, job } of results) {
       const upserts = [];
       const deletes: string[] = [];
@@ -731,23 +756,70 @@ export class Reconciler {
       this.#askedAt.delete(job.id);
       const stepsHash = job.idempotencyKey.split(':').at(-2) ?? '';
       const previous = this.#failures.get(deviceId);
-      if (result.status === 'succeeded') this.#failures.delete(deviceId);
-      else if (job.rolloutId === undefined) this.#failures.set(deviceId, { stepsHash, count: previous?.stepsHash === stepsHash ? previous.count + 1 : 1, lastAt: now.getTime() });
+      const succeeded = result.status === 'succeeded';
+      let failure: DeviceOutcomeInput['failure'];
+      if (succeeded) {
+        this.#failures.delete(deviceId);
+        failure = null;
+      } else if (job.rolloutId === undefined) {
+        const count = previous?.stepsHash === stepsHash ? previous.count + 1 : 1;
+        this.#failures.set(deviceId, { stepsHash, count, lastAt: now.getTime() });
+        failure = { stepsHash, count, at: now.toISOString() };
+      }
+      outcomes.push({ deviceId, revision: job.revision, succeeded, ...(failure === undefined ? {} : { failure }) });
+      const status = this.statuses.get(deviceId);
+      if (status) {
+        if (succeeded) status.lastAppliedRevision = job.revision;
+        else status.lastAttemptedRevision = job.revision;
+      }
       if (job.rolloutId !== undefined) forRollouts.push({ rolloutId: job.rolloutId, deviceId, succeeded: result.status === 'succeeded' });
       this.deps.onEvent?.({ type: 'job', deviceId, jobId: job.id, state: result.status });
     }
-    await this.deps.store.applyInventoryMany(changes);
+    await Promise.all([this.deps.store.applyInventoryMany(changes), this.deps.store.recordDeviceOutcomes(outcomes, now.toISOString())]);
     this.rollouts.resulted(forRollouts);
     for (const { deviceId } of results) this.enqueueDevice(deviceId);
   }
 
-  #setStatus(deviceId: string, status: Omit<DeviceStatus, 'updatedAt' | 'revision'>): void {
-    const full: DeviceStatus = { ...status, revision: this.#model?.revision, updatedAt: this.deps.now().toISOString() };
+  #setStatus(deviceId: string, status: Omit<DeviceStatus, 'updatedAt' | 'revision' | 'lastAppliedRevision' | 'lastAttemptedRevision'>): void {
     const previous = this.statuses.get(deviceId);
+    const full: DeviceStatus = {
+      ...status,
+      revision: this.#model?.revision,
+      updatedAt: this.deps.now().toISOString(),
+      ...(previous?.lastAppliedRevision === undefined ? {} : { lastAppliedRevision: previous.lastAppliedRevision }),
+      ...(previous?.lastAttemptedRevision === undefined ? {} : { lastAttemptedRevision: previous.lastAttemptedRevision }),
+    };
     this.statuses.set(deviceId, full);
+    if (
+      previous?.state !== full.state ||
+      previous.reason !== full.reason ||
+      previous.pendingSteps !== full.pendingSteps ||
+      previous.reportedDrift !== full.reportedDrift ||
+      previous.revision !== full.revision
+    ) {
+      this.#changedStatuses.set(deviceId, full);
+    }
     if (previous?.state !== full.state || previous.reason !== full.reason) {
       this.deps.onEvent?.({ type: 'device', deviceId, status: full });
     }
+  }
+
+  /** Writes the statuses this pass changed (one batch): the store, not this cache, is the truth. */
+  async #saveStatuses(): Promise<void> {
+    if (this.#changedStatuses.size === 0) return;
+    const changed = this.#changedStatuses;
+    this.#changedStatuses = new Map();
+    await this.deps.store.saveDeviceStatuses(
+      [...changed].map(([deviceId, s]) => ({
+        deviceId,
+        state: s.state,
+        reason: s.reason,
+        ...(s.revision === undefined ? {} : { revision: s.revision }),
+        pendingSteps: s.pendingSteps,
+        reportedDrift: s.reportedDrift,
+        updatedAt: s.updatedAt,
+      })),
+    );
   }
 }
 

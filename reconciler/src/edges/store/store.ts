@@ -257,6 +257,46 @@ export interface ListJobsQuery {
   before?: string;
 }
 
+// ---- device status (the loop's decisions) ----
+
+export type DeviceStatusState = 'in_sync' | 'drifted' | 'converging' | 'failed' | 'unknown';
+
+/** What a device pass decided about a device, as the dashboard shows it. */
+export interface DeviceStatusInput {
+  deviceId: string;
+  state: DeviceStatusState;
+  reason: string;
+  /** The revision served when it was decided. */
+  revision?: string;
+  pendingSteps: number;
+  reportedDrift: number;
+  updatedAt: IsoTime;
+}
+
+/** Consecutive failures of the same steps (their hash), for the loop's retry backoff. */
+export interface FailureHistory {
+  stepsHash: string;
+  count: number;
+  at: IsoTime;
+}
+
+/** A finished job of the loop (first delivery of its result), for the device's conditions. */
+export interface DeviceOutcomeInput {
+  deviceId: string;
+  revision: string;
+  succeeded: boolean;
+  /** The retry history after this outcome; null clears it. Undefined leaves it as it is (rollout jobs). */
+  failure?: FailureHistory | null;
+}
+
+export interface DeviceStatusRecord extends DeviceStatusInput {
+  /** Revision of the device's last succeeded job. */
+  lastAppliedRevision?: string;
+  /** Revision of the device's last job that finished otherwise. */
+  lastAttemptedRevision?: string;
+  failure?: FailureHistory;
+}
+
 // ---- inventory ----
 
 /** What DeployX applied on a device: the only source of deletions (prune). */
@@ -563,6 +603,14 @@ export interface Store {
   cancelJobs(ids: string[], now?: IsoTime): Promise<string[]>;
   /** The newest job of each device created for the rollout; devices without one are absent. */
   rolloutJobsMany(rolloutId: string, deviceIds: string[]): Promise<Map<string, JobRecord>>;
+
+  // device status
+  /** Upserts each device's decided status (not its conditions or retry history), in one transaction. */
+  saveDeviceStatuses(statuses: DeviceStatusInput[]): Promise<void>;
+  /** Records finished jobs' revisions and retry histories, in one transaction (in array order). */
+  recordDeviceOutcomes(outcomes: DeviceOutcomeInput[], now: IsoTime): Promise<void>;
+  /** Every live device's status row, ordered by device id (what a starting loop loads). */
+  listDeviceStatuses(): Promise<DeviceStatusRecord[]>;
 
   // inventory
   /** Sorted by key. */
