@@ -14,25 +14,22 @@ import { randomUUID } from 'node:crypto';
 import type { Facts } from '../../../schemas/facts.ts';
 import type { Job, JobResult } from '../../../schemas/protocol.ts';
 import { createSchemaValidator } from '../../../schemas/index.ts';
-import { canonicalJson } from '../core/compile/fingerprint.ts';
 import { compileDeviceInGroups, createCompileContext, mergeRollout, type CompileContext } from '../core/compile/compile.ts';
 import { resolveDeviceGroups } from '../core/compile/groups.ts';
 import { relevantFactPaths } from '../core/compile/incremental.ts';
 import { lookupFactPath } from '../core/compile/selectors.ts';
 import type { DesiredResource, DesiredState, DeviceInput, FleetModel } from '../core/model.ts';
-import { planDevice, type DevicePlan } from '../core/plan/plan-device.ts';
 import { assignRollouts, changedProfiles } from '../core/rollout/membership.ts';
 import type { RolloutDevice } from '../core/rollout/waves.ts';
 import { validateRevision } from '../core/validate/validate-revision.ts';
 import { normaliseMac } from '../core/validate/semantic-check.ts';
-import { sha256Hex } from '../core/sha256.ts';
-import { jobBudgetMs } from '../core/device-pass/job-budget.ts';
+import { decideDevice, type NewJobDecision } from '../core/device-pass/decide-device.ts';
 import type { GitSource } from '../edges/git/git-source.ts';
 import { loadRevision } from '../edges/git/load-revision.ts';
 import { ContentHasher } from '../edges/git/content-hasher.ts';
 import { ParseCache } from '../edges/git/parse-cache.ts';
 import type { Logger } from '../edges/log.ts';
-import type { DeviceOutcomeInput, DeviceRecord, InventoryEntry, JobRecord, RevisionRecord, Store } from '../edges/store/store.ts';
+import type { DeviceOutcomeInput, DeviceRecord, JobRecord, RevisionRecord, Store } from '../edges/store/store.ts';
 import type { AgentGateway, StoredReport } from '../edges/transport/agent-gateway.ts';
 import { BlobIndex } from './blob-index.ts';
 import { createEvent, issueRefs } from '../edges/notify/events.ts';
@@ -59,7 +56,6 @@ export interface DeviceStatus {
 
 const SOURCE_KEY = 'source';
 const LOST_REASON = 'lost: the agent does not hold this job (its state was wiped or replaced); a fresh job is planned';
-const RETRY_DELAYS_MS = [5_000, 20_000];
 
 export interface ReconcilerDeps {
   store: Store;
@@ -469,82 +465,44 @@ export class Reconciler {
     const toDispatch: JobRecord[] = [];
     const converged: Array<{ rolloutId: string; deviceId: string }> = [];
     const attempts = new Map<string, number>();
+    const grace = this.deps.jobGraceMs ?? 60_000;
     for (const id of ids) {
       const device = devices.get(id);
       if (!device || device.deletedAt) continue;
       const openJobs = open.get(id) ?? [];
-      if (openJobs.length > 0) {
-        const first = openJobs[0]!;
-        this.#setStatus(id, { state: 'converging', reason: `job ${first.id} ${first.state}`, pendingSteps: first.steps.length, reportedDrift: 0 });
-        toDispatch.push(...openJobs.filter((job) => this.#needsDispatch(job, now)));
-        // A dispatched job whose ack is not overdue yet: look again when it is (after a restart
-        // nothing else would) — also while it is being sent again, whose outcome may be lost.
-        for (const job of openJobs) {
-          if (job.state === 'dispatched' && job.dispatchedAt !== undefined) {
-            const overdue = Date.parse(job.dispatchedAt) + this.deps.jobAckTimeoutMs - now.getTime();
-            if (overdue > 0) this.#devices.addAfter(id, overdue);
-          }
-        }
-        const ask = this.#jobsToAsk(id, openJobs, now);
-        if (ask.length > 0) void this.#askHeld(id, ask);
-        continue;
-      }
+      const desired = openJobs.length > 0 ? undefined : this.desiredFor(device)!;
+      const since = this.#connectedAt.get(id);
+      const decision = decideDevice({
+        desired,
+        observed: observed.get(id),
+        inventory: inventory.get(id) ?? [],
+        openJobs,
+        gate: openJobs.length > 0 ? { kind: 'free' } : this.rollouts.gate(id),
+        publishing: this.#publishing,
+        failures: this.#failures.get(id),
+        now,
+        ackTimeoutMs: this.deps.jobAckTimeoutMs,
+        graceMs: grace,
+        connection: since === undefined ? undefined : { since, askOnConnect: this.#askOnConnect.has(id) },
+        askedAt: this.#askedAt,
+      });
       this.#askOnConnect.delete(id);
-      const desired = this.desiredFor(device)!;
-      this.#desiredPrints.set(id, desired.fingerprint);
-      this.#factKeys.set(id, this.#factKey(device.facts));
-      this.memberships.set(id, { groups: desired.groups, profiles: desired.profiles.map((p) => p.name) });
-      const snapshot = observed.get(id);
-      const applied = inventory.get(id) ?? [];
-      // The agent reported, but none of what DeployX applied: its state was wiped. Files and
-      // packages are applied again (their executors observe first; the job's result restores the
-      // agent's record); scripts are not re-run on a guess. Never "in sync" while so.
-      const vanished = snapshot?.reportedAt !== undefined && snapshot.resources.length === 0 && applied.length > 0;
-      const plan = planDevice(desired, snapshot?.resources, vanished ? applied.filter((e) => e.resource.type === 'script') : applied, { now });
-      if (plan.nextRunAt !== undefined) this.#devices.addAfter(id, Date.parse(plan.nextRunAt) - now.getTime());
-      if (plan.forget.length > 0) forgets.push({ deviceId: id, upserts: [], deletes: plan.forget });
-      const reportedDrift = plan.changes.filter((c) => c.reportOnly).length;
-      let gate = this.rollouts.gate(id);
-      if (gate.kind === 'run' && gate.revision === this.#publishing) {
-        // Planned against the revision still served: the rollout's change is not in this plan.
-        gate = { kind: 'hold', rolloutId: gate.rolloutId, state: 'converging', reason: `rollout ${gate.rolloutId} starting with revision ${gate.revision}` };
+      if (desired !== undefined) {
+        this.#desiredPrints.set(id, desired.fingerprint);
+        this.#factKeys.set(id, this.#factKey(device.facts));
+        this.memberships.set(id, { groups: desired.groups, profiles: desired.profiles.map((p) => p.name) });
       }
-      if (plan.steps.length === 0 && vanished) {
-        this.#setStatus(id, {
-          state: 'unknown',
-          reason: `observed state vanished: the agent reports none of the ${applied.length} resources DeployX applied (state dir wiped?); check the device`,
-          pendingSteps: 0,
-          reportedDrift: 0,
-        });
-        continue;
+      this.#setStatus(id, decision.status);
+      if (decision.wakeAt !== undefined) this.#devices.addAfter(id, decision.wakeAt - now.getTime());
+      if (decision.forget.length > 0) forgets.push({ deviceId: id, upserts: [], deletes: decision.forget });
+      if (decision.converged !== undefined) converged.push({ rolloutId: decision.converged, deviceId: id });
+      toDispatch.push(...decision.send);
+      if (decision.ask.length > 0) void this.#askHeld(id, decision.ask);
+      if (decision.create !== undefined) {
+        const job = this.#newJob(device, decision.create, now);
+        if (decision.create.attempt !== undefined) attempts.set(id, decision.create.attempt);
+        created.push(job);
       }
-      if (plan.steps.length === 0) {
-        // A device its rollout started that needs nothing has succeeded (e.g. a revert it never got).
-        if (gate.kind === 'run') converged.push({ rolloutId: gate.rolloutId, deviceId: id });
-        const never = snapshot?.reportedAt === undefined;
-        this.#setStatus(id, {
-          state: never ? 'unknown' : reportedDrift > 0 ? 'drifted' : 'in_sync',
-          reason: never ? 'never reported' : reportedDrift > 0 ? `${reportedDrift} drifted (drift: report)` : 'converged',
-          pendingSteps: 0,
-          reportedDrift,
-        });
-        continue;
-      }
-      let rolloutId: string | undefined;
-      if (gate.kind !== 'free' && !correctsDriftOnly(plan, inventory.get(id) ?? [])) {
-        if (gate.kind === 'hold') {
-          this.#setStatus(id, { state: gate.state, reason: gate.reason, pendingSteps: plan.steps.length, reportedDrift });
-          continue;
-        }
-        if (gate.kind === 'sent') {
-          this.#setStatus(id, { state: 'converging', reason: `waiting for the result of job ${gate.jobId} (rollout ${gate.rolloutId})`, pendingSteps: plan.steps.length, reportedDrift });
-          continue;
-        }
-        rolloutId = gate.rolloutId;
-        attempts.set(id, gate.attempt);
-      }
-      const job = this.#newJob(device, plan, reportedDrift, now, rolloutId);
-      if (job) created.push(job);
     }
     if (converged.length > 0) this.rollouts.converged(converged);
     if (forgets.length > 0) await store.applyInventoryMany(forgets);
@@ -563,33 +521,6 @@ export class Reconciler {
     void this.#dispatch(toDispatch.filter((job) => !this.#inFlight.has(job.id))).catch((error: unknown) =>
       this.deps.log.error('dispatch failed', { error }),
     );
-  }
-
-  /**
-   * Open jobs to ask the device about (`jobs:held`): after it (re)connected, those sent on an
-   * earlier connection; and a running job silent past its steps' budget plus the grace, at most
-   * once per grace. Arms the pass that asks about a running job when it falls due.
-   */
-  #jobsToAsk(deviceId: string, openJobs: readonly JobRecord[], now: Date): JobRecord[] {
-    const connectedAt = this.#connectedAt.get(deviceId);
-    if (connectedAt === undefined) return []; // offline: asked when it connects
-    const grace = this.deps.jobGraceMs ?? 60_000;
-    const onConnect = this.#askOnConnect.delete(deviceId);
-    const ask: JobRecord[] = [];
-    for (const job of openJobs) {
-      if (job.state !== 'dispatched' && job.state !== 'running') continue;
-      const sentAt = job.dispatchedAt === undefined ? undefined : Date.parse(job.dispatchedAt);
-      if (onConnect && sentAt !== undefined && sentAt < connectedAt) {
-        ask.push(job);
-        continue;
-      }
-      if (job.state !== 'running') continue;
-      const silentSince = Date.parse(job.startedAt ?? job.dispatchedAt ?? job.createdAt);
-      const due = Math.max(silentSince + jobBudgetMs(job.steps) + grace, (this.#askedAt.get(job.id) ?? 0) + grace);
-      if (now.getTime() >= due) ask.push(job);
-      else this.#devices.addAfter(deviceId, due - now.getTime());
-    }
-    return ask;
   }
 
   /**
@@ -638,41 +569,9 @@ export class Reconciler {
     }
   }
 
-  /** A pending job goes out; a dispatched one is re-sent when its ack is overdue. */
-  #needsDispatch(job: JobRecord, now: Date): boolean {
-    if (job.state === 'pending') return true;
-    if (job.state !== 'dispatched') return false;
-    return job.dispatchedAt === undefined || now.getTime() - Date.parse(job.dispatchedAt) >= this.deps.jobAckTimeoutMs;
-  }
-
-  /**
-   * The job for a plan, or undefined while its retry backoff runs or after the retries are spent.
-   * Failures are counted per device for the same steps (the hash in the idempotency key). A
-   * rollout's job (`rolloutId`) is never held back here: the rollout schedules its retries.
-   */
-  #newJob(device: DeviceRecord, plan: DevicePlan, reportedDrift: number, now: Date, rolloutId?: string): JobRecord | undefined {
-    const stepsHash = sha256Hex(canonicalJson(plan.steps)).slice(0, 16);
-    const history = rolloutId === undefined ? this.#failures.get(device.id) : undefined;
-    const failures = history?.stepsHash === stepsHash ? history.count : 0;
-    if (failures > RETRY_DELAYS_MS.length) {
-      this.#setStatus(device.id, { state: 'failed', reason: `failed ${failures} times; waiting for a new revision`, pendingSteps: plan.steps.length, reportedDrift });
-      return undefined;
-    }
-    if (failures > 0) {
-      const due = history!.lastAt + RETRY_DELAYS_MS[failures - 1]! - now.getTime();
-      if (due > 0) {
-        this.#setStatus(device.id, { state: 'failed', reason: `retry ${failures} in ${Math.ceil(due / 1000)} s`, pendingSteps: plan.steps.length, reportedDrift });
-        this.#devices.addAfter(device.id, due);
-        return undefined;
-      }
-    }
-    const drifted = plan.changes.some((c) => c.drift);
-    this.#setStatus(device.id, {
-      state: drifted && failures === 0 ? 'drifted' : 'converging',
-      reason: `${plan.steps.length} steps`,
-      pendingSteps: plan.steps.length,
-      reportedDrift,
-    });
+  /** The job a decision asked for (ids are random, hence made here and not in the decision). */
+  #newJob(device: DeviceRecord, decision: NewJobDecision, now: Date): JobRecord {
+    const { plan, stepsHash, rolloutId, drifted } = decision;
     const id = randomUUID();
     this.deps.log.debug('job created', { device: device.id, job: id, steps: plan.steps.length, revision: plan.revision, drift: drifted, rollout: rolloutId });
     return {
@@ -830,21 +729,6 @@ type CompileSubject = Pick<DeviceRecord, 'id' | 'labels' | 'facts'>;
 function compileWith(model: FleetModel, context: CompileContext, device: CompileSubject): DesiredState {
   const input = deviceInput(model, device);
   return compileDeviceInGroups(context, input, resolveDeviceGroups(model, input));
-}
-
-/**
- * Whether every step of the plan restores what DeployX applied at this very desired state (drift,
- * or a `run: always` script riding along whose fingerprint was applied): such a job is a drift
- * correction, which no rollout holds back.
- */
-function correctsDriftOnly(plan: DevicePlan, inventory: readonly InventoryEntry[]): boolean {
-  const applied = new Map(inventory.map((e) => [e.key, e.fingerprint]));
-  const stepKeys = new Set(plan.steps.map((s) => s.key));
-  return plan.changes.every((change) => {
-    if (!stepKeys.has(change.key) || change.drift) return true;
-    const r = change.resource;
-    return r?.type === 'script' && r.run === 'always' && applied.get(change.key) === r.fingerprint;
-  });
 }
 
 /**
