@@ -34,6 +34,7 @@ import type { AgentGateway, StoredReport } from '../edges/transport/agent-gatewa
 import { BlobIndex } from './blob-index.ts';
 import { createEvent, issueRefs } from '../edges/notify/events.ts';
 import type { Notifier as FleetNotifier } from '../edges/notify/notifier.ts';
+import { FailureStreaks, nextMove, type NextMove } from './outcome.ts';
 import { BatchQueue, WorkQueue } from './queue.ts';
 import { RolloutDriver, type NewRolloutInput, type RolloutNotice } from './rollouts.ts';
 
@@ -55,6 +56,7 @@ export interface DeviceStatus {
 }
 
 const SOURCE_KEY = 'source';
+const DEVICES_STREAK = 'devices';
 const LOST_REASON = 'lost: the agent does not hold this job (its state was wiped or replaced); a fresh job is planned';
 
 export interface ReconcilerDeps {
@@ -112,6 +114,7 @@ export class Reconciler {
   /** Jobs their devices said they do not hold, written together. */
   #lost: Array<{ id: string; deviceId: string; before: string; rolloutId: string | undefined }> = [];
   #lostTimer: NodeJS.Timeout | undefined;
+  readonly #streaks = new FailureStreaks();
   /** Fingerprint of the desired state each device was last planned against. */
   readonly #desiredPrints = new Map<string, string>();
   /**
@@ -138,15 +141,18 @@ export class Reconciler {
     this.queue = new WorkQueue((key) => this.#work(key), {
       concurrency: 1,
       onError: (key, error) => {
-        deps.log.error('reconcile failed; retrying', { key, error });
-        this.queue.addAfter(key, 5_000);
+        const move = nextMove(error, this.#streaks.failed(key));
+        this.#logMove(move, error, { key });
+        this.queue.addAfter(key, move.afterMs);
       },
     });
     this.#devices = new BatchQueue((ids) => this.#timedDevices(ids), {
       maxBatch: 500,
       onError: (ids, error) => {
-        deps.log.error('device reconcile failed; retrying', { devices: ids.length, error });
-        for (const id of ids) this.#devices.addAfter(id, 5_000);
+        // One streak for the device queue: its batches fail together (the store), not per device.
+        const move = nextMove(error, this.#streaks.failed(DEVICES_STREAK));
+        this.#logMove(move, error, { devices: ids.length });
+        for (const id of ids) this.#devices.addAfter(id, move.afterMs);
       },
     });
     this.rollouts = new RolloutDriver({
@@ -273,10 +279,20 @@ export class Reconciler {
     return compileWith(model, this.#context, device);
   }
 
+  /** Says what the loop does next about a failed pass (loop/outcome.ts), at the level it deserves. */
+  #logMove(move: NextMove, error: unknown, context: Record<string, unknown>): void {
+    const seconds = Math.round(move.afterMs / 1000);
+    const fields = { ...context, error, because: move.why };
+    if (move.kind === 'stall') this.deps.log.error(`reconcile stalled: a person must act; looking again in ${seconds} s`, fields);
+    else if (move.kind === 'backoff') this.deps.log.warn(`reconcile failed (transient); retrying in ${seconds} s`, fields);
+    else this.deps.log.error(`reconcile failed; requeued in ${seconds} s`, fields);
+  }
+
   async #work(key: string): Promise<void> {
     const started = performance.now();
     if (key === SOURCE_KEY) {
       await this.#reconcileSource();
+      this.#streaks.succeeded(key);
       this.timings.sourcePasses++;
       this.timings.sourceSeconds += (performance.now() - started) / 1000;
     }
@@ -285,6 +301,7 @@ export class Reconciler {
   async #timedDevices(ids: string[]): Promise<void> {
     const started = performance.now();
     await this.#reconcileDevices(ids);
+    this.#streaks.succeeded(DEVICES_STREAK);
     this.timings.devicePasses += ids.length;
     this.timings.deviceSeconds += (performance.now() - started) / 1000;
   }
