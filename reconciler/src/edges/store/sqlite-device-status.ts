@@ -1,7 +1,7 @@
 // Device status: what the loop's device passes decided, its conditions and its retry history
 // (migrations/007-device-status.sql). Written in batches by the pass that decided; read whole
 // when a loop starts, so a restarted process shows and retries what the first one did.
-import type { DeviceStatusRecord, DeviceStatusState, Store } from './store.ts';
+import type { DeviceStatusRecord, DeviceStatusState, FailureHistory, Store } from './store.ts';
 import { StoreError } from './store.ts';
 import { chunkRows, placeholders, type SqlValue } from './sqlite-db.ts';
 import { iso, setIf, type SqliteContext } from './sqlite-util.ts';
@@ -50,34 +50,42 @@ export function sqliteDeviceStatus({ db }: SqliteContext): DeviceStatusPart {
     async recordDeviceOutcomes(outcomes, now) {
       if (outcomes.length === 0) return;
       const t = iso(now, 'now');
+      // One row per device, later outcomes winning (a batch of results rarely holds two of one
+      // device); those that set or clear the retry history and those that keep it (rollout jobs)
+      // are two multi-row upserts.
+      const merged = new Map<string, { applied: string | null; attempted: string | null; failure: FailureHistory | null | undefined }>();
+      for (const o of outcomes) {
+        const row = merged.get(o.deviceId) ?? { applied: null, attempted: null, failure: undefined };
+        if (o.succeeded) row.applied = o.revision;
+        else row.attempted = o.revision;
+        if (o.failure !== undefined) row.failure = o.failure;
+        merged.set(o.deviceId, row);
+      }
+      const setting: SqlValue[][] = [];
+      const keeping: SqlValue[][] = [];
+      for (const [deviceId, row] of merged) {
+        const f = row.failure;
+        const values: SqlValue[] = [deviceId, t, row.applied, row.attempted, f?.stepsHash ?? null, f?.count ?? 0, f ? iso(f.at, 'failure.at') : null];
+        (f === undefined ? keeping : setting).push(values);
+      }
+      const upsert = (failureColumns: boolean) => `INSERT INTO device_status (device_id, state, reason, updated_at, last_applied_revision,
+             last_attempted_revision, failure_steps_hash, failure_count, failure_at)
+           VALUES %ROWS%
+           ON CONFLICT (device_id) DO UPDATE SET
+             last_applied_revision = coalesce(excluded.last_applied_revision, last_applied_revision),
+             last_attempted_revision = coalesce(excluded.last_attempted_revision, last_attempted_revision)${
+               failureColumns
+                 ? `,
+             failure_steps_hash = excluded.failure_steps_hash, failure_count = excluded.failure_count,
+             failure_at = excluded.failure_at`
+                 : ''
+             }`;
       await db.transaction(async (c) => {
-        // In array order, so a later outcome of one device wins; a handful per batch of results.
-        for (const o of outcomes) {
-          const keep = o.failure === undefined ? 1 : 0;
-          const f = o.failure ?? undefined;
-          await c.run(
-            `INSERT INTO device_status (device_id, state, reason, updated_at, last_applied_revision, last_attempted_revision,
-               failure_steps_hash, failure_count, failure_at)
-             VALUES (?, 'unknown', '', ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (device_id) DO UPDATE SET
-               last_applied_revision = coalesce(excluded.last_applied_revision, last_applied_revision),
-               last_attempted_revision = coalesce(excluded.last_attempted_revision, last_attempted_revision),
-               failure_steps_hash = CASE WHEN ? THEN failure_steps_hash ELSE excluded.failure_steps_hash END,
-               failure_count = CASE WHEN ? THEN failure_count ELSE excluded.failure_count END,
-               failure_at = CASE WHEN ? THEN failure_at ELSE excluded.failure_at END`,
-            [
-              o.deviceId,
-              t,
-              o.succeeded ? o.revision : null,
-              o.succeeded ? null : o.revision,
-              f?.stepsHash ?? null,
-              f?.count ?? 0,
-              f === undefined ? null : iso(f.at, 'failure.at'),
-              keep,
-              keep,
-              keep,
-            ],
-          );
+        for (const [rows, failureColumns] of [[setting, true], [keeping, false]] as const) {
+          for (const chunk of chunkRows(rows, 7)) {
+            const marks = chunk.map(() => "(?, 'unknown', '', ?, ?, ?, ?, ?, ?)").join(', ');
+            await c.run(upsert(failureColumns).replace('%ROWS%', marks), chunk.flat());
+          }
         }
       });
     },
