@@ -182,6 +182,24 @@ export interface JobProgress {
 
 export type Ack = { ok: true } | { ok: false; error: string; code?: string };
 
+/**
+ * `jobs:held` (server → agent, acked): which of these jobs does the agent hold? Asked on every
+ * (re)connection about the jobs the server thinks dispatched or running there, and again about
+ * a running job silent past its steps' time budget. The answer names every asked job:
+ *   running   queued or running here, or journalled and to be resumed;
+ *   finished  its result is in the agent's spool and will be sent (or is being sent);
+ *   unknown   not held (state dir wiped, a fresh simulator): the server requeues it.
+ */
+export interface HeldJobsQuery {
+  jobs: Array<{ jobId: string; idempotencyKey: string }>;
+}
+
+export type HeldJobState = 'running' | 'finished' | 'unknown';
+
+export type HeldJobsAnswer =
+  | { ok: true; jobs: Array<{ jobId: string; state: HeldJobState }> }
+  | { ok: false; error: string; code?: string };
+
 export interface AgentToServer {
   report: (report: AgentReport, ack: (res: Ack) => void) => void;
   'job:progress': (progress: JobProgress) => void;
@@ -192,6 +210,7 @@ export interface ServerToAgent {
   enrolled: (enrollment: Enrollment, ack: (res: Ack) => void) => void;
   job: (job: Job, ack: (res: Ack) => void) => void;
   'job:cancel': (payload: { jobId: string }) => void;
+  'jobs:held': (query: HeldJobsQuery, ack: (res: HeldJobsAnswer) => void) => void;
 }
 
 // ---- the dashboard (/ui namespace and the REST API it reads) ----

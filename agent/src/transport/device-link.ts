@@ -23,10 +23,17 @@
 //   - refused with `{ok: false, code}`: `job.invalid` (malformed), `job.wrong-device` (another
 //     device's job), `agent.stopping` (shutting down), `state.write-failed` (could not journal).
 // `job:cancel` aborts the job if it is queued or running here (it ends `cancelled`).
+// `jobs:held` (asked on every connection, and about a job silent too long) is answered from
+//   what this process runs and what the journal holds: `running` (queued, running, or started
+//   and to be resumed), `finished` (result spooled, not yet acknowledged), else `unknown` — a
+//   wiped state dir knows nothing, and the server requeues what it does not hold.
 import type { Facts } from '../../../schemas/facts.ts';
 import type {
   Ack,
   AgentReport,
+  HeldJobsAnswer,
+  HeldJobsQuery,
+  HeldJobState,
   Job,
   JobFinalState,
   JobProgress,
@@ -217,6 +224,7 @@ export class DeviceLink {
     this.resultBackoff.reset();
     socket.on('job', (job: Job, ack: (res: Ack) => void) => void this.onJob(session, job, ack));
     socket.on('job:cancel', (payload: { jobId: string }) => this.onCancel(payload));
+    socket.on('jobs:held', (query: HeldJobsQuery, ack: (res: HeldJobsAnswer) => void) => void this.onHeldQuery(query, ack));
     void session.closed.then(() => {
       if (this.session === session) this.session = undefined;
       this.clearHeartbeat();
@@ -360,6 +368,33 @@ export class DeviceLink {
     if (typeof jobId !== 'string') return;
     const found = this.handler.cancel(jobId);
     this.logger.info(found ? 'job cancelled' : 'cancel for a job not running here', { jobId });
+  }
+
+  private async onHeldQuery(query: HeldJobsQuery, ack: (res: HeldJobsAnswer) => void): Promise<void> {
+    if (typeof ack !== 'function') return;
+    const asked = isRecord(query) && Array.isArray(query.jobs) ? query.jobs.filter((j) => isRecord(j) && typeof j.jobId === 'string' && typeof j.idempotencyKey === 'string') : undefined;
+    if (asked === undefined) {
+      ack({ ok: false, error: 'jobs:held needs a list of {jobId, idempotencyKey}', code: 'held.invalid' });
+      return;
+    }
+    let answer: HeldJobsAnswer;
+    try {
+      const [pending, inFlight] = await Promise.all([this.options.journal.pending(), this.options.journal.inFlight()]);
+      const finished = new Set(pending.map((r) => r.idempotencyKey));
+      const started = new Set(inFlight.map((j) => j.idempotencyKey));
+      const stateOf = (key: string): HeldJobState =>
+        this.active.has(key) || this.accepting.has(key) || started.has(key) ? 'running' : finished.has(key) ? 'finished' : 'unknown';
+      answer = { ok: true, jobs: asked.map((j) => ({ jobId: j.jobId, state: stateOf(j.idempotencyKey) })) };
+    } catch (error) {
+      // Never answer `unknown` for a journal that cannot be read: the server would requeue.
+      this.logger.error('cannot read the job journal to say which jobs are held', { error: describeError(error) });
+      answer = { ok: false, error: 'the agent could not read its job journal', code: 'state.read-failed' };
+    }
+    try {
+      ack(answer);
+    } catch {
+      // Socket gone: the server asks again on the next connection.
+    }
   }
 
   private sendProgress(progress: JobProgress): void {
@@ -546,6 +581,10 @@ function invalidJob(job: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Whether `promise` settled within `ms`. */

@@ -15,28 +15,27 @@ import type { Facts } from '../../../schemas/facts.ts';
 import type { Job, JobResult } from '../../../schemas/protocol.ts';
 import { isStepFailure } from '../../../schemas/step-status.ts';
 import { createSchemaValidator } from '../../../schemas/index.ts';
-import { canonicalJson } from '../core/compile/fingerprint.ts';
 import { compileDeviceInGroups, createCompileContext, mergeRollout, type CompileContext } from '../core/compile/compile.ts';
 import { resolveDeviceGroups } from '../core/compile/groups.ts';
 import { relevantFactPaths } from '../core/compile/incremental.ts';
 import { lookupFactPath } from '../core/compile/selectors.ts';
 import type { DesiredResource, DesiredState, DeviceInput, FleetModel } from '../core/model.ts';
-import { planDevice, type DevicePlan } from '../core/plan/plan-device.ts';
 import { assignRollouts, changedProfiles } from '../core/rollout/membership.ts';
 import type { RolloutDevice } from '../core/rollout/waves.ts';
 import { validateRevision } from '../core/validate/validate-revision.ts';
 import { normaliseMac } from '../core/validate/semantic-check.ts';
-import { sha256Hex } from '../core/sha256.ts';
+import { decideDevice, type NewJobDecision } from '../core/device-pass/decide-device.ts';
 import type { GitSource } from '../edges/git/git-source.ts';
 import { loadRevision } from '../edges/git/load-revision.ts';
 import { ContentHasher } from '../edges/git/content-hasher.ts';
 import { ParseCache } from '../edges/git/parse-cache.ts';
 import type { Logger } from '../edges/log.ts';
-import type { DeviceRecord, InventoryEntry, JobRecord, RevisionRecord, Store } from '../edges/store/store.ts';
+import type { DeviceOutcomeInput, DeviceRecord, JobRecord, RevisionRecord, Store } from '../edges/store/store.ts';
 import type { AgentGateway, StoredReport } from '../edges/transport/agent-gateway.ts';
 import type { BlobStore } from '../edges/blobs/blob-store.ts';
 import { createEvent, issueRefs } from '../edges/notify/events.ts';
 import type { Notifier as FleetNotifier } from '../edges/notify/notifier.ts';
+import { FailureStreaks, nextMove, type NextMove } from './outcome.ts';
 import { BatchQueue, WorkQueue } from './queue.ts';
 import { RolloutDriver, type NewRolloutInput, type RolloutNotice } from './rollouts.ts';
 
@@ -51,10 +50,15 @@ export interface DeviceStatus {
   reportedDrift: number;
   reason: string;
   updatedAt: string;
+  /** Revision of the device's last succeeded job. */
+  lastAppliedRevision?: string;
+  /** Revision of its last job that finished otherwise. */
+  lastAttemptedRevision?: string;
 }
 
 const SOURCE_KEY = 'source';
-const RETRY_DELAYS_MS = [5_000, 20_000];
+const DEVICES_STREAK = 'devices';
+const LOST_REASON = 'lost: the agent does not hold this job (its state was wiped or replaced); a fresh job is planned';
 
 export interface ReconcilerDeps {
   store: Store;
@@ -64,6 +68,8 @@ export interface ReconcilerDeps {
   log: Logger;
   now: () => Date;
   jobAckTimeoutMs: number;
+  /** Added to a running job's step budget (core/device-pass/job-budget.ts) before its device is asked about it. Default 60 s. */
+  jobGraceMs?: number;
   blobs: BlobStore;
   /** Fired after state a dashboard shows changed. */
   onEvent?: (event: ReconcilerEvent) => void;
@@ -91,10 +97,25 @@ export class Reconciler {
   readonly queue: WorkQueue;
   readonly rollouts: RolloutDriver;
   readonly #devices: BatchQueue;
-  /** Consecutive failures per device of the same steps (hash), for the retry backoff. */
+  /**
+   * Consecutive failures per device of the same steps (hash), for the retry backoff: a cache of
+   * the store's `device_status` rows, loaded at start and written with every result.
+   */
   readonly #failures = new Map<string, { stepsHash: string; count: number; lastAt: number }>();
+  /** Statuses this pass changed, written to the store before the pass ends. */
+  #changedStatuses = new Map<string, DeviceStatus>();
   /** Jobs being sent right now (waiting for the agent's ack). */
   readonly #inFlight = new Set<string>();
+  /** When each connected device's current connection began (epoch ms): jobs sent before it may be lost. */
+  readonly #connectedAt = new Map<string, number>();
+  /** Devices that connected and have not been asked yet which of their open jobs they hold. */
+  readonly #askOnConnect = new Set<string>();
+  /** Job id → when its device was last asked about it (epoch ms): one question per grace. */
+  readonly #askedAt = new Map<string, number>();
+  /** Jobs their devices said they do not hold, written together. */
+  #lost: Array<{ id: string; deviceId: string; before: string; rolloutId: string | undefined }> = [];
+  #lostTimer: NodeJS.Timeout | undefined;
+  readonly #streaks = new FailureStreaks();
   /** Fingerprint of the desired state each device was last planned against. */
   readonly #desiredPrints = new Map<string, string>();
   /**
@@ -103,6 +124,7 @@ export class Reconciler {
    */
   readonly #factKeys = new Map<string, string>();
   #factPaths: string[][] = [];
+  /** Each device's status: a cache of the store's `device_status`, loaded at start, written by every pass. */
   readonly statuses = new Map<string, DeviceStatus>();
   /** Groups and profiles of each device at the accepted revision, as its last pass compiled them. */
   readonly memberships = new Map<string, { groups: string[]; profiles: string[] }>();
@@ -120,15 +142,18 @@ export class Reconciler {
     this.queue = new WorkQueue((key) => this.#work(key), {
       concurrency: 1,
       onError: (key, error) => {
-        deps.log.error('reconcile failed; retrying', { key, error });
-        this.queue.addAfter(key, 5_000);
+        const move = nextMove(error, this.#streaks.failed(key));
+        this.#logMove(move, error, { key });
+        this.queue.addAfter(key, move.afterMs);
       },
     });
     this.#devices = new BatchQueue((ids) => this.#timedDevices(ids), {
       maxBatch: 500,
       onError: (ids, error) => {
-        deps.log.error('device reconcile failed; retrying', { devices: ids.length, error });
-        for (const id of ids) this.#devices.addAfter(id, 5_000);
+        // One streak for the device queue: its batches fail together (the store), not per device.
+        const move = nextMove(error, this.#streaks.failed(DEVICES_STREAK));
+        this.#logMove(move, error, { devices: ids.length });
+        for (const id of ids) this.#devices.addAfter(id, move.afterMs);
       },
     });
     this.rollouts = new RolloutDriver({
@@ -158,6 +183,19 @@ export class Reconciler {
    * last accepted revision is served until the source says more.
    */
   async start(): Promise<void> {
+    for (const row of await this.deps.store.listDeviceStatuses()) {
+      this.statuses.set(row.deviceId, {
+        state: row.state,
+        revision: row.revision,
+        pendingSteps: row.pendingSteps,
+        reportedDrift: row.reportedDrift,
+        reason: row.reason,
+        updatedAt: row.updatedAt,
+        ...(row.lastAppliedRevision === undefined ? {} : { lastAppliedRevision: row.lastAppliedRevision }),
+        ...(row.lastAttemptedRevision === undefined ? {} : { lastAttemptedRevision: row.lastAttemptedRevision }),
+      });
+      if (row.failure) this.#failures.set(row.deviceId, { stepsHash: row.failure.stepsHash, count: row.failure.count, lastAt: Date.parse(row.failure.at) });
+    }
     await this.rollouts.load();
     this.queue.add(SOURCE_KEY);
   }
@@ -193,15 +231,24 @@ export class Reconciler {
     this.#desiredPrints.delete(deviceId);
     this.#factKeys.delete(deviceId);
     this.#failures.delete(deviceId);
+    this.#connectedAt.delete(deviceId);
+    this.#askOnConnect.delete(deviceId);
   }
 
-  /** The device's agent connected: its rollouts learn it is online; what waits for it goes out. */
+  /**
+   * The device's agent connected: its rollouts learn it is online; what waits for it goes out, and
+   * its pass asks it which of the jobs sent on an earlier connection it still holds.
+   */
   deviceConnected(deviceId: string): void {
+    this.#connectedAt.set(deviceId, this.deps.now().getTime());
+    this.#askOnConnect.add(deviceId);
     this.rollouts.deviceOnline(deviceId, true);
     this.enqueueDevice(deviceId);
   }
 
   deviceDisconnected(deviceId: string): void {
+    this.#connectedAt.delete(deviceId);
+    this.#askOnConnect.delete(deviceId);
     this.rollouts.deviceOnline(deviceId, false);
   }
 
@@ -211,6 +258,7 @@ export class Reconciler {
   }
 
   stop(): void {
+    clearTimeout(this.#lostTimer);
     this.queue.stop();
     this.#devices.stop();
     this.rollouts.stop();
@@ -232,10 +280,20 @@ export class Reconciler {
     return compileWith(model, this.#context, device);
   }
 
+  /** Says what the loop does next about a failed pass (loop/outcome.ts), at the level it deserves. */
+  #logMove(move: NextMove, error: unknown, context: Record<string, unknown>): void {
+    const seconds = Math.round(move.afterMs / 1000);
+    const fields = { ...context, error, because: move.why };
+    if (move.kind === 'stall') this.deps.log.error(`reconcile stalled: a person must act; looking again in ${seconds} s`, fields);
+    else if (move.kind === 'backoff') this.deps.log.warn(`reconcile failed (transient); retrying in ${seconds} s`, fields);
+    else this.deps.log.error(`reconcile failed; requeued in ${seconds} s`, fields);
+  }
+
   async #work(key: string): Promise<void> {
     const started = performance.now();
     if (key === SOURCE_KEY) {
       await this.#reconcileSource();
+      this.#streaks.succeeded(key);
       this.timings.sourcePasses++;
       this.timings.sourceSeconds += (performance.now() - started) / 1000;
     }
@@ -244,6 +302,7 @@ export class Reconciler {
   async #timedDevices(ids: string[]): Promise<void> {
     const started = performance.now();
     await this.#reconcileDevices(ids);
+    this.#streaks.succeeded(DEVICES_STREAK);
     this.timings.devicePasses += ids.length;
     this.timings.deviceSeconds += (performance.now() - started) / 1000;
   }
@@ -424,68 +483,48 @@ export class Reconciler {
     const toDispatch: JobRecord[] = [];
     const converged: Array<{ rolloutId: string; deviceId: string }> = [];
     const attempts = new Map<string, number>();
+    const grace = this.deps.jobGraceMs ?? 60_000;
     for (const id of ids) {
       const device = devices.get(id);
       if (!device || device.deletedAt) continue;
       const openJobs = open.get(id) ?? [];
-      if (openJobs.length > 0) {
-        const first = openJobs[0]!;
-        this.#setStatus(id, { state: 'converging', reason: `job ${first.id} ${first.state}`, pendingSteps: first.steps.length, reportedDrift: 0 });
-        toDispatch.push(...openJobs.filter((job) => this.#needsDispatch(job, now)));
-        // A dispatched job whose ack is not overdue yet: look again when it is (after a restart
-        // nothing else would).
-        for (const job of openJobs) {
-          if (job.state === 'dispatched' && job.dispatchedAt !== undefined && !this.#inFlight.has(job.id)) {
-            const overdue = Date.parse(job.dispatchedAt) + this.deps.jobAckTimeoutMs - now.getTime();
-            if (overdue > 0) this.#devices.addAfter(id, overdue);
-          }
-        }
-        continue;
+      const desired = openJobs.length > 0 ? undefined : this.desiredFor(device)!;
+      const since = this.#connectedAt.get(id);
+      const decision = decideDevice({
+        desired,
+        observed: observed.get(id),
+        inventory: inventory.get(id) ?? [],
+        openJobs,
+        gate: openJobs.length > 0 ? { kind: 'free' } : this.rollouts.gate(id),
+        publishing: this.#publishing,
+        failures: this.#failures.get(id),
+        now,
+        ackTimeoutMs: this.deps.jobAckTimeoutMs,
+        graceMs: grace,
+        connection: since === undefined ? undefined : { since, askOnConnect: this.#askOnConnect.has(id) },
+        askedAt: this.#askedAt,
+      });
+      this.#askOnConnect.delete(id);
+      if (desired !== undefined) {
+        this.#desiredPrints.set(id, desired.fingerprint);
+        this.#factKeys.set(id, this.#factKey(device.facts));
+        this.memberships.set(id, { groups: desired.groups, profiles: desired.profiles.map((p) => p.name) });
       }
-      const desired = this.desiredFor(device)!;
-      this.#desiredPrints.set(id, desired.fingerprint);
-      this.#factKeys.set(id, this.#factKey(device.facts));
-      this.memberships.set(id, { groups: desired.groups, profiles: desired.profiles.map((p) => p.name) });
-      const snapshot = observed.get(id);
-      const plan = planDevice(desired, snapshot?.resources, inventory.get(id) ?? [], { now });
-      if (plan.nextRunAt !== undefined) this.#devices.addAfter(id, Date.parse(plan.nextRunAt) - now.getTime());
-      if (plan.forget.length > 0) forgets.push({ deviceId: id, upserts: [], deletes: plan.forget });
-      const reportedDrift = plan.changes.filter((c) => c.reportOnly).length;
-      let gate = this.rollouts.gate(id);
-      if (gate.kind === 'run' && gate.revision === this.#publishing) {
-        // Planned against the revision still served: the rollout's change is not in this plan.
-        gate = { kind: 'hold', rolloutId: gate.rolloutId, state: 'converging', reason: `rollout ${gate.rolloutId} starting with revision ${gate.revision}` };
+      this.#setStatus(id, decision.status);
+      if (decision.wakeAt !== undefined) this.#devices.addAfter(id, decision.wakeAt - now.getTime());
+      if (decision.forget.length > 0) forgets.push({ deviceId: id, upserts: [], deletes: decision.forget });
+      if (decision.converged !== undefined) converged.push({ rolloutId: decision.converged, deviceId: id });
+      toDispatch.push(...decision.send);
+      if (decision.ask.length > 0) void this.#askHeld(id, decision.ask);
+      if (decision.create !== undefined) {
+        const job = this.#newJob(device, decision.create, now);
+        if (decision.create.attempt !== undefined) attempts.set(id, decision.create.attempt);
+        created.push(job);
       }
-      if (plan.steps.length === 0) {
-        // A device its rollout started that needs nothing has succeeded (e.g. a revert it never got).
-        if (gate.kind === 'run') converged.push({ rolloutId: gate.rolloutId, deviceId: id });
-        const never = snapshot?.reportedAt === undefined;
-        this.#setStatus(id, {
-          state: never ? 'unknown' : reportedDrift > 0 ? 'drifted' : 'in_sync',
-          reason: never ? 'never reported' : reportedDrift > 0 ? `${reportedDrift} drifted (drift: report)` : 'converged',
-          pendingSteps: 0,
-          reportedDrift,
-        });
-        continue;
-      }
-      let rolloutId: string | undefined;
-      if (gate.kind !== 'free' && !correctsDriftOnly(plan, inventory.get(id) ?? [])) {
-        if (gate.kind === 'hold') {
-          this.#setStatus(id, { state: gate.state, reason: gate.reason, pendingSteps: plan.steps.length, reportedDrift });
-          continue;
-        }
-        if (gate.kind === 'sent') {
-          this.#setStatus(id, { state: 'converging', reason: `waiting for the result of job ${gate.jobId} (rollout ${gate.rolloutId})`, pendingSteps: plan.steps.length, reportedDrift });
-          continue;
-        }
-        rolloutId = gate.rolloutId;
-        attempts.set(id, gate.attempt);
-      }
-      const job = this.#newJob(device, plan, reportedDrift, now, rolloutId);
-      if (job) created.push(job);
     }
     if (converged.length > 0) this.rollouts.converged(converged);
     if (forgets.length > 0) await store.applyInventoryMany(forgets);
+    await this.#saveStatuses();
     if (created.length > 0) {
       const { created: inserted } = await store.createJobs(created);
       const fresh = new Set(inserted);
@@ -502,41 +541,55 @@ export class Reconciler {
     );
   }
 
-  /** A pending job goes out; a dispatched one is re-sent when its ack is overdue. */
-  #needsDispatch(job: JobRecord, now: Date): boolean {
-    if (job.state === 'pending') return true;
-    if (job.state !== 'dispatched') return false;
-    return job.dispatchedAt === undefined || now.getTime() - Date.parse(job.dispatchedAt) >= this.deps.jobAckTimeoutMs;
+  /**
+   * Asks the device which of `jobs` it holds. Jobs it does not hold (`unknown`) are marked lost
+   * (batched) and its pass plans again, which makes a fresh job; no answer changes nothing.
+   */
+  async #askHeld(deviceId: string, jobs: readonly JobRecord[]): Promise<void> {
+    const asked = this.deps.now().getTime();
+    const before = new Date(this.#connectedAt.get(deviceId) ?? asked).toISOString();
+    for (const job of jobs) this.#askedAt.set(job.id, asked);
+    const held = await this.deps.gateway().askHeld(deviceId, jobs.map((j) => ({ jobId: j.id, idempotencyKey: j.idempotencyKey })), this.deps.jobAckTimeoutMs);
+    if (held === undefined) {
+      if (jobs.some((j) => j.state === 'running')) this.#devices.addAfter(deviceId, this.deps.jobGraceMs ?? 60_000);
+      return;
+    }
+    for (const job of jobs) {
+      if (held.get(job.id) !== 'unknown') continue;
+      this.#lost.push({ id: job.id, deviceId, before, rolloutId: job.rolloutId });
+    }
+    if (this.#lost.length >= 500) void this.#flushLost();
+    else if (this.#lost.length > 0) this.#lostTimer ??= setTimeout(() => void this.#flushLost(), 20);
   }
 
-  /**
-   * The job for a plan, or undefined while its retry backoff runs or after the retries are spent.
-   * Failures are counted per device for the same steps (the hash in the idempotency key). A
-   * rollout's job (`rolloutId`) is never held back here: the rollout schedules its retries.
-   */
-  #newJob(device: DeviceRecord, plan: DevicePlan, reportedDrift: number, now: Date, rolloutId?: string): JobRecord | undefined {
-    const stepsHash = sha256Hex(canonicalJson(plan.steps)).slice(0, 16);
-    const history = rolloutId === undefined ? this.#failures.get(device.id) : undefined;
-    const failures = history?.stepsHash === stepsHash ? history.count : 0;
-    if (failures > RETRY_DELAYS_MS.length) {
-      this.#setStatus(device.id, { state: 'failed', reason: `failed ${failures} times; waiting for a new revision`, pendingSteps: plan.steps.length, reportedDrift });
-      return undefined;
+  async #flushLost(): Promise<void> {
+    clearTimeout(this.#lostTimer);
+    this.#lostTimer = undefined;
+    const batch = this.#lost;
+    this.#lost = [];
+    if (batch.length === 0) return;
+    let moved: Set<string>;
+    try {
+      moved = new Set(await this.deps.store.markJobsLost(batch, LOST_REASON, this.deps.now().toISOString()));
+    } catch (error) {
+      // Asked again: the devices' next passes (and connections) ask once more.
+      this.deps.log.error('recording lost jobs failed; will ask again', { jobs: batch.length, error });
+      for (const { deviceId } of batch) this.#devices.addAfter(deviceId, this.deps.jobGraceMs ?? 60_000);
+      return;
     }
-    if (failures > 0) {
-      const due = history!.lastAt + RETRY_DELAYS_MS[failures - 1]! - now.getTime();
-      if (due > 0) {
-        this.#setStatus(device.id, { state: 'failed', reason: `retry ${failures} in ${Math.ceil(due / 1000)} s`, pendingSteps: plan.steps.length, reportedDrift });
-        this.#devices.addAfter(device.id, due);
-        return undefined;
-      }
+    for (const job of batch) {
+      this.#askedAt.delete(job.id);
+      if (!moved.has(job.id)) continue;
+      this.deps.log.warn('job lost: the device does not hold it; planning a fresh one', { device: job.deviceId, job: job.id });
+      if (job.rolloutId !== undefined) this.rollouts.jobLost(job.rolloutId, job.deviceId, job.id);
+      this.deps.onEvent?.({ type: 'job', deviceId: job.deviceId, jobId: job.id, state: 'failed' });
+      this.enqueueDevice(job.deviceId);
     }
-    const drifted = plan.changes.some((c) => c.drift);
-    this.#setStatus(device.id, {
-      state: drifted && failures === 0 ? 'drifted' : 'converging',
-      reason: `${plan.steps.length} steps`,
-      pendingSteps: plan.steps.length,
-      reportedDrift,
-    });
+  }
+
+  /** The job a decision asked for (ids are random, hence made here and not in the decision). */
+  #newJob(device: DeviceRecord, decision: NewJobDecision, now: Date): JobRecord {
+    const { plan, stepsHash, rolloutId, drifted } = decision;
     const id = randomUUID();
     this.deps.log.debug('job created', { device: device.id, job: id, steps: plan.steps.length, revision: plan.revision, drift: drifted, rollout: rolloutId });
     return {
@@ -572,6 +625,9 @@ export class Reconciler {
       const job = jobs[i]!;
       if (outcome === 'acked') {
         acked.push(job.id);
+        // A pass that ran while this was on its way skipped the job: look at it again when a
+        // missing start would be overdue.
+        this.#devices.addAfter(job.deviceId, this.deps.jobAckTimeoutMs);
         this.deps.onEvent?.({ type: 'job', deviceId: job.deviceId, jobId: job.id, state: 'dispatched' });
       } else if (outcome === 'timeout' || outcome === 'refused') {
         this.deps.log.warn('job not acknowledged; will re-send', { device: job.deviceId, job: job.id, outcome });
@@ -598,6 +654,7 @@ export class Reconciler {
     const now = this.deps.now();
     const changes = [];
     const forRollouts: Array<{ rolloutId: string; deviceId: string; succeeded: boolean }> = [];
+    const outcomes: DeviceOutcomeInput[] = [];
     for (const { deviceId, result, job } of results) {
       const upserts = [];
       const deletes: string[] = [];
@@ -613,25 +670,73 @@ export class Reconciler {
         }
       }
       changes.push({ deviceId, upserts, deletes });
+      this.#askedAt.delete(job.id);
       const stepsHash = job.idempotencyKey.split(':').at(-2) ?? '';
       const previous = this.#failures.get(deviceId);
-      if (result.status === 'succeeded') this.#failures.delete(deviceId);
-      else if (job.rolloutId === undefined) this.#failures.set(deviceId, { stepsHash, count: previous?.stepsHash === stepsHash ? previous.count + 1 : 1, lastAt: now.getTime() });
+      const succeeded = result.status === 'succeeded';
+      let failure: DeviceOutcomeInput['failure'];
+      if (succeeded) {
+        this.#failures.delete(deviceId);
+        failure = null;
+      } else if (job.rolloutId === undefined) {
+        const count = previous?.stepsHash === stepsHash ? previous.count + 1 : 1;
+        this.#failures.set(deviceId, { stepsHash, count, lastAt: now.getTime() });
+        failure = { stepsHash, count, at: now.toISOString() };
+      }
+      outcomes.push({ deviceId, revision: job.revision, succeeded, ...(failure === undefined ? {} : { failure }) });
+      const status = this.statuses.get(deviceId);
+      if (status) {
+        if (succeeded) status.lastAppliedRevision = job.revision;
+        else status.lastAttemptedRevision = job.revision;
+      }
       if (job.rolloutId !== undefined) forRollouts.push({ rolloutId: job.rolloutId, deviceId, succeeded: result.status === 'succeeded' });
       this.deps.onEvent?.({ type: 'job', deviceId, jobId: job.id, state: result.status });
     }
-    await this.deps.store.applyInventoryMany(changes);
+    await Promise.all([this.deps.store.applyInventoryMany(changes), this.deps.store.recordDeviceOutcomes(outcomes, now.toISOString())]);
     this.rollouts.resulted(forRollouts);
     for (const { deviceId } of results) this.enqueueDevice(deviceId);
   }
 
-  #setStatus(deviceId: string, status: Omit<DeviceStatus, 'updatedAt' | 'revision'>): void {
-    const full: DeviceStatus = { ...status, revision: this.#model?.revision, updatedAt: this.deps.now().toISOString() };
+  #setStatus(deviceId: string, status: Omit<DeviceStatus, 'updatedAt' | 'revision' | 'lastAppliedRevision' | 'lastAttemptedRevision'>): void {
     const previous = this.statuses.get(deviceId);
+    const full: DeviceStatus = {
+      ...status,
+      revision: this.#model?.revision,
+      updatedAt: this.deps.now().toISOString(),
+      ...(previous?.lastAppliedRevision === undefined ? {} : { lastAppliedRevision: previous.lastAppliedRevision }),
+      ...(previous?.lastAttemptedRevision === undefined ? {} : { lastAttemptedRevision: previous.lastAttemptedRevision }),
+    };
     this.statuses.set(deviceId, full);
+    if (
+      previous?.state !== full.state ||
+      previous.reason !== full.reason ||
+      previous.pendingSteps !== full.pendingSteps ||
+      previous.reportedDrift !== full.reportedDrift ||
+      previous.revision !== full.revision
+    ) {
+      this.#changedStatuses.set(deviceId, full);
+    }
     if (previous?.state !== full.state || previous.reason !== full.reason) {
       this.deps.onEvent?.({ type: 'device', deviceId, status: full });
     }
+  }
+
+  /** Writes the statuses this pass changed (one batch): the store, not this cache, is the truth. */
+  async #saveStatuses(): Promise<void> {
+    if (this.#changedStatuses.size === 0) return;
+    const changed = this.#changedStatuses;
+    this.#changedStatuses = new Map();
+    await this.deps.store.saveDeviceStatuses(
+      [...changed].map(([deviceId, s]) => ({
+        deviceId,
+        state: s.state,
+        reason: s.reason,
+        ...(s.revision === undefined ? {} : { revision: s.revision }),
+        pendingSteps: s.pendingSteps,
+        reportedDrift: s.reportedDrift,
+        updatedAt: s.updatedAt,
+      })),
+    );
   }
 }
 
@@ -642,21 +747,6 @@ type CompileSubject = Pick<DeviceRecord, 'id' | 'labels' | 'facts'>;
 function compileWith(model: FleetModel, context: CompileContext, device: CompileSubject): DesiredState {
   const input = deviceInput(model, device);
   return compileDeviceInGroups(context, input, resolveDeviceGroups(model, input));
-}
-
-/**
- * Whether every step of the plan restores what DeployX applied at this very desired state (drift,
- * or a `run: always` script riding along whose fingerprint was applied): such a job is a drift
- * correction, which no rollout holds back.
- */
-function correctsDriftOnly(plan: DevicePlan, inventory: readonly InventoryEntry[]): boolean {
-  const applied = new Map(inventory.map((e) => [e.key, e.fingerprint]));
-  const stepKeys = new Set(plan.steps.map((s) => s.key));
-  return plan.changes.every((change) => {
-    if (!stepKeys.has(change.key) || change.drift) return true;
-    const r = change.resource;
-    return r?.type === 'script' && r.run === 'always' && applied.get(change.key) === r.fingerprint;
-  });
 }
 
 /**

@@ -282,6 +282,15 @@ export class RolloutDriver {
     if (this.#entries.has(rolloutId)) this.#sent.set(sentKey(rolloutId, deviceId), { attempt, jobId });
   }
 
+  /**
+   * The device no longer holds the job made for its attempt (its state was wiped): the attempt is
+   * owed again, so the next device pass makes a fresh job. Not a failure: the device never ran it.
+   */
+  jobLost(rolloutId: string, deviceId: string, jobId: string): void {
+    const key = sentKey(rolloutId, deviceId);
+    if (this.#sent.get(key)?.jobId === jobId) this.#sent.delete(key);
+  }
+
   /** Results of rollout jobs (first deliveries). Results for superseded or unknown rollouts are ignored. */
   resulted(results: ReadonlyArray<{ rolloutId: string; deviceId: string; succeeded: boolean }>): void {
     this.#flushOnline();

@@ -40,6 +40,7 @@ test('migrations apply once and reopening applies nothing', async (t) => {
     tables.map((r) => r.name),
     [
       'api_tokens',
+      'device_status',
       'devices',
       'enrollment_tokens',
       'hostname_allocations',

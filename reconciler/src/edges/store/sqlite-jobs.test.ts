@@ -215,3 +215,31 @@ test('getJobsMany and openJobsMany read many jobs and devices at once', async (t
   assert.deepEqual(open.get('b')!.map((j) => j.id), ['j3']);
   assert.deepEqual(open.get('c'), []);
 });
+
+test('markJobsLost fails only the device\'s open jobs sent before its new connection, and a later result still wins', async (t) => {
+  const { store } = await tempStore(t);
+  await enroll(store, 'a');
+  await enroll(store, 'b');
+  await store.createJobs([newJob('sent-before', 'a'), newJob('running', 'a'), newJob('sent-after', 'a'), newJob('pending', 'a'), newJob('other', 'b')]);
+  await store.markDispatched(['sent-before', 'running', 'other'], at(1));
+  await store.markRunning('running', at(2));
+  await store.markDispatched(['sent-after'], at(6));
+  const moved = await store.markJobsLost(
+    ['sent-before', 'running', 'sent-after', 'pending'].map((id) => ({ id, deviceId: 'a', before: at(5) })).concat({ id: 'other', deviceId: 'a', before: at(5) }),
+    'lost: not held',
+    at(7),
+  );
+  assert.deepEqual(moved.sort(), ['running', 'sent-before']);
+  const lost = await store.getJob('running');
+  assert.equal(lost?.state, 'failed');
+  assert.equal(lost?.reason, 'lost: not held');
+  assert.equal(lost?.finishedAt, at(7));
+  assert.equal((await store.getJob('sent-after'))?.state, 'dispatched', 'sent on the connection that answered: held');
+  assert.equal((await store.getJob('pending'))?.state, 'pending');
+  assert.equal((await store.getJob('other'))?.state, 'dispatched', 'another device\'s job is untouched');
+
+  // The agent had it after all: its result is the truth and the reason goes.
+  const late = await store.recordJobResult(jobResult('running'), at(8));
+  assert.equal(late.job.state, 'succeeded');
+  assert.equal(late.job.reason, undefined);
+});

@@ -24,6 +24,7 @@ type JobsPart = Pick<
   | 'getJobsMany'
   | 'openJobsMany'
   | 'rolloutJobsMany'
+  | 'markJobsLost'
 >;
 
 interface JobRow {
@@ -39,13 +40,14 @@ interface JobRow {
   finished_at: string | null;
   attempts: number;
   result: string | null;
+  reason: string | null;
   rollout_id: string | null;
   resources: string;
 }
 
 const COLUMNS =
   'id, device_id, revision, idempotency_key, steps, state, created_at, dispatched_at, started_at, ' +
-  'finished_at, attempts, result, rollout_id, resources';
+  'finished_at, attempts, result, rollout_id, resources, reason';
 
 /** SQL list of the states a job is still open in (not final). */
 const OPEN = `('pending', 'dispatched', 'running')`;
@@ -103,7 +105,7 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
     for (const chunk of chunkRows(updates, 5)) {
       await c.run(
         `UPDATE jobs SET state = v.column2, started_at = coalesce(started_at, v.column3),
-           finished_at = v.column4, result = v.column5
+           finished_at = v.column4, result = v.column5, reason = NULL
          FROM (VALUES ${placeholders(chunk.length, 5)}) AS v
          WHERE jobs.id = v.column1 AND jobs.result IS NULL`,
         chunk.flat(),
@@ -171,6 +173,24 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
         ),
       );
       return inOrder(ids, rows);
+    },
+
+    async markJobsLost(jobs, reason, at) {
+      if (jobs.length === 0) return [];
+      const t = iso(at, 'now');
+      const lost = JSON.stringify(jobs.map((j) => [j.id, j.deviceId, iso(j.before, 'before')]));
+      const rows = await db.transaction((c) =>
+        c.all<{ id: string }>(
+          `UPDATE jobs SET state = 'failed', finished_at = ?, reason = ?
+           FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS device_id,
+                        json_extract(value, '$[2]') AS before FROM json_each(?)) AS lost
+           WHERE jobs.id = lost.id AND jobs.device_id = lost.device_id AND jobs.state IN ('dispatched', 'running')
+             AND jobs.result IS NULL AND jobs.dispatched_at < lost.before
+           RETURNING jobs.id AS id`,
+          [t, reason, lost],
+        ),
+      );
+      return rows.map((r) => r.id);
     },
 
     async markRunning(id, at) {
@@ -375,6 +395,7 @@ function toJob(row: JobRow): JobRecord {
   setIf(job, 'finishedAt', row.finished_at);
   setIf(job, 'result', row.result === null ? null : (JSON.parse(row.result) as JobResult));
   setIf(job, 'rolloutId', row.rollout_id);
+  setIf(job, 'reason', row.reason);
   const resources = JSON.parse(row.resources) as Record<string, DesiredResource>;
   if (Object.keys(resources).length > 0) job.resources = resources;
   return job;

@@ -8,6 +8,7 @@ import { sqliteAccess } from './sqlite-access.ts';
 import { migrate, loadMigrations, MIGRATIONS_DIR } from './migrate.ts';
 import { openDb } from './sqlite-db.ts';
 import { sqliteDevices } from './sqlite-devices.ts';
+import { sqliteDeviceStatus } from './sqlite-device-status.ts';
 import { sqliteInventory } from './sqlite-inventory.ts';
 import { sqliteProvisioning } from './sqlite-provisioning.ts';
 import { sqliteJobs } from './sqlite-jobs.ts';
@@ -52,6 +53,7 @@ export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<
     ...sqliteReports(ctx),
     ...sqliteJobs(ctx),
     ...sqliteInventory(ctx),
+    ...sqliteDeviceStatus(ctx),
     ...sqliteRollouts(ctx),
     ...sqliteProvisioning(ctx),
     ...sqliteAccess(ctx),

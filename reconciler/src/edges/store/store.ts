@@ -237,6 +237,8 @@ export interface JobRecord extends NewJob {
   attempts: number;
   /** The agent's result, verbatim. */
   result?: JobResult;
+  /** Why the server ended the job without a result (e.g. the device no longer held it). */
+  reason?: string;
 }
 
 export interface CreateJobsResult {
@@ -270,6 +272,46 @@ export interface ListJobsQuery {
   limit: number;
   /** A job id: return jobs older than it (newest first). */
   before?: string;
+}
+
+// ---- device status (the loop's decisions) ----
+
+export type DeviceStatusState = 'in_sync' | 'drifted' | 'converging' | 'failed' | 'unknown';
+
+/** What a device pass decided about a device, as the dashboard shows it. */
+export interface DeviceStatusInput {
+  deviceId: string;
+  state: DeviceStatusState;
+  reason: string;
+  /** The revision served when it was decided. */
+  revision?: string;
+  pendingSteps: number;
+  reportedDrift: number;
+  updatedAt: IsoTime;
+}
+
+/** Consecutive failures of the same steps (their hash), for the loop's retry backoff. */
+export interface FailureHistory {
+  stepsHash: string;
+  count: number;
+  at: IsoTime;
+}
+
+/** A finished job of the loop (first delivery of its result), for the device's conditions. */
+export interface DeviceOutcomeInput {
+  deviceId: string;
+  revision: string;
+  succeeded: boolean;
+  /** The retry history after this outcome; null clears it. Undefined leaves it as it is (rollout jobs). */
+  failure?: FailureHistory | null;
+}
+
+export interface DeviceStatusRecord extends DeviceStatusInput {
+  /** Revision of the device's last succeeded job. */
+  lastAppliedRevision?: string;
+  /** Revision of the device's last job that finished otherwise. */
+  lastAttemptedRevision?: string;
+  failure?: FailureHistory;
 }
 
 // ---- inventory ----
@@ -572,10 +614,25 @@ export interface Store {
   openJobsMany(deviceIds: string[]): Promise<Map<string, JobRecord[]>>;
   /** Every state, zero when none. */
   countJobsByState(): Promise<Record<JobState, number>>;
+  /**
+   * Jobs their device says it does not hold → `failed` with `reason`, each only when it is that
+   * device's, still dispatched or running without a result, and was dispatched before its
+   * `before` (when the connection that answered began: a job sent on it is held). Returns the
+   * ids that moved. A result that arrives later still wins (as for cancelled and timed-out jobs).
+   */
+  markJobsLost(jobs: ReadonlyArray<{ id: string; deviceId: string; before: IsoTime }>, reason: string, now: IsoTime): Promise<string[]>;
   /** Non-final jobs → cancelled. Returns the ids that moved. */
   cancelJobs(ids: string[], now?: IsoTime): Promise<string[]>;
   /** The newest job of each device created for the rollout; devices without one are absent. */
   rolloutJobsMany(rolloutId: string, deviceIds: string[]): Promise<Map<string, JobRecord>>;
+
+  // device status
+  /** Upserts each device's decided status (not its conditions or retry history), in one transaction. */
+  saveDeviceStatuses(statuses: DeviceStatusInput[]): Promise<void>;
+  /** Records finished jobs' revisions and retry histories, in one transaction (in array order). */
+  recordDeviceOutcomes(outcomes: DeviceOutcomeInput[], now: IsoTime): Promise<void>;
+  /** Every live device's status row, ordered by device id (what a starting loop loads). */
+  listDeviceStatuses(): Promise<DeviceStatusRecord[]>;
 
   // inventory
   /** Sorted by key. */

@@ -23,6 +23,7 @@ import {
   type AgentAuth,
   type AgentReport,
   type AgentToServer,
+  type HeldJobState,
   type Job,
   type JobResult,
   type ServerToAgent,
@@ -182,6 +183,29 @@ export class AgentGateway {
       return res.ok ? 'acked' : 'refused';
     } catch {
       return 'timeout';
+    }
+  }
+
+  /**
+   * Asks the device which of these jobs it holds (`jobs:held`). Undefined when it is offline, does
+   * not answer in time or cannot say (an agent without the event, an unreadable journal): no
+   * answer is never taken for `unknown`.
+   */
+  async askHeld(deviceId: string, jobs: ReadonlyArray<{ jobId: string; idempotencyKey: string }>, timeoutMs: number): Promise<Map<string, HeldJobState> | undefined> {
+    const socket = this.#sockets.get(deviceId);
+    if (!socket) return undefined;
+    try {
+      const res = await socket.timeout(timeoutMs).emitWithAck('jobs:held', { jobs: jobs.map(({ jobId, idempotencyKey }) => ({ jobId, idempotencyKey })) });
+      if (!isRecord(res) || res.ok !== true || !Array.isArray(res.jobs)) return undefined;
+      const asked = new Set(jobs.map((j) => j.jobId));
+      const held = new Map<string, HeldJobState>();
+      for (const entry of res.jobs as unknown[]) {
+        if (!isRecord(entry) || typeof entry.jobId !== 'string' || !asked.has(entry.jobId)) continue;
+        if (entry.state === 'running' || entry.state === 'finished' || entry.state === 'unknown') held.set(entry.jobId, entry.state);
+      }
+      return held;
+    } catch {
+      return undefined;
     }
   }
 
