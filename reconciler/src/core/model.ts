@@ -54,7 +54,7 @@ export interface SyntaxIssue {
    * `yaml.syntax` when absent. `yaml.too-deep`, `file.too-large` and `revision.too-large`: the
    * file (or, past the revision's limit, every later file) was refused before it was parsed.
    */
-  code?: 'yaml.syntax' | 'yaml.too-deep' | 'file.too-large' | 'revision.too-large';
+  code?: 'yaml.syntax' | 'yaml.too-deep' | 'file.too-large' | 'revision.too-large' | 'file.symlink';
 }
 
 /** A non-YAML file of the revision, named by its path relative to the fleet root. */
@@ -75,6 +75,8 @@ export interface LoadedRevision {
   paths: ReadonlySet<string>;
   /** Content hashes of the files that documents reference through `source`. */
   files: ReadonlyMap<string, RepoFile>;
+  /** What the author should know but does not block the revision: `file.symlink` (a YAML file that is a link, not read). */
+  warnings?: SyntaxIssue[];
 }
 
 /** Where a document came from, for error messages and "which profile put this here". */

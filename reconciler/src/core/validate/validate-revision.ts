@@ -28,6 +28,8 @@ export interface ValidationResult {
   /** Present only when `issues` is empty. */
   model: FleetModel | undefined;
   issues: ValidationIssue[];
+  /** What the author should know that does not reject the revision (`file.symlink`), sorted as issues are. */
+  warnings: ValidationIssue[];
   /** Documents read, for summaries. */
   documentCount: number;
 }
@@ -58,10 +60,13 @@ export function validateRevision(
   if (issues.size === 0) checkConflicts(model, issues, cache);
 
   const sorted = issues.items.sort(compareIssues);
+  const warnings = new IssueList();
+  for (const warning of loaded.warnings ?? []) warnings.inFile(warning.file, warning, warning.code ?? 'yaml.syntax', warning.message);
   return {
     revision: loaded.revision,
     model: sorted.length === 0 ? model : undefined,
     issues: sorted,
+    warnings: warnings.items.sort(compareIssues),
     documentCount: loaded.documents.length,
   };
 }

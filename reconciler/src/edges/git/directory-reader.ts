@@ -20,7 +20,7 @@ export class DirectoryReader implements RevisionReader {
   readonly root: string;
   readonly #fs: typeof nodeFs;
   readonly #concurrency: number;
-  #listing: Promise<{ entries: RevisionEntry[]; paths: Set<string> }> | undefined;
+  #listing: Promise<{ entries: RevisionEntry[]; paths: Set<string>; links: string[] }> | undefined;
 
   constructor(options: DirectoryReaderOptions) {
     this.root = options.root;
@@ -32,6 +32,10 @@ export class DirectoryReader implements RevisionReader {
     return (await this.#list()).entries;
   }
 
+  async links(): Promise<readonly string[]> {
+    return (await this.#list()).links;
+  }
+
   async read(path: string): Promise<Uint8Array> {
     const { paths } = await this.#list();
     if (!paths.has(path)) {
@@ -41,12 +45,12 @@ export class DirectoryReader implements RevisionReader {
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  #list(): Promise<{ entries: RevisionEntry[]; paths: Set<string> }> {
+  #list(): Promise<{ entries: RevisionEntry[]; paths: Set<string>; links: string[] }> {
     this.#listing ??= this.#walk();
     return this.#listing;
   }
 
-  async #walk(): Promise<{ entries: RevisionEntry[]; paths: Set<string> }> {
+  async #walk(): Promise<{ entries: RevisionEntry[]; paths: Set<string>; links: string[] }> {
     const fsp = this.#fs.promises;
     try {
       const stat = await fsp.stat(this.root);
@@ -56,6 +60,7 @@ export class DirectoryReader implements RevisionReader {
     }
 
     const files: string[] = [];
+    const links: string[] = [];
     // Breadth-first, one level at a time, at most `concurrency` directories open at once.
     let level: string[] = [''];
     while (level.length > 0) {
@@ -66,6 +71,7 @@ export class DirectoryReader implements RevisionReader {
         const subdirs: string[] = [];
         for (const dirent of dirents) {
           const path = dir === '' ? dirent.name : `${dir}/${dirent.name}`;
+          if (dirent.isSymbolicLink()) links.push(path);
           let kind = direntKind(dirent);
           if (kind === 'unknown') kind = statKind(await fsp.lstat(join(this.root, ...path.split('/'))));
           if (kind === 'dir' && !isIgnoredDirectory(dirent.name)) subdirs.push(path);
@@ -76,7 +82,8 @@ export class DirectoryReader implements RevisionReader {
       level = children.flat();
     }
     files.sort(comparePaths);
-    return { entries: files.map((path) => ({ path, id: undefined })), paths: new Set(files) };
+    links.sort(comparePaths);
+    return { entries: files.map((path) => ({ path, id: undefined })), paths: new Set(files), links };
   }
 }
 

@@ -43,10 +43,11 @@ export type GitCommitReaderOptions = GitRepoLocation & {
   trees?: TreeListingCache;
 };
 
-/** What one tree object holds, as a revision sees it: its files and its subtrees, by name. */
+/** What one tree object holds, as a revision sees it: its files, its subtrees and its symbolic links, by name. */
 interface TreeListing {
   files: [name: string, oid: string][];
   subtrees: [name: string, oid: string][];
+  links: string[];
 }
 
 export interface TreeListingCacheOptions {
@@ -114,7 +115,7 @@ export class GitCommitReader implements RevisionReader {
   readonly #files: FileAccess | undefined;
   /** The `objects/xx` directories of loose objects, listed on the first read. */
   #looseDirs: Promise<ReadonlySet<string>> | undefined;
-  #listing: Promise<{ entries: RevisionEntry[]; oids: Map<string, string> }> | undefined;
+  #listing: Promise<{ entries: RevisionEntry[]; oids: Map<string, string>; links: string[] }> | undefined;
 
   private constructor(init: {
     fs: FsClient;
@@ -201,6 +202,10 @@ export class GitCommitReader implements RevisionReader {
     return (await this.#list()).entries;
   }
 
+  async links(): Promise<readonly string[]> {
+    return (await this.#list()).links;
+  }
+
   async read(path: string): Promise<Uint8Array> {
     const { oids } = await this.#list();
     const oid = oids.get(path);
@@ -217,12 +222,14 @@ export class GitCommitReader implements RevisionReader {
 
   async #readListing(oid: string): Promise<TreeListing> {
     const { tree } = await git.readTree({ fs: this.#fs, gitdir: this.#gitdir, oid, cache: this.#cache });
-    const listing: TreeListing = { files: [], subtrees: [] };
+    const listing: TreeListing = { files: [], subtrees: [], links: [] };
     for (const entry of tree) {
       if (entry.type === 'tree') {
         if (!isIgnoredDirectory(entry.path)) listing.subtrees.push([entry.path, entry.oid]);
       } else if (entry.type === 'blob' && entry.mode !== MODE_SYMLINK) {
         listing.files.push([entry.path, entry.oid]);
+      } else if (entry.type === 'blob') {
+        listing.links.push(entry.path);
       }
       // Submodules (`commit` entries) and symbolic links are not part of a revision.
     }
@@ -242,26 +249,29 @@ export class GitCommitReader implements RevisionReader {
     return readLooseBlob(files.readFile, this.#gitdir, oid);
   }
 
-  #list(): Promise<{ entries: RevisionEntry[]; oids: Map<string, string> }> {
+  #list(): Promise<{ entries: RevisionEntry[]; oids: Map<string, string>; links: string[] }> {
     this.#listing ??= this.#walk();
     return this.#listing;
   }
 
   /** Every tree object is read once (or not at all when its listing is known); blobs are only named here, never read. */
-  async #walk(): Promise<{ entries: RevisionEntry[]; oids: Map<string, string> }> {
+  async #walk(): Promise<{ entries: RevisionEntry[]; oids: Map<string, string>; links: string[] }> {
     const entries: RevisionEntry[] = [];
+    const links: string[] = [];
     let level: { oid: string; prefix: string }[] = [{ oid: this.#rootTree, prefix: '' }];
     while (level.length > 0) {
       const next = await mapLimit(level, this.#concurrency, async ({ oid, prefix }) => {
         const listing = this.#trees?.get(oid) ?? (await this.#readListing(oid));
         for (const [name, id] of listing.files) entries.push({ path: prefix + name, id });
+        for (const name of listing.links) links.push(prefix + name);
         return listing.subtrees.map(([name, id]) => ({ oid: id, prefix: `${prefix}${name}/` }));
       });
       level = next.flat();
     }
     if (this.#ownsCache) enableDeltaBaseCache(this.#cache);
     entries.sort((a, b) => comparePaths(a.path, b.path));
-    return { entries, oids: new Map(entries.map((e) => [e.path, e.id as string])) };
+    links.sort(comparePaths);
+    return { entries, oids: new Map(entries.map((e) => [e.path, e.id as string])), links };
   }
 }
 

@@ -369,6 +369,10 @@ export class SourceRevisionReader implements RevisionReader {
     return entries;
   }
 
+  links(): Promise<readonly string[]> {
+    return this.commit.links();
+  }
+
   async read(path: string): Promise<Uint8Array> {
     try {
       return await this.commit.read(path);

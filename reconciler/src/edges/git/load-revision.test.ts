@@ -156,6 +156,18 @@ describe('loadRevision', () => {
     assert.deepEqual(loaded.documents[5]?.keyPositions.get('/spec/packages'), { line: 11, col: 3 });
   });
 
+  it('warns, naming the file, about a YAML file that is a symbolic link, in a working tree and in a commit', async () => {
+    const fromCommit = await loadRevision(await GitCommitReader.open({ dir: repo.dir, ref: 'main', path: 'fleet' }), { cache: new ParseCache() });
+    const fromTree = await loadRevision(new DirectoryReader({ root: join(repo.dir, 'fleet') }), { cache: new ParseCache() });
+    for (const loaded of [fromCommit, fromTree]) {
+      assert.deepEqual(loaded.warnings?.map((w) => [w.code, w.file, w.line]), [['file.symlink', 'link.yaml', 1]], loaded.revision);
+      assert.ok(!loaded.documents.some((d) => d.file === 'link.yaml'), 'still not read');
+    }
+    // A link to a directory, and links that are not YAML, are not fleet documents: no warning.
+    const fromRoot = await loadRevision(new DirectoryReader({ root: repo.dir }), { cache: new ParseCache() });
+    assert.deepEqual(fromRoot.warnings?.map((w) => w.file), ['fleet/link.yaml']);
+  });
+
   it('hashes exactly the files that sources reference inside the fleet root (sha256 as node:crypto)', async () => {
     const reader = await GitCommitReader.open({ dir: repo.dir, ref: 'main', path: 'fleet' });
     const loaded = await loadRevision(reader, { cache: new ParseCache() });

@@ -75,7 +75,14 @@ export async function loadRevision(reader: RevisionReader, options: LoadRevision
     if (digest !== undefined) files.set(path, { path, sha256: digest.sha256, size: digest.size });
   });
 
-  return { revision: reader.revision, documents, syntaxIssues, paths, files };
+  const warnings: SyntaxIssue[] = [];
+  for (const link of (await reader.links?.()) ?? []) {
+    if (!isYamlPath(link)) continue;
+    const message = 'This YAML file is a symbolic link, so it is not read (a link may point outside the fleet root); commit the file itself.';
+    warnings.push({ file: link, line: 1, col: 1, message, code: 'file.symlink' });
+  }
+
+  return { revision: reader.revision, documents, syntaxIssues, paths, files, warnings };
 }
 
 /**

@@ -22,4 +22,9 @@ export interface RevisionReader {
   list(): Promise<readonly RevisionEntry[]>;
   /** The bytes of a listed file; `RevisionError` `revision.file-not-found` for any other path. */
   read(path: string): Promise<Uint8Array>;
+  /**
+   * The symbolic links under the fleet root (outside ignored directories), sorted: never followed
+   * nor read, but named so the loader can warn about YAML the author expected to count.
+   */
+  links?(): Promise<readonly string[]>;
 }
