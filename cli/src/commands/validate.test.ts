@@ -167,6 +167,22 @@ describe('deployx validate', { concurrency: true }, () => {
     const report = JSON.parse(atCommit.stdout) as { issues: Array<{ code: string; line: number; col: number }> };
     assert.deepEqual(report.issues.map((i) => [i.code, i.line, i.col]), [['yaml.too-deep', 6, 71]]);
   });
+  it('names a symlinked YAML file as a warning in every format, and still exits 0', async () => {
+    const dir = await makeTempDir('deployx-validate-link-');
+    tempDirs.push(dir);
+    await writeTree(dir, {
+      'fleet.yaml': 'apiVersion: deployx.dev/v1\nkind: Fleet\nmetadata:\n  name: link\nspec: {}\n',
+    });
+    const { symlink } = await import('node:fs/promises');
+    await symlink(join(dir, 'fleet.yaml'), join(dir, 'linked.yaml'));
+    const text = await deployx(['validate', dir]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.ok(lines(text.stdout).some((l) => /linked\.yaml:1:1: warning file\.symlink: /.test(l)), text.stdout);
+    const json = await deployx(['validate', '--format', 'json', dir]);
+    assert.deepEqual((JSON.parse(json.stdout) as { warnings: Array<{ code: string; file: string }> }).warnings.map((w) => w.code), ['file.symlink']);
+    const github = await deployx(['validate', '--format', 'github', dir]);
+    assert.ok(lines(github.stdout).some((l) => l.startsWith('::warning file=') && l.includes('file.symlink')), github.stdout);
+  });
 });
 
 function doc(kind: string, name: string, spec: string[]): string {

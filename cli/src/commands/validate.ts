@@ -92,6 +92,9 @@ function findGitToplevel(start: string): string | undefined {
 // ---- text ----
 
 function printText(result: RepositoryValidation, given: string, display: (f: string) => string, io: CommandIo): void {
+  for (const warning of result.warnings) {
+    io.out(`${display(warning.file)}:${warning.line}:${warning.col}: warning ${warning.code}: ${warning.message}`);
+  }
   for (const issue of result.issues) {
     io.out(`${display(issue.file)}:${issue.line}:${issue.col}: ${issue.code}: ${issue.message}`);
   }
@@ -146,6 +149,7 @@ function jsonReport(result: RepositoryValidation, display: (f: string) => string
       path: i.path,
       ...(i.suggestion !== undefined ? { suggestion: i.suggestion } : {}),
     })),
+    warnings: result.warnings.map((w: ValidationIssue) => ({ file: display(w.file), line: w.line, col: w.col, code: w.code, message: w.message })),
     devices: result.desired
       ? [...result.desired.values()].map((s) => ({
           name: s.device,
@@ -160,6 +164,10 @@ function jsonReport(result: RepositoryValidation, display: (f: string) => string
 // ---- github ----
 
 function printGithub(result: RepositoryValidation, fromRepo: (f: string) => string, io: CommandIo): void {
+  for (const warning of result.warnings) {
+    const props = `file=${escapeProperty(fromRepo(warning.file))},line=${warning.line},col=${warning.col},title=${escapeProperty(`deployx ${warning.code}`)}`;
+    io.out(`::warning ${props}::${escapeData(warning.message)}`);
+  }
   for (const issue of result.issues) {
     const props = `file=${escapeProperty(fromRepo(issue.file))},line=${issue.line},col=${issue.col},title=${escapeProperty(`deployx ${issue.code}`)}`;
     io.out(`::error ${props}::${escapeData(issue.message)}`);

@@ -322,6 +322,10 @@ export class Reconciler {
     const loaded = await loadRevision(reader, { cache: this.#parseCache, hasher: this.#hasher });
     const result = validateRevision(loaded, this.#schema.validators);
     const revision = reader.revision;
+    // Warnings (a symlinked YAML file, skipped) never reject a revision; the operator is told once.
+    if (!known) {
+      for (const warning of result.warnings) log.warn('revision warning', { revision, file: warning.file, code: warning.code, message: warning.message });
+    }
     await store.recordRevision({
       revision,
       oid,
