@@ -14,23 +14,12 @@ import { makeRepo, type FileTree } from '../reconciler/src/edges/git/test-repo.t
 import { openSqliteStore } from '../reconciler/src/edges/store/sqlite-store.ts';
 import { createEnrollmentToken } from '../cli/src/commands/token.ts';
 import { PROJECT_ROOT, spawnAgent, tempDir, waitFor, type AgentProcess } from './harness.ts';
+import { seededRandom as seeded } from '../schemas/seeded-random.ts';
 
 const SEED = 0xdec0de;
 const AGENTS = 4;
 const ROUNDS = 5;
 const API_TOKEN = 'dxa_chaos-test-admin-token-0123456789abcdef';
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Backoff, backoffDelay, ReconnectBackoff, type BackoffPolicy, type ReconnectPolicy } from './backoff.ts';
-
-/** A seeded PRNG (mulberry32), so the spread tests are reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as seeded } from './seeded-random.ts';
 
 const ONE_TO_SIXTY: BackoffPolicy = { baseMs: 1_000, capMs: 60_000 };
 
