@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import type { ServerConfig } from '../reconciler/src/config.ts';
-import { createLogger } from '../reconciler/src/edges/log.ts';
+import { createLogger } from '../schemas/log.ts';
 import { hashSecret } from '../reconciler/src/edges/transport/agent-gateway.ts';
 import { startServer } from '../reconciler/src/main.ts';
 

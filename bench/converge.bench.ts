@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { createEnrollmentToken } from '../cli/src/commands/token.ts';
-import { createLogger } from '../reconciler/src/edges/log.ts';
+import { createLogger } from '../schemas/log.ts';
 import { makeRepo, makeTempDir, removeDir, type FileTree } from '../reconciler/src/edges/git/test-repo.ts';
 import { startServer } from '../reconciler/src/main.ts';
 import type { ReconcilerEvent } from '../reconciler/src/loop/reconciler.ts';

@@ -11,8 +11,7 @@ import { after, test } from 'node:test';
 import { Server } from 'socket.io';
 import { systemClock } from '../agent/src/transport/clock.ts';
 import { Connection, type ConnectionEvent } from '../agent/src/transport/connection.ts';
-import { silentLogger as silentAgentLogger } from '../agent/src/transport/logger.ts';
-import { silentLogger } from '../reconciler/src/edges/log.ts';
+import { silentLogger } from '../schemas/log.ts';
 import { openSqliteStore } from '../reconciler/src/edges/store/sqlite-store.ts';
 import { AgentGateway, hashSecret } from '../reconciler/src/edges/transport/agent-gateway.ts';
 
@@ -58,7 +57,7 @@ test('a handshake storm beyond the admission limit is told server.busy with a ji
       enrollment: { machineId: `m${i}`, facts: async () => ({}) },
       onSession: (session) => connected.add(session.identity.deviceId),
       onEvent: (e) => events.push(e),
-      logger: silentAgentLogger,
+      logger: silentLogger,
       clock: systemClock,
       // The agent's own backoff would wait 30 s or more: only the server's retryAfterMs brings
       // the refused back within the deadline below.

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Role } from '../schemas/protocol.ts';
 import { createUser } from '../reconciler/src/actions/users.ts';
 import { DEFAULT_DASHBOARD_DIR, type ServerConfig } from '../reconciler/src/config.ts';
-import { createLogger } from '../reconciler/src/edges/log.ts';
+import { createLogger } from '../schemas/log.ts';
 import { startServer, type RunningServer } from '../reconciler/src/main.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -17,7 +17,7 @@ import { Spool } from './state/spool.ts';
 import { exec } from './system/exec.ts';
 import { startProtocolServer, type ProtocolServer } from './test-support/protocol-server.ts';
 import type { LinkEvent } from './transport/device-link.ts';
-import { createJsonLogger, SecretSet } from './transport/logger.ts';
+import { createLogger, SecretSet } from '../../schemas/log.ts';
 
 const TOKEN = 'enroll-token-0123456789';
 let dir: string;
@@ -61,7 +61,7 @@ function agent(s: ProtocolServer, options: Partial<AgentOptions> = {}): { agent:
     root,
     exec,
     secrets,
-    logger: createJsonLogger({ write: (line) => logLines.push(line), level: 'debug', secrets }),
+    logger: createLogger({ write: (line) => logLines.push(line), level: 'debug', secrets }),
     heartbeatMs: 60_000,
     ackTimeoutMs: 2_000,
     backoff: { baseMs: 20, capMs: 200 },

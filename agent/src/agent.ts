@@ -46,7 +46,7 @@ import type { BackoffPolicy } from './transport/backoff.ts';
 import { createBlobFetcher, removeStaleParts } from './transport/blob-client.ts';
 import { systemClock, type Clock } from './transport/clock.ts';
 import { DeviceLink, type LinkEvent, type StopOptions } from './transport/device-link.ts';
-import { SecretSet, type Logger } from './transport/logger.ts';
+import { SecretSet, type Logger } from '../../schemas/log.ts';
 
 export const AGENT_VERSION: string = packageJson.version;
 

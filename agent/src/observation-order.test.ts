@@ -12,7 +12,7 @@ import { Agent } from './agent.ts';
 import { exec } from './system/exec.ts';
 import { startProtocolServer, type ProtocolServer } from './test-support/protocol-server.ts';
 import type { LinkEvent } from './transport/device-link.ts';
-import { silentLogger } from './transport/logger.ts';
+import { silentLogger } from '../../schemas/log.ts';
 import { startSimulation } from './simulator/simulation.ts';
 
 const TOKEN = 'enroll-token-order-0123';

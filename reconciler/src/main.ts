@@ -12,7 +12,7 @@ import { GitSource } from './edges/git/git-source.ts';
 import { startPoll, watchLocalRefs } from './edges/git/triggers.ts';
 import { Access } from './edges/http/access.ts';
 import { createApp } from './edges/http/app.ts';
-import { createLogger, type Logger } from './edges/log.ts';
+import { createLogger, type Logger } from '../../schemas/log.ts';
 import { Notifier } from './edges/notify/notifier.ts';
 import { openSqliteStore } from './edges/store/sqlite-store.ts';
 import type { Store } from './edges/store/store.ts';

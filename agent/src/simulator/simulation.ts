@@ -27,7 +27,7 @@ import type { Exec } from '../system/exec.ts';
 import type { BackoffPolicy } from '../transport/backoff.ts';
 import { systemClock, type Clock } from '../transport/clock.ts';
 import { DeviceLink, type LinkEvent } from '../transport/device-link.ts';
-import { silentLogger, type Logger } from '../transport/logger.ts';
+import { silentLogger, type Logger } from '../../../schemas/log.ts';
 import { SharedBlobCache, type BlobCacheStats } from './blob-cache.ts';
 import { SimulatorCredentialFile } from './credential-file.ts';
 import { simulatedFacts, simulatedPlatform } from './facts.ts';

@@ -22,7 +22,7 @@ import type { FetchBlob } from '../executors/context.ts';
 import type { Credentials } from '../state/credentials.ts';
 import { Backoff, type BackoffPolicy } from './backoff.ts';
 import { sleep, systemClock, type Clock } from './clock.ts';
-import { silentLogger, type Logger } from './logger.ts';
+import { silentLogger, type Logger } from '../../../schemas/log.ts';
 
 export interface BlobFetcherOptions {
   server: string;

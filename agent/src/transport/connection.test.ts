@@ -8,7 +8,7 @@ import { AGENT_NAMESPACE } from '../../../schemas/protocol.ts';
 import { isAgentError } from '../errors.ts';
 import { systemClock } from './clock.ts';
 import { classifyConnectError, Connection, type ConnectionEvent } from './connection.ts';
-import { silentLogger } from './logger.ts';
+import { silentLogger } from '../../../schemas/log.ts';
 
 describe('classifyConnectError', () => {
   const table: Array<[name: string, error: unknown, refused: boolean, code: string]> = [

@@ -38,7 +38,7 @@ import { AgentError, describeError, isAgentError } from '../errors.ts';
 import type { Credentials } from '../state/credentials.ts';
 import { Backoff, CONNECT_BACKOFF, ReconnectBackoff, REFUSED_BACKOFF, type BackoffPolicy, type ReconnectPolicy } from './backoff.ts';
 import { sleep, type Clock, type ClockTimer } from './clock.ts';
-import { SecretSet, type Logger } from './logger.ts';
+import { SecretSet, type Logger } from '../../../schemas/log.ts';
 
 export type AgentSocket = Socket<ServerToAgent, AgentToServer>;
 

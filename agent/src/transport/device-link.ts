@@ -54,7 +54,7 @@ import {
   type EnrollmentSource,
   type Session,
 } from './connection.ts';
-import { SecretSet, type Logger } from './logger.ts';
+import { SecretSet, type Logger } from '../../../schemas/log.ts';
 
 /** The job journal and result spool (state/spool.ts Spool, or the simulator's memory one). */
 export interface ResultJournal extends JobJournal {

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { Agent } from '../../../agent/src/agent.ts';
 import { describeError, isAgentError } from '../../../agent/src/errors.ts';
 import { exec } from '../../../agent/src/system/exec.ts';
-import { createJsonLogger, SecretSet } from '../../../agent/src/transport/logger.ts';
+import { createLogger, SecretSet } from '../../../schemas/log.ts';
 import { UsageError, type CommandIo } from '../io.ts';
 import { onTermination, parseInterval, parseLabels, parseLogLevel, parseServerUrl, type LogLevelName } from './agent-args.ts';
 
@@ -101,7 +101,7 @@ export async function runAgent(args: string[], io: CommandIo): Promise<number> {
   }
 
   const secrets = new SecretSet();
-  const logger = createJsonLogger({ write: io.out, level: options.logLevel, secrets });
+  const logger = createLogger({ write: io.out, level: options.logLevel, secrets });
   if (options.root !== undefined) await mkdir(options.root, { recursive: true });
   const agent = new Agent({
     server: options.server,

@@ -11,7 +11,7 @@ import { parseArgs, promisify } from 'node:util';
 import { startSimulation, type Simulation } from '../../../agent/src/simulator/index.ts';
 import { createUser } from '../../../reconciler/src/actions/users.ts';
 import { loadServerConfig } from '../../../reconciler/src/config.ts';
-import { createLogger } from '../../../reconciler/src/edges/log.ts';
+import { createLogger } from '../../../schemas/log.ts';
 import { startServer } from '../../../reconciler/src/main.ts';
 import type { CommandIo } from '../io.ts';
 import { createEnrollmentToken } from './token.ts';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError } from '../../../agent/src/errors.ts';
 import { startSimulation, type SimulationOptions } from '../../../agent/src/simulator/index.ts';
-import { createJsonLogger, SecretSet } from '../../../agent/src/transport/logger.ts';
+import { createLogger, SecretSet } from '../../../schemas/log.ts';
 import { UsageError, type CommandIo } from '../io.ts';
 import { onTermination, parseInterval, parseLabels, parseList, parseLogLevel, parseServerUrl, type LogLevelName } from './agent-args.ts';
 
@@ -119,8 +119,8 @@ export async function runSimulate(args: string[], io: CommandIo): Promise<number
   const { durationMs, statsEveryMs, logLevel, ...simulation } = options;
   const secrets = new SecretSet();
   secrets.add(simulation.token);
-  const logger = createJsonLogger({ write: io.out, level: logLevel, secrets });
-  const summary = createJsonLogger({ write: io.out, level: 'info', secrets });
+  const logger = createLogger({ write: io.out, level: logLevel, secrets });
+  const summary = createLogger({ write: io.out, level: 'info', secrets });
   const termination = onTermination(() => undefined);
   let sim: Awaited<ReturnType<typeof startSimulation>> | undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;

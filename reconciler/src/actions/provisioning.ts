@@ -22,7 +22,7 @@ import { renderIpxe } from '../core/pxe/ipxe-script.ts';
 import type { MachineIdentity } from '../core/pxe/machine-identity.ts';
 import { acceptStep, type StepStatus } from '../core/pxe/task-progress.ts';
 import { compileTaskSequence, runArtifacts, type RunnerTask, type TaskSequence } from '../core/pxe/task-sequence.ts';
-import type { Logger } from '../edges/log.ts';
+import type { Logger } from '../../../schemas/log.ts';
 import { newCryptSalt, sha512Crypt, unattendPasswordValue } from '../edges/pxe/sha512-crypt.ts';
 import type { ProvisioningRun, Store } from '../edges/store/store.ts';
 import { hashSecret } from '../edges/transport/agent-gateway.ts';

@@ -29,7 +29,7 @@ import type { GitSource } from '../edges/git/git-source.ts';
 import { loadRevision } from '../edges/git/load-revision.ts';
 import { ContentHasher } from '../edges/git/content-hasher.ts';
 import { ParseCache } from '../edges/git/parse-cache.ts';
-import type { Logger } from '../edges/log.ts';
+import type { Logger } from '../../../schemas/log.ts';
 import type { DeviceOutcomeInput, DeviceRecord, JobRecord, RevisionRecord, Store } from '../edges/store/store.ts';
 import type { AgentGateway, StoredReport } from '../edges/transport/agent-gateway.ts';
 import type { BlobStore } from '../edges/blobs/blob-store.ts';

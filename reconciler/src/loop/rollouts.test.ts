@@ -7,7 +7,7 @@ import { test, type TestContext } from 'node:test';
 import type { RolloutPolicy } from '../../../schemas/kinds.ts';
 import { isRolloutError } from '../core/rollout/errors.ts';
 import type { RolloutDevice } from '../core/rollout/waves.ts';
-import { createLogger } from '../edges/log.ts';
+import { createLogger } from '../../../schemas/log.ts';
 import type { FleetEvent } from '../edges/notify/events.ts';
 import type { Store } from '../edges/store/store.ts';
 import { enroll, tempStore } from '../edges/store/test-support.ts';

@@ -54,7 +54,7 @@ import {
   type RolloutTransition,
 } from '../core/rollout/schedule.ts';
 import type { RolloutDevice } from '../core/rollout/waves.ts';
-import type { Logger } from '../edges/log.ts';
+import type { Logger } from '../../../schemas/log.ts';
 import { createEvent, outputTail, type FailedDevice, type RolloutCounts } from '../edges/notify/events.ts';
 import type { Notifier } from '../edges/notify/notifier.ts';
 import type { JobRecord, ListRolloutsQuery, RolloutRecord, RolloutRecordStatus, Store } from '../edges/store/store.ts';

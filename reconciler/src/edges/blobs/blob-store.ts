@@ -20,7 +20,7 @@ import type { FleetModel } from '../../core/model.ts';
 import { normaliseRepoPath } from '../../core/validate/semantic-check.ts';
 import { mapLimit } from '../git/map-limit.ts';
 import type { RevisionReader } from '../git/revision-reader.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../../../schemas/log.ts';
 
 export interface StoredBlob {
   sha256: string;

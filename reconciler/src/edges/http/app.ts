@@ -11,7 +11,7 @@ import type { RevisionsResponse, Role } from '../../../../schemas/protocol.ts';
 import { hashSecret } from '../transport/agent-gateway.ts';
 import type { UiGateway } from '../transport/ui-gateway.ts';
 import type { Store } from '../store/store.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../../../schemas/log.ts';
 import type { Reconciler } from '../../loop/reconciler.ts';
 import type { BlobStore } from '../blobs/blob-store.ts';
 import { sendBlob } from './send-blob.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
 import type { Notifier as NotifierSpec } from '../../../../schemas/kinds.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../../../../schemas/log.ts';
 import { slackPayload, teamsPayload, webhookPayload } from './formats.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
 import { type Reply, startReceiver } from './test-receiver.ts';

@@ -22,7 +22,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Notifier as NotifierSpec } from '../../../../schemas/kinds.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../../../schemas/log.ts';
 import { DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfter, type RetryPolicy, retryDelayMs } from './delivery-policy.ts';
 import type { FleetEvent } from './events.ts';
 import { formatBody } from './formats.ts';

@@ -28,7 +28,7 @@ import {
   type JobResult,
   type ServerToAgent,
 } from '../../../../schemas/protocol.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../../../schemas/log.ts';
 import type { JobRecord, Store } from '../store/store.ts';
 import { observationOrder } from '../../core/observation-order.ts';
 import { checkPayload } from './payload-bounds.ts';

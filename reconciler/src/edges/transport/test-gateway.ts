@@ -6,7 +6,7 @@ import type { TestContext } from 'node:test';
 import { Server } from 'socket.io';
 import { io as connectClient, type Socket as ClientSocket } from 'socket.io-client';
 import { AGENT_NAMESPACE, type Ack, type JobResult } from '../../../../schemas/protocol.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../../../../schemas/log.ts';
 import type { JobRecord } from '../store/store.ts';
 import { tempStore, type TempStore } from '../store/test-support.ts';
 import { AgentGateway, hashSecret, type StoredReport } from './agent-gateway.ts';

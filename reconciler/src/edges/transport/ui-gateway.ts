@@ -23,7 +23,7 @@ import {
 } from '../../../../schemas/protocol.ts';
 import type { Access, Principal } from '../http/access.ts';
 import { summariseDevice, type SummarySources } from '../http/device-summary.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../../../schemas/log.ts';
 import type { FleetEvent } from '../notify/events.ts';
 import type { ProvisioningEvent } from '../../actions/provisioning.ts';
 import type { Store } from '../store/store.ts';

@@ -1,7 +1,10 @@
-// Structured logs: one JSON object per line, `{ts, level, msg, ...fields}`, for journald, Docker
-// or a log shipper. Secrets never reach a line: fields whose name looks secret are replaced, and
-// known secret values (the credential, the enrollment token) are masked wherever they appear in
-// a string — so a server error message that echoes one cannot leak it either.
+// The one logger of DeployX — server, agent, simulator and CLI alike. One JSON object per line,
+// `{ts, level, msg, ...fields}`, for journald, Docker or a log shipper.
+//
+// Secrets never reach a line, by one rule applied at every depth: a field whose name looks secret
+// (credential, token, password, secret, authorization, cookie) is replaced, and the secret values
+// the process knows (an agent's credential and enrollment token) are masked wherever they appear
+// in a string — so an error message that echoes one cannot leak it either.
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
@@ -35,18 +38,22 @@ export class SecretSet {
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const SECRET_KEY = /credential|token|password|secret|authorization/i;
+const SECRET_KEY = /credential|token|password|secret|authorization|cookie/i;
+const MAX_DEPTH = 4;
 
-export interface JsonLoggerOptions {
-  /** Receives one line (no trailing newline). */
-  write: (line: string) => void;
-  now?: () => Date;
+export interface LoggerOptions {
+  /** Receives one line (no trailing newline). Default: standard error. */
+  write?: (line: string) => void;
+  /** Lines below this level are dropped. Default: info. */
   level?: LogLevel;
+  now?: () => Date;
+  /** Added to every line. */
   fields?: LogFields;
   secrets?: SecretSet;
 }
 
-export function createJsonLogger(options: JsonLoggerOptions): Logger {
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const min = LEVELS[options.level ?? 'info'];
   const now = options.now ?? (() => new Date());
   const secrets = options.secrets ?? new SecretSet();
@@ -59,9 +66,9 @@ export function createJsonLogger(options: JsonLoggerOptions): Logger {
         line[key] = SECRET_KEY.test(key) ? '[redacted]' : sanitize(value, secrets, 0);
       }
       try {
-        options.write(JSON.stringify(line));
+        write(JSON.stringify(line));
       } catch {
-        // A log sink that fails must not take the agent down.
+        // A log sink that fails (or a field that cannot be serialised) must not take the process down.
       }
     };
     return {
@@ -75,6 +82,7 @@ export function createJsonLogger(options: JsonLoggerOptions): Logger {
   return make(options.fields ?? {});
 }
 
+/** A logger that keeps nothing: for tests that do not look at logs. */
 export const silentLogger: Logger = {
   debug: () => {},
   info: () => {},
@@ -90,7 +98,7 @@ function sanitize(value: unknown, secrets: SecretSet, depth: number): unknown {
     return { message: secrets.mask(value.message), ...(typeof code === 'string' ? { code } : {}) };
   }
   if (value === null || typeof value !== 'object') return value;
-  if (depth >= 4) return '[…]';
+  if (depth >= MAX_DEPTH) return '[…]';
   if (Array.isArray(value)) return value.map((v) => sanitize(v, secrets, depth + 1));
   const out: LogFields = {};
   for (const [key, v] of Object.entries(value)) out[key] = SECRET_KEY.test(key) ? '[redacted]' : sanitize(v, secrets, depth + 1);
