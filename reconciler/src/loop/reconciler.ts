@@ -23,6 +23,7 @@ import type { DesiredResource, DesiredState, DeviceInput, FleetModel } from '../
 import { assignRollouts, changedProfiles } from '../core/rollout/membership.ts';
 import type { RolloutDevice } from '../core/rollout/waves.ts';
 import { validateRevision } from '../core/validate/validate-revision.ts';
+import { ValidationCache } from '../core/validate/validation-cache.ts';
 import { normaliseMac } from '../core/validate/semantic-check.ts';
 import { decideDevice, type NewJobDecision } from '../core/device-pass/decide-device.ts';
 import type { GitSource } from '../edges/git/git-source.ts';
@@ -137,6 +138,8 @@ export class Reconciler {
   readonly #schema = createSchemaValidator();
   readonly #parseCache = new ParseCache();
   readonly #hasher = new ContentHasher();
+  /** What validating the last revision learnt: a one-file commit re-checks only what it can reach. */
+  readonly #validation = new ValidationCache();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.queue = new WorkQueue((key) => this.#work(key), {
@@ -320,7 +323,7 @@ export class Reconciler {
     const info = await source.commitInfo(oid);
     const reader = await source.reader(oid, this.deps.fleetPath);
     const loaded = await loadRevision(reader, { cache: this.#parseCache, hasher: this.#hasher });
-    const result = validateRevision(loaded, this.#schema.validators);
+    const result = validateRevision(loaded, this.#schema.validators, { cache: this.#validation });
     const revision = reader.revision;
     // Warnings (a symlinked YAML file, skipped) never reject a revision; the operator is told once.
     if (!known) {
@@ -361,7 +364,7 @@ export class Reconciler {
     if (!last) return;
     const reader = await this.deps.source.reader(last.oid, this.deps.fleetPath);
     const loaded = await loadRevision(reader, { cache: this.#parseCache, hasher: this.#hasher });
-    const result = validateRevision(loaded, this.#schema.validators);
+    const result = validateRevision(loaded, this.#schema.validators, { cache: this.#validation });
     if (result.model) await this.#accept(result.model, reader);
   }
 
@@ -413,7 +416,7 @@ export class Reconciler {
     try {
       const reader = await this.deps.source.reader(record.oid, this.deps.fleetPath);
       const loaded = await loadRevision(reader, { cache: this.#parseCache, hasher: this.#hasher });
-      const result = validateRevision(loaded, this.#schema.validators);
+      const result = validateRevision(loaded, this.#schema.validators, { cache: this.#validation });
       return result.model ? { model: result.model, context: createCompileContext(result.model) } : undefined;
     } catch (error) {
       this.deps.log.warn('previous revision unreadable; this revision is not rolled out in waves', { revision: record.revision, error });

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DesiredState, DeviceInput, FleetModel } from '../model.ts';
-import { compileFleet, findConflicts } from './compile.ts';
+import type { DeviceInput, FleetModel } from '../model.ts';
+import { findConflicts } from './compile.ts';
 import { groupsByDevice, resolveGroupMembers } from './groups.ts';
-import { compileWholeFleet, equalData, findConflictsSince, recompileFleet } from './incremental.ts';
+import { analyseFleetChange, equalData, findConflictsSince } from './incremental.ts';
 import { buildModel, device, factsFor, type ModelParts } from './test-builders.ts';
 
 const REV0 = 'main@sha1:1111111111111111111111111111111111111111';
@@ -90,7 +90,7 @@ interface Row {
   name: string;
   model?: (m: FleetModel) => FleetModel;
   devices?: (d: DeviceInput[]) => DeviceInput[];
-  /** At most these devices are compiled again (the point of recompiling). */
+  /** At most these devices are checked again (the point of checking incrementally). */
   recompiledAtMost: string[];
 }
 
@@ -201,41 +201,25 @@ const ROWS: Row[] = [
   },
 ];
 
-/** Devices whose states differ in anything but `revision`, or that exist in only one of the two. */
-function differing(a: ReadonlyMap<string, DesiredState>, b: ReadonlyMap<string, DesiredState>): string[] {
-  const names = new Set([...a.keys(), ...b.keys()]);
-  return [...names]
-    .filter((name) => {
-      const x = a.get(name);
-      const y = b.get(name);
-      return x === undefined || y === undefined || !equalData({ ...x, revision: '' }, { ...y, revision: '' });
-    })
-    .sort();
-}
-
 for (const row of ROWS) {
-  test(`recompileFleet equals compileFleet: ${row.name}`, () => {
+  test(`findConflictsSince equals findConflicts: ${row.name}`, () => {
     const model0 = buildModel(BASE);
-    const prev = compileWholeFleet(model0, BASE_DEVICES);
-    assert.deepStrictEqual(prev.states, compileFleet(model0, BASE_DEVICES));
+    const prev = findConflictsSince(undefined, model0, BASE_DEVICES);
+    assert.deepStrictEqual(prev.conflicts, findConflicts(model0, BASE_DEVICES));
 
     const model1 = row.model ? row.model(model0) : edit(model0, {});
     const devices1 = row.devices ? row.devices(BASE_DEVICES) : BASE_DEVICES;
-    const next = recompileFleet(prev, model1, devices1);
-    const full = compileFleet(model1, devices1);
+    const change = analyseFleetChange(prev, model1, devices1);
+    for (const name of change.affected) assert.ok(row.recompiledAtMost.includes(name), `${name} was checked again`);
 
-    assert.deepStrictEqual(next.states, full);
-    assert.deepStrictEqual([...next.states.keys()], [...full.keys()], 'same iteration order');
+    const next = findConflictsSince(prev, model1, devices1);
+    assert.deepStrictEqual(next.conflicts, findConflicts(model1, devices1));
     assert.deepStrictEqual(next.membership, resolveGroupMembers(model1, devices1));
     assert.deepStrictEqual(next.groupsOf, groupsByDevice(resolveGroupMembers(model1, devices1)));
-    for (const name of next.recompiled) assert.ok(row.recompiledAtMost.includes(name), `${name} was compiled again`);
-    assert.deepStrictEqual(next.changedDevices, differing(prev.states, full));
 
-    // And once more from there: the result is itself a valid `prev`.
-    const again = recompileFleet(next, model1, devices1);
-    assert.deepStrictEqual(again.states, full);
-    assert.deepStrictEqual(again.recompiled, []);
-    assert.deepStrictEqual(again.changedDevices, []);
+    // And once more from there: the result is itself a valid `prev`, and nothing changed.
+    assert.deepStrictEqual(analyseFleetChange(next, model1, devices1).affected, new Set());
+    assert.deepStrictEqual(findConflictsSince(next, model1, devices1).conflicts, next.conflicts);
   });
 }
 
@@ -285,7 +269,7 @@ test('equalData is strict where deepStrictEqual is: -0, NaN, undefined fields, a
   for (const [a, b, equal] of rows) assert.equal(equalData(a, b), equal, JSON.stringify([a, b]));
 });
 
-test('recompileFleet equals compileFleet when hundreds of devices change groups (whole-membership paths)', () => {
+test('findConflictsSince keeps membership exact when hundreds of devices change groups (whole-membership paths)', () => {
   const names = Array.from({ length: 300 }, (_, i) => `host-${String(i).padStart(3, '0')}`);
   const parts: ModelParts = {
     revision: REV0,
@@ -295,15 +279,17 @@ test('recompileFleet equals compileFleet when hundreds of devices change groups 
   };
   const devices = names.map((name, i) => device(name, { labels: { fleet: 'x', parity: i % 2 ? 'odd' : 'even' }, facts: factsFor('debian', 'apt') }));
   const model0 = buildModel(parts);
-  const prev = compileWholeFleet(model0, devices);
+  const prev = findConflictsSince(undefined, model0, devices);
   // Every device changes parity (300 regrouped), then the selector flips (a changed group).
   const flipped = devices.map((d, i) => ({ ...d, labels: { fleet: 'x', parity: i % 2 ? 'even' : 'odd' } }));
-  const next = recompileFleet(prev, edit(model0, {}), flipped);
-  assert.deepStrictEqual(next.states, compileFleet(edit(model0, {}), flipped));
+  const model1 = edit(model0, {});
+  const next = findConflictsSince(prev, model1, flipped);
+  assert.deepStrictEqual(next.conflicts, findConflicts(model1, flipped));
   assert.deepStrictEqual(next.groupsOf, groupsByDevice(resolveGroupMembers(model0, flipped)));
   const model2 = edit(model0, { groups: { even: { selector: { matchLabels: { parity: 'odd' } } } } }, 'main@sha1:3333333333333333333333333333333333333333');
-  const again = recompileFleet(next, model2, flipped);
-  assert.deepStrictEqual(again.states, compileFleet(model2, flipped));
+  const change = analyseFleetChange(next, model2, flipped);
+  assert.equal(change.affected.size, 300);
+  const again = findConflictsSince(next, model2, flipped);
+  assert.deepStrictEqual(again.conflicts, findConflicts(model2, flipped));
   assert.deepStrictEqual(again.groupsOf, groupsByDevice(resolveGroupMembers(model2, flipped)));
-  assert.equal(again.changedDevices.length, 300);
 });

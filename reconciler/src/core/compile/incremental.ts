@@ -1,12 +1,14 @@
-// Compile again after a change: only the devices whose desired state can have changed are compiled;
-// every other device keeps its previous state, carried to the new revision. The answer is the one
-// compileFleet gives (incremental.test.ts compares the two, change by change).
+// Validate again after a change: the conflict check (two profiles putting different content at
+// one path, two versions of one package) runs only over the devices whose desired state can have
+// changed; every other device keeps the conflicts it had. The answer is the one findConflicts
+// gives (incremental.test.ts compares the two, change by change). The server runs this on every
+// push, through validateRevision's ValidationCache (validation-cache.ts).
 //
 // What one device's desired state depends on (compile.ts): its input (name, labels, facts,
 // declared); its groups, i.e. the Group documents and its input; the Profiles targeting those
 // groups; the Software, FileDeployment and Script documents those profiles list; the repository
-// files those name as `source`; the Fleet document (drift and rollout defaults); the revision
-// string. So, from one revision (and device list) to the next:
+// files those name as `source`; the Fleet document (drift and rollout defaults). So, from one
+// revision (and device list) to the next:
 //   - the Fleet document changed            → every device;
 //   - a device is new, or its labels, or a fact compile reads (the package manager, a path some
 //     selector names) changed                → that device;
@@ -14,8 +16,7 @@
 //   - a profile changed, appeared or went   → the members of its targets, before and after;
 //   - a Software, FileDeployment or Script document, or the source file of one, changed
 //                                           → as if each profile listing it had changed;
-//   - anything else (Device documents, OSImages, the revision) → nobody is compiled again; the
-//     kept states get the new `revision`.
+//   - anything else (Device documents, OSImages, the revision) → nobody.
 // A document "changed" when its value is not the previous one: the loader's ParseCache hands out
 // the same object for unchanged content, so an identity check decides almost always, and a value
 // comparison decides the rest (a cache that was cleared costs time, never correctness). Device
@@ -24,19 +25,10 @@
 // Group membership is updated the same way: groups that changed are resolved again over every
 // device, devices that changed are tested against every group, the other sets are kept (the sets
 // of a GroupMembership are never modified, only replaced).
-//
-// Use, once per accepted revision (or device list change, e.g. new facts):
-//   let compiled = compileWholeFleet(model, devices);             // the first time
-//   const next = recompileFleet(compiled, newModel, newDevices);  // every time after
-//   compiled = next;  // next.states: every device's DesiredState; next.changedDevices: plan these
-// Results are read-only and share objects with earlier ones. Passing the same DeviceInput objects
-// for devices that did not change saves comparing them.
-import type { DesiredState, DeviceInput, FleetModel, Located, RepoFile } from '../model.ts';
+import type { DeviceInput, FleetModel, Located, RepoFile } from '../model.ts';
 import type { AnyDoc } from '../../../../schemas/kinds.ts';
 import { normaliseRepoPath } from '../validate/semantic-check.ts';
 import {
-  compileDeviceInGroups,
-  compileFleetInGroups,
   createCompileContext,
   deviceConflicts,
   type CompileContext,
@@ -61,106 +53,10 @@ export interface Grouping {
   groupsOf: ReadonlyMap<string, readonly string[]>;
 }
 
-/** A fleet compiled for one revision and device list: what the next recompile starts from. */
-export interface CompiledFleet extends DeviceList, Grouping {
-  model: FleetModel;
-  /** The compile context of `model`: resolved documents the next recompile may take over. */
-  context: CompileContext;
-  /** `compileFleet(model, devices)`: by device name, iterating in name order. */
-  states: ReadonlyMap<string, DesiredState>;
-}
-
-export interface RecompiledFleet extends CompiledFleet {
-  /**
-   * Devices whose desired state is not what it was (anything but `revision` differs), that are
-   * new, or that are gone; sorted by name. The devices to plan again.
-   */
-  changedDevices: string[];
-  /** Devices compiled again (the others kept their state); sorted by name. */
-  recompiled: string[];
-}
-
-/** The first compile of a fleet, ready to be recompiled from. */
-export function compileWholeFleet(model: FleetModel, devices: readonly DeviceInput[]): CompiledFleet {
-  const membership = resolveGroupMembers(model, devices);
-  const groupsOf = groupsByDevice(membership);
-  const context = createCompileContext(model);
-  const states = compileFleetInGroups(context, devices, groupsOf);
-  return { model, context, devices, devicesByName: byName(devices), membership, groupsOf, states };
-}
-
-/**
- * The fleet compiled for `model` and `devices`, equal to `compileFleet(model, devices)`, compiling
- * only the devices a change since `prev` can reach. Pass the result as `prev` next time.
- */
-export function recompileFleet(prev: CompiledFleet, model: FleetModel, devices: readonly DeviceInput[]): RecompiledFleet {
-  const change = analyseFleetChange(prev, model, devices);
-  const context = createCompileContext(model, reuseOf(prev.context, change));
-  const { states, changedDevices, recompiled } = assembleStates(prev, model, devices, change, context);
-  return { model, context, devices, devicesByName: change.after, membership: change.membership, groupsOf: change.groupsOf, states, changedDevices, recompiled };
-}
-
-/** Every device's state in name order: kept (at the new revision) or compiled again when affected. */
-function assembleStates(
-  prev: CompiledFleet,
-  model: FleetModel,
-  devices: readonly DeviceInput[],
-  change: FleetChange,
-  context: CompileContext,
-): { states: Map<string, DesiredState>; changedDevices: string[]; recompiled: string[] } {
-  const states = new Map<string, DesiredState>();
-  const changedDevices = [...change.removed];
-  const recompiled: string[] = [];
-  for (const device of inNameOrder(prev, devices, change)) {
-    const before = prev.states.get(device.name);
-    if (!change.affected.has(device.name) && before !== undefined) {
-      states.set(device.name, before.revision === model.revision ? before : withRevision(before, model.revision));
-      continue;
-    }
-    const state = compileDeviceInGroups(context, device, change.groupsOf.get(device.name) ?? []);
-    states.set(device.name, state);
-    recompiled.push(device.name);
-    if (before === undefined || !sameDesiredState(before, state)) changedDevices.push(device.name);
-  }
-  changedDevices.sort(compareStrings);
-  return { states, changedDevices, recompiled };
-}
-
-/** A kept state at the new revision (its arrays are shared: DesiredStates are read-only). */
-function withRevision(state: DesiredState, revision: string): DesiredState {
-  return {
-    device: state.device,
-    revision,
-    groups: state.groups,
-    profiles: state.profiles,
-    resources: state.resources,
-    issues: state.issues,
-    fingerprint: state.fingerprint,
-  };
-}
-
-/**
- * `devices` sorted by name, as compileFleet orders its result. The previous states are in that
- * order already; when no device is new, their order is reused instead of sorting again.
- */
-function inNameOrder(prev: CompiledFleet, devices: readonly DeviceInput[], change: FleetChange): DeviceInput[] {
-  if (change.added === 0 && change.after !== undefined && prev.states.size - change.removed.length === devices.length) {
-    const ordered: DeviceInput[] = [];
-    for (const name of prev.states.keys()) {
-      const device = change.after.get(name);
-      if (device !== undefined) ordered.push(device);
-    }
-    if (ordered.length === devices.length) return ordered;
-  }
-  return [...devices].sort((a, b) => compareStrings(a.name, b.name));
-}
-
-// ---- conflicts, the same way ----
-
 /** The conflicts of a fleet (findConflicts), kept per device so the next check can start from them. */
 export interface ConflictCheck extends DeviceList, Grouping {
   model: FleetModel;
-  /** The compile context of `model` (see CompiledFleet). */
+  /** The compile context of `model`: resolved documents the next check may take over. */
   context: CompileContext;
   /** Devices that have conflicts → their conflicts; devices without any are absent. */
   byDevice: ReadonlyMap<string, ResourceConflict[]>;
@@ -473,18 +369,6 @@ function byName(devices: readonly DeviceInput[]): Map<string, DeviceInput> | und
     map.set(device.name, device);
   }
   return map;
-}
-
-/** Everything but `revision` equal. */
-function sameDesiredState(a: DesiredState, b: DesiredState): boolean {
-  return (
-    a.device === b.device &&
-    a.fingerprint === b.fingerprint &&
-    equalData(a.groups, b.groups) &&
-    equalData(a.profiles, b.profiles) &&
-    equalData(a.resources, b.resources) &&
-    equalData(a.issues, b.issues)
-  );
 }
 
 /**
