@@ -14,9 +14,8 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { createEnrollmentToken } from '../cli/src/commands/token.ts';
+import { pathToFileURL } from 'node:url';
 import { makeRepo, makeTempDir, removeDir, type FileTree } from '../reconciler/src/edges/git/test-repo.ts';
-import { openSqliteStore } from '../reconciler/src/edges/store/sqlite-store.ts';
 import type { BenchResult } from './measure.ts';
 
 const PROCESSES = 10;
@@ -117,7 +116,25 @@ interface SimStats {
   sessions: number;
 }
 
-async function storm(agents: number, cli: string, label: string): Promise<{ result: BenchResult; jobs: BenchResult }> {
+/**
+ * An enrollment token in a new store under `dataDir`, made by the tree that will serve it (its
+ * migrations: a newer tree's store would be refused by an older server).
+ */
+async function tokenFor(tree: string, dataDir: string): Promise<string> {
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dataDir, { recursive: true });
+  const stores = (await import(pathToFileURL(path.join(tree, 'reconciler/src/edges/store/sqlite-store.ts')).href)) as typeof import('../reconciler/src/edges/store/sqlite-store.ts');
+  const tokens = (await import(pathToFileURL(path.join(tree, 'cli/src/commands/token.ts')).href)) as typeof import('../cli/src/commands/token.ts');
+  const store = await stores.openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
+  try {
+    return (await tokens.createEnrollmentToken(store, { name: 'storm' })).token;
+  } finally {
+    await store.close();
+  }
+}
+
+async function storm(agents: number, tree: string, label: string): Promise<{ result: BenchResult; jobs: BenchResult }> {
+  const cli = path.join(tree, 'cli/bin/deployx.js');
   const perProcess = agents / PROCESSES;
   const canary = Math.max(1, perProcess / 10);
   const dir = await makeTempDir('deployx-bench-storm-');
@@ -127,13 +144,7 @@ async function storm(agents: number, cli: string, label: string): Promise<{ resu
   try {
     const repo = await makeRepo(path.join(dir, 'repo'), fleet('v1\n', canary));
     const dataDir = path.join(dir, 'server');
-    const store = await openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') }).catch(async () => {
-      const { mkdir } = await import('node:fs/promises');
-      await mkdir(dataDir, { recursive: true });
-      return openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
-    });
-    const { token } = await createEnrollmentToken(store, { name: 'storm' });
-    await store.close();
+    const token = await tokenFor(tree, dataDir);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const startServer = (): ChildProcess => {
@@ -146,7 +157,7 @@ async function storm(agents: number, cli: string, label: string): Promise<{ resu
       return child;
     };
     server = startServer();
-    await until('the server', async () => (await metrics(url)) !== undefined, 60_000);
+    await until(`the server (its log: ${path.join(dir, 'server.log')})`, async () => (await metrics(url)) !== undefined, 60_000);
 
     const stats: SimStats[] = Array.from({ length: PROCESSES }, () => ({ connected: 0, reportsAcked: 0, sessions: 0 }));
     for (let p = 0; p < PROCESSES; p++) {
@@ -244,11 +255,11 @@ export async function benchReconnectStorm(): Promise<BenchResult[]> {
   const base = process.env.DEPLOYX_BENCH_STORM_BASE;
   let before: BenchResult | undefined;
   if (base) {
-    const old = await storm(agents, path.join(base, 'cli/bin/deployx.js'), `before: ${path.basename(base)}`);
+    const old = await storm(agents, base, `before: ${path.basename(base)}`);
     before = old.result;
     results.push(old.result, old.jobs);
   }
-  const now = await storm(agents, path.join(ROOT, 'cli/bin/deployx.js'), 'this tree');
+  const now = await storm(agents, ROOT, 'this tree');
   if (before) now.result.detail += `; ${(before.value / now.result.value).toFixed(2)}× faster than before`;
   results.push(now.result, now.jobs);
   return results;
