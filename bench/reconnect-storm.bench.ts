@@ -190,15 +190,27 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
     server = startServer();
     let upMs = NaN;
     let connectedMs = NaN;
-    await until(
+    const STORM_LIMIT_MS = 300_000;
+    const reconnected = await until(
       `${agents} devices reconnected and reported`,
       async () => {
         if (Number.isNaN(upMs) && (await metrics(url)) !== undefined) upMs = performance.now() - killed;
         if (Number.isNaN(connectedMs) && total('connected') >= agents) connectedMs = performance.now() - killed;
         return total('connected') >= agents && total('reportsAcked') - reportsBefore >= agents;
       },
-      300_000,
+      STORM_LIMIT_MS,
+    ).then(
+      () => true,
+      () => false,
     );
+    if (!reconnected) {
+      // A tree that cannot recover within the limit is a result too (the old code at 10,000 on a
+      // loaded machine), not a reason to lose the other run's figures.
+      const name = `reconnect storm after a server SIGKILL, ${agents.toLocaleString('en')} devices (${label})`;
+      const detail = `NOT all back after ${STORM_LIMIT_MS / 1000} s: ${total('connected')} connected, ${total('reportsAcked') - reportsBefore} reports acknowledged; sessions ${total('sessions')}`;
+      const failed = { name, value: Number.NaN, unit: 'ms', target: agents >= 10_000 ? 'all reported ≤ 15000 ms' : 'recorded', detail };
+      return { result: failed, jobs: { name: `jobs created by a commit right after the storm, ${agents.toLocaleString('en')} devices (${label})`, value: Number.NaN, unit: 'jobs', target: 'n/a', detail: 'not measured: the storm did not end' } };
+    }
     const reportedMs = performance.now() - killed;
     const after = await metrics(url);
     const busy = after?.get('deployx_handshakes_busy_total');
@@ -260,7 +272,7 @@ export async function benchReconnectStorm(): Promise<BenchResult[]> {
     results.push(old.result, old.jobs);
   }
   const now = await storm(agents, ROOT, 'this tree');
-  if (before) now.result.detail += `; ${(before.value / now.result.value).toFixed(2)}× faster than before`;
+  if (before && Number.isFinite(before.value)) now.result.detail += `; ${(before.value / now.result.value).toFixed(2)}× faster than before`;
   results.push(now.result, now.jobs);
   return results;
 }
