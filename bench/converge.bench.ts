@@ -153,7 +153,7 @@ async function converge(agents: number): Promise<BenchResult[]> {
 
     const started = performance.now();
     for (let p = 0; p < PROCESSES; p++) {
-      const { token } = await createEnrollmentToken(server.store, { name: `sim${p}` });
+      const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: `sim${p}` });
       const child = spawn(
         process.execPath,
         [CLI, 'simulate', '--server', server.url, '--agents', String(perProcess), '--token', token, '--prefix', `s${p}`, '--heartbeat', '1h', '--state', path.join(dir, `sim-${p}`), '--stats-every', '0s', '--batch', '100'],

@@ -91,7 +91,7 @@ export async function benchDashboard(): Promise<BenchResult[]> {
     await until('the first revision', () => server.reconciler.revision !== undefined, 30_000);
     const started = performance.now();
     for (let s = 0; s < SIMULATORS; s++) {
-      const { token } = await createEnrollmentToken(server.store, { name: `s${s}`, labels: { bench: 'yes' } });
+      const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: `s${s}`, labels: { bench: 'yes' } });
       const args = [CLI, 'simulate', '--server', server.url, '--agents', String(Math.ceil(agents / SIMULATORS)), '--token', token, '--prefix', `s${s}`];
       args.push('--heartbeat', '1h', '--state', path.join(dir, `sim-${s}`), '--stats-every', '0s', '--batch', '100');
       children.push(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] }));

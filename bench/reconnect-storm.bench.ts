@@ -9,7 +9,7 @@
 // storm with the CLI of another checkout (e.g. `git archive <commit> | tar -x -C DIR`, with
 // node_modules linked), one run after the other, and reports the ratio.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -127,7 +127,11 @@ async function tokenFor(tree: string, dataDir: string): Promise<string> {
   const tokens = (await import(pathToFileURL(path.join(tree, 'cli/src/commands/token.ts')).href)) as typeof import('../cli/src/commands/token.ts');
   const store = await stores.openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
   try {
-    return (await tokens.createEnrollmentToken(store, { name: 'storm' })).token;
+    // Trees with signed jobs (issue 12) put the server key's fingerprint in the token.
+    const keysFile = path.join(tree, 'reconciler/src/edges/keys/server-keys.ts');
+    const keys = existsSync(keysFile) ? ((await import(pathToFileURL(keysFile).href)) as typeof import('../reconciler/src/edges/keys/server-keys.ts')) : undefined;
+    const serverKey = keys?.loadServerKeys(dataDir, { create: true }).current;
+    return (await tokens.createEnrollmentToken(store, { name: 'storm', ...(serverKey ? { serverKey } : {}) } as Parameters<typeof tokens.createEnrollmentToken>[1])).token;
   } finally {
     await store.close();
   }

@@ -15,6 +15,7 @@ import { benchDashboard } from './dashboard.bench.ts';
 import { benchFleetLoad } from './fleet-load.bench.ts';
 import { benchPlan } from './plan.bench.ts';
 import { benchReconnectStorm } from './reconnect-storm.bench.ts';
+import { benchSigning } from './signing.bench.ts';
 import type { BenchResult } from './measure.ts';
 
 const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
@@ -24,6 +25,7 @@ const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   dashboard: benchDashboard,
   'blob-serve': benchBlobServe,
   'reconnect-storm': benchReconnectStorm,
+  signing: benchSigning,
 };
 
 const SELF = fileURLToPath(import.meta.url);

@@ -2,6 +2,9 @@
 // ack, or the pass that sent it ran while another batch was on its way) is sent again once its
 // start is overdue, instead of staying `dispatched` for ever. The device is a socket.io client
 // that records every job it is sent: a real agent cannot be made to drop a job on cue.
+import { jobFromPayload } from '../schemas/job-envelope.ts';
+import type { Envelope } from '../schemas/signing.ts';
+import type { JobPayload } from '../schemas/protocol.ts';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -24,7 +27,7 @@ describe('dispatch', { timeout: 60_000 }, () => {
     const repo = await makeRepo(path.join(work.dir, 'repo'), testFleet());
     const server = await startTestServer({ repo: repo.dir, dataDir: path.join(work.dir, 'server'), jobAckTimeoutMs: 1_000 });
     cleanups.push(() => server.close());
-    const { token } = await createEnrollmentToken(server.store, { name: 'ack', labels: { role: 'web' } });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'ack', labels: { role: 'web' } });
 
     const received: Job[] = [];
     const socket: Socket = io(server.url + AGENT_NAMESPACE, {
@@ -35,7 +38,9 @@ describe('dispatch', { timeout: 60_000 }, () => {
     });
     cleanups.push(() => void socket.disconnect());
     socket.on('enrolled', (_enrollment: unknown, ack: (res: Ack) => void) => ack({ ok: true }));
-    socket.on('job', (job: Job, ack: (res: Ack) => void) => {
+    // A raw client reads the signed envelope's payload (it does not verify: the server is the subject here).
+    socket.on('job', (envelope: Envelope, ack: (res: Ack) => void) => {
+      const job = jobFromPayload(JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as JobPayload);
       received.push(job);
       ack({ ok: true });
       // The first delivery is dropped after its ack; the second one runs.

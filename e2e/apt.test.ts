@@ -44,7 +44,7 @@ describe('real packages through apt', { skip: enabled ? false : 'set DEPLOYX_E2E
     const repo = await makeRepo(path.join(work.dir, 'repo'), aptFleet('present'));
     const server = await startTestServer({ repo: repo.dir, dataDir: path.join(work.dir, 'server') });
     cleanups.push(() => server.close());
-    const { token } = await createEnrollmentToken(server.store, { name: 'apt', labels: { role: 'apt-test' } });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'apt', labels: { role: 'apt-test' } });
     // No --root: packages are machine-wide. The fleet holds nothing but the package.
     const agent = await spawnAgent({ server: server.url, token, stateDir: path.join(work.dir, 'state') });
     cleanups.push(() => agent.kill());

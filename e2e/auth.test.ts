@@ -58,16 +58,16 @@ describe('agent authentication', { timeout: 60_000 }, () => {
   });
 
   test('an exhausted or expired token is refused', async () => {
-    const once = await createEnrollmentToken(server.store, { name: 'once', maxUses: 1 });
+    const once = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'once', maxUses: 1 });
     const first = await handshake({ enrollmentToken: once.token, machineId: 'm-once', facts: FACTS });
     first.close();
     await assert.rejects(handshake({ enrollmentToken: once.token, machineId: 'm-twice', facts: FACTS }), /auth.refused/);
-    const old = await createEnrollmentToken(server.store, { name: 'old', expires: '1m', now: new Date(Date.now() - 3_600_000) });
+    const old = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'old', expires: '1m', now: new Date(Date.now() - 3_600_000) });
     await assert.rejects(handshake({ enrollmentToken: old.token, machineId: 'm-late', facts: FACTS }), (e: Error & { data?: { reason: string } }) => e.data?.reason === 'token-expired');
   });
 
   test('a forged device id and a wrong credential are refused; the right pair connects', async () => {
-    const { token } = await createEnrollmentToken(server.store, { name: 'pair', maxUses: 2 });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'pair', maxUses: 2 });
     const a = await handshake({ enrollmentToken: token, machineId: 'm-a', facts: { ...FACTS, hostname: 'device-a' } });
     const b = await handshake({ enrollmentToken: token, machineId: 'm-b', facts: { ...FACTS, hostname: 'device-b' } });
     a.close();
@@ -82,7 +82,7 @@ describe('agent authentication', { timeout: 60_000 }, () => {
   });
 
   test('the credential of a deleted device is refused, and so are its blob downloads', async () => {
-    const { token } = await createEnrollmentToken(server.store, { name: 'doomed', maxUses: 1 });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'doomed', maxUses: 1 });
     const { enrollment, close } = await handshake({ enrollmentToken: token, machineId: 'm-doomed', facts: { ...FACTS, hostname: 'doomed' } });
     close();
     const state = await waitFor('the device counted in the stats', () => server.reconciler.statuses.get(enrollment!.deviceId)?.state);
@@ -110,7 +110,7 @@ describe('agent authentication', { timeout: 60_000 }, () => {
 
   test('a device downloads blobs with its credential, whole or by Range', async () => {
     await waitFor('the first revision', async () => server.reconciler.revision);
-    const { token } = await createEnrollmentToken(server.store, { name: 'blobs', maxUses: 1 });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'blobs', maxUses: 1 });
     const { enrollment, close } = await handshake({ enrollmentToken: token, machineId: 'm-blobs', facts: { ...FACTS, hostname: 'blobs' } });
     close();
     const content = 'Managed by DeployX\n';

@@ -116,6 +116,9 @@ describe('blob store', { timeout: 120_000 }, () => {
     const server = await startTestServer({ repo: repo.dir, dataDir: path.join(work.dir, 'server') });
     cleanups.push(() => server.close());
     await acceptedHead(server, repo.first);
+    // Build mode: armed first, as `deployx device provision web-1` does.
+    const armed = await fetch(`${server.url}/api/v1/devices/web-1/provisioning/arm`, { method: 'POST', headers: { authorization: `Bearer ${server.apiToken}` } });
+    assert.equal(armed.status, 200);
     const script = await (await fetch(`${server.url}/pxe/boot.ipxe?mac=${encodeURIComponent(mac)}&platform=pcbios&buildarch=x86_64`)).text();
     const token = /^set token (\S+)$/m.exec(script)?.[1];
     const kernelHex = sha256(KERNEL.toString('latin1'));

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { makeRepo, type FileTree } from '../reconciler/src/edges/git/test-repo.ts';
 import { openSqliteStore } from '../reconciler/src/edges/store/sqlite-store.ts';
+import { loadServerKeys } from '../reconciler/src/edges/keys/server-keys.ts';
 import { createEnrollmentToken } from '../cli/src/commands/token.ts';
 import { PROJECT_ROOT, spawnAgent, tempDir, waitFor, type AgentProcess } from './harness.ts';
 import { seededRandom as seeded } from '../schemas/seeded-random.ts';
@@ -118,7 +119,7 @@ describe('chaos: SIGKILLs of agents and the server mid-rollout', { timeout: 420_
     const dataDir = path.join(work.dir, 'server');
     await mkdir(dataDir, { recursive: true });
     const store = await openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
-    const { token } = await createEnrollmentToken(store, { name: 'chaos', labels: { role: 'chaos' } });
+    const { token } = await createEnrollmentToken(store, { serverKey: loadServerKeys(dataDir, { create: true }).current, name: 'chaos', labels: { role: 'chaos' } });
     await store.close();
 
     const port = await freePort();

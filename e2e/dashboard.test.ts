@@ -134,6 +134,7 @@ describe('dashboard in a browser', { timeout: 420_000, skip: existsSync(CHROMIUM
       users: [
         { name: 'otto', role: 'operator', password: PASSWORD },
         { name: 'vera', role: 'viewer', password: PASSWORD },
+        { name: 'ada', role: 'admin', password: PASSWORD },
       ],
     });
 
@@ -199,7 +200,7 @@ describe('dashboard in a browser', { timeout: 420_000, skip: existsSync(CHROMIUM
     await waitText(operator.locator('dx-devices .state'), /No devices yet/);
     await operator.evaluate('window.marker = 1');
 
-    const { token } = await createEnrollmentToken(server.store, { name: 'sim', labels: { role: 'web' } });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'sim', labels: { role: 'web' } });
     sim = await startSimulation({ server: server.url, agents: SIMULATED, token, stateDir: path.join(work.dir, 'sim'), labels: { role: 'web' }, heartbeatMs: 60_000, backoff: { baseMs: 100, capMs: 1000 } });
     await waitText(operator.getByTestId('device-count'), new RegExp(`^${SIMULATED} devices$`));
     await waitFor('every simulated device in sync on the page', async () => (await count(operator.locator('[data-device][data-state="in_sync"]'))) === SIMULATED);
@@ -231,6 +232,21 @@ describe('dashboard in a browser', { timeout: 420_000, skip: existsSync(CHROMIUM
     await waitText(operator.getByTestId('converged'), /^100 %$/);
     await operator.waitForTimeout(1500); // a few more chart samples
     await shot(operator, 'overview');
+  });
+
+  test('an admin reads on the Audit page who promoted the rollout; an operator has no Audit page', async () => {
+    assert.equal(await operator.getByRole('link', { name: 'Audit' }).count(), 0, 'no Audit link for an operator');
+    const admin = await newPage();
+    await login(admin, 'ada');
+    await admin.getByRole('link', { name: 'Audit' }).click();
+    await admin.getByRole('heading', { name: 'Audit log' }).waitFor();
+    const promoted = admin.locator('tr[data-action="rollout.promote"]').first();
+    await waitText(promoted, /user\s*otto/);
+    assert.match((await promoted.textContent()) ?? '', /success/);
+    await waitText(admin.locator('tr[data-action="session.login"]').last(), /failure/);
+    await admin.getByLabel('Filter the audit log').fill('revision');
+    await waitFor('only revision rows', async () => (await admin.locator('tbody tr').allTextContents()).every((t) => t.includes('revision')));
+    await shot(admin, 'audit');
   });
 
   test('filter the device table by text, label, state and group', async () => {
@@ -267,7 +283,7 @@ describe('dashboard in a browser', { timeout: 420_000, skip: existsSync(CHROMIUM
   });
 
   test('a hand-edited file shows as drift on the device page, then is corrected', async () => {
-    const { token } = await createEnrollmentToken(server.store, { name: 'box', labels: { role: 'box' } });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'box', labels: { role: 'box' } });
     agentRoot = path.join(work.dir, 'box-root');
     agent = await spawnAgent({ server: server.url, token, stateDir: path.join(work.dir, 'box-state'), root: agentRoot });
     const target = path.join(agentRoot, APP_CONF);

@@ -13,6 +13,10 @@ import { systemClock } from '../agent/src/transport/clock.ts';
 import { Connection, type ConnectionEvent } from '../agent/src/transport/connection.ts';
 import { silentLogger } from '../schemas/log.ts';
 import { openSqliteStore } from '../reconciler/src/edges/store/sqlite-store.ts';
+import { memorySigningKeys } from '../reconciler/src/edges/keys/server-keys.ts';
+import { formatEnrollmentToken } from '../schemas/enrollment-token.ts';
+import { MemoryServerTrust } from '../agent/src/state/server-trust.ts';
+import { ServerTrust } from '../agent/src/transport/server-trust.ts';
 import { AgentGateway, hashSecret } from '../reconciler/src/edges/transport/agent-gateway.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -33,8 +37,10 @@ test('a handshake storm beyond the admission limit is told server.busy with a ji
 
   const http = createServer();
   const io = new Server(http, { transports: ['websocket'] });
+  const keys = memorySigningKeys();
   const gateway = new AgentGateway(io, {
     store,
+    keys,
     log: silentLogger,
     now: () => new Date(),
     hooks: { connected: () => {}, disconnected: () => {}, reported: () => {}, resulted: async () => {}, declaredDeviceFor: () => undefined },
@@ -55,6 +61,7 @@ test('a handshake storm beyond the admission limit is told server.busy with a ji
       server: url,
       credentials: { read: async () => ({ deviceId: `d${i}`, credential: `cred-${i}` }), write: async () => {} },
       enrollment: { machineId: `m${i}`, facts: async () => ({}) },
+      trust: new ServerTrust(new MemoryServerTrust(), formatEnrollmentToken('unused', keys.current)),
       onSession: (session) => connected.add(session.identity.deviceId),
       onEvent: (e) => events.push(e),
       logger: silentLogger,

@@ -31,6 +31,12 @@ export async function startTestServer(options: {
   users?: Array<{ name: string; role: Role; password: string }>;
   uiFlushMs?: number;
   statsSampleMs?: number;
+  /** Trusted keys and mode for commit signatures (default: off). */
+  commitVerification?: ServerConfig['commitVerification'];
+  /** HTTPS and WSS with these PEM files. */
+  tls?: { certFile: string; keyFile: string };
+  /** Express's `trust proxy` (the test client plays the proxy: `loopback`). */
+  trustProxy?: string | boolean;
 }): Promise<RunningServer> {
   const config: ServerConfig = {
     repo: options.repo,
@@ -48,6 +54,9 @@ export async function startTestServer(options: {
     dashboardDir: DEFAULT_DASHBOARD_DIR,
     ...(options.uiFlushMs === undefined ? {} : { uiFlushMs: options.uiFlushMs }),
     ...(options.statsSampleMs === undefined ? {} : { statsSampleMs: options.statsSampleMs }),
+    ...(options.commitVerification === undefined ? {} : { commitVerification: options.commitVerification }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+    ...(options.trustProxy === undefined || options.trustProxy === false ? {} : { trustProxy: options.trustProxy }),
   };
   await mkdir(options.dataDir, { recursive: true });
   const out = createWriteStream(options.logFile ?? path.join(options.dataDir, 'server.log'), { flags: 'a' });

@@ -5,6 +5,9 @@
 // The agent stamps what it sends with its observation sequence (epoch, seq). A report observed
 // before a job finished but stored after the job's result must not replace the newer observed
 // state — or the loop sees the file missing again and makes a no-op "drift" job.
+import { jobFromPayload } from '../schemas/job-envelope.ts';
+import type { Envelope } from '../schemas/signing.ts';
+import type { JobPayload } from '../schemas/protocol.ts';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -49,7 +52,7 @@ test('a stale report that arrives after the job result keeps the newer observed 
   const repo = await makeRepo(path.join(work.dir, 'repo'), FLEET);
   const server = await startTestServer({ repo: repo.dir, dataDir: path.join(work.dir, 'server') });
   cleanups.push(() => server.close());
-  const { token } = await createEnrollmentToken(server.store, { name: 'order', labels: { site: 'lab' } });
+  const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'order', labels: { site: 'lab' } });
 
   const jobs: Job[] = [];
   const socket: Socket = connectClient(`${server.url}${AGENT_NAMESPACE}`, {
@@ -58,8 +61,9 @@ test('a stale report that arrives after the job result keeps the newer observed 
     reconnection: false,
   });
   cleanups.push(async () => socket.disconnect());
-  socket.on('job', (job: Job, ack: (res: Ack) => void) => {
-    jobs.push(job);
+  // A raw client reads the signed envelope's payload (the server's ordering is the subject here).
+  socket.on('job', (envelope: Envelope, ack: (res: Ack) => void) => {
+    jobs.push(jobFromPayload(JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as JobPayload));
     ack({ ok: true });
   });
   const deviceId = await new Promise<string>((resolve) =>

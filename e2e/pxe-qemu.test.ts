@@ -3,7 +3,7 @@
 // assertions are on the server's side — what it recorded and served:
 //   1. an unknown MAC: iPXE fetched the entry script and chained with ${net0/mac} (the server
 //      logs and records the machine as discovered, platform and arch as iPXE reported them);
-//   2. after a commit adding a Device with that MAC: the next boot is served the profile's kernel
+//   2. (armed first: build mode) after a commit adding a Device with that MAC: the next boot is served the profile's kernel
 //      line with a one-time token — proven by iPXE downloading the kernel and initrd URLs the
 //      script named, with a token the server accepted for that device's run (the kernel bytes are
 //      fake: iPXE fails to execute them, which ends the install attempt);
@@ -12,15 +12,18 @@
 // Each QEMU run has a hard timeout and is killed in a finally. Serial console output is kept in
 // e2e/artifacts/pxe-qemu/ (gitignored). Needs qemu-system-x86 and ipxe-qemu (.ci/run installs them).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { acceptStep } from '../reconciler/src/core/pxe/task-progress.ts';
 import { makeRepo } from '../reconciler/src/edges/git/test-repo.ts';
 import { PROJECT_ROOT, api, startTestServer, tempDir, waitFor } from './harness.ts';
 import { INITRD, KERNEL, pxeFleet, sha256 } from '../pxe/test/pxe-fleet.ts';
+
+const runFile = promisify(execFile);
 
 const QEMU = 'qemu-system-x86_64';
 const hasQemu = spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status === 0;
@@ -112,11 +115,16 @@ test('PXE boot in QEMU: discovered, then installed after a commit, then booted f
     assert.ok(machine.buildarch === 'i386' || machine.buildarch === 'x86_64');
     console.log(`qemu boot → script fetched with the MAC: ${first.seconds.toFixed(1)} s`);
 
-    // 2. Adopt it in Git: the next boot installs.
+    // 2. Adopt it in Git and arm it (build mode, as an operator does): the next boot installs.
     const before = server.reconciler.revision;
     await repo.commit(pxeFleet({ device: { name: 'web-1', mac: MAC, site: 'lab' } }), 'adopt web-1');
     server.reconciler.enqueueSource();
     await waitFor('the commit adding web-1', () => server.reconciler.revision !== before);
+    const armed = await runFile(process.execPath, [path.join(PROJECT_ROOT, 'cli', 'bin', 'deployx.js'), 'device', 'provision', 'web-1', '--for', '1h', '--server', server.url], {
+      env: { ...process.env, DEPLOYX_API_TOKEN: server.apiToken },
+      cwd: PROJECT_ROOT,
+    });
+    assert.match(armed.stdout, /armed web-1/);
     const artifacts = async () => (await serverLog(logFile)).filter((l) => l.msg === 'pxe artifact served' && l.device === 'web-1');
     const second = await boot('2-install', port, async () => {
       const served = new Set((await artifacts()).map((l) => l.sha256));

@@ -85,7 +85,7 @@ describe('quiet reports', { timeout: 120_000 }, () => {
     const repo = await makeRepo(path.join(work.dir, 'repo'), files);
     const server = await startTestServer({ repo: repo.dir, dataDir: path.join(work.dir, 'server') });
     cleanups.push(() => server.close());
-    const { token } = await createEnrollmentToken(server.store, { name: 'sim', labels: { site: 'lab' } });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'sim', labels: { site: 'lab' } });
     const sim = await startSimulation({ server: server.url, agents: 10, token, stateDir: path.join(work.dir, 'sim'), labels: { site: 'lab' }, batchSize: 10, ...simulation });
     cleanups.push(() => sim.stop());
     await sim.ready;

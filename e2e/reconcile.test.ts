@@ -97,7 +97,7 @@ describe('reconcile loop end to end', { timeout: 240_000 }, () => {
 
     server = await startTestServer({ repo: `${git.url}/fleet.git`, dataDir: path.join(work.dir, 'server'), webhookSecret: SECRET });
     await waitFor('the first revision', async () => (await revisions()).current);
-    const { token } = await createEnrollmentToken(server.store, { name: 'e2e', labels: { role: 'web' }, maxUses: 3 });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'e2e', labels: { role: 'web' }, maxUses: 3 });
     for (let i = 0; i < 3; i++) {
       const root = path.join(work.dir, `device-${i}`);
       roots.push(root);

@@ -46,7 +46,7 @@ describe('crash safety', { timeout: 180_000 }, () => {
     const repo = await makeRepo(path.join(work.dir, 'repo'), testFleet());
     const server = await startTestServer({ repo: repo.dir, dataDir: path.join(work.dir, 'server') });
     cleanups.push(() => server.close());
-    const { token } = await createEnrollmentToken(server.store, { name: 'kill', labels: { role: 'web' } });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'kill', labels: { role: 'web' } });
     const root = path.join(work.dir, 'root');
     const state = path.join(work.dir, 'state');
     let agent: AgentProcess = await spawnAgent({ server: server.url, token, stateDir: state, root });
@@ -82,7 +82,7 @@ describe('crash safety', { timeout: 180_000 }, () => {
     const repo = await makeRepo(path.join(work.dir, 'repo'), testFleet());
     const server = await startTestServer({ repo: repo.dir, dataDir: path.join(work.dir, 'server') });
     cleanups.push(() => server.close());
-    const { token } = await createEnrollmentToken(server.store, { name: 'offline', labels: { role: 'web' } });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'offline', labels: { role: 'web' } });
     const root = path.join(work.dir, 'root');
     const state = path.join(work.dir, 'state');
     let agent = await spawnAgent({ server: server.url, token, stateDir: state, root });
@@ -119,7 +119,7 @@ describe('crash safety', { timeout: 180_000 }, () => {
     const dataDir = path.join(work.dir, 'server');
     let server = await startTestServer({ repo: repo.dir, dataDir });
     const port = (server.io.httpServer.address() as AddressInfo).port;
-    const { token } = await createEnrollmentToken(server.store, { name: 'restart', labels: { role: 'web' }, maxUses: 3 });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'restart', labels: { role: 'web' }, maxUses: 3 });
     const roots = [0, 1, 2].map((i) => path.join(work.dir, `root-${i}`));
     const agents = await Promise.all(roots.map((root, i) => spawnAgent({ server: server.url, token, stateDir: path.join(work.dir, `state-${i}`), root })));
     cleanups.push(() => Promise.all(agents.map((a) => a.kill())));

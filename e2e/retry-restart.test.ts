@@ -39,7 +39,7 @@ describe('retry history across a restart', { timeout: 120_000 }, () => {
     const dataDir = path.join(work.dir, 'server');
     let server = await startTestServer({ repo: repo.dir, dataDir });
     const port = (server.io.httpServer.address() as AddressInfo).port;
-    const { token } = await createEnrollmentToken(server.store, { name: 'retry', labels: { role: 'web' } });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'retry', labels: { role: 'web' } });
     const agent = await spawnAgent({ server: server.url, token, stateDir: path.join(work.dir, 'state'), root: path.join(work.dir, 'root') });
     cleanups.push(() => agent.kill());
 

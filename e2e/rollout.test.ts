@@ -154,7 +154,7 @@ describe('rollouts', { timeout: 240_000 }, () => {
     const repo = await makeRepo(path.join(work.dir, 'repo'), files);
     const server = await startTestServer({ repo: repo.dir, dataDir });
     cleanups.push(() => server.close());
-    const { token } = await createEnrollmentToken(server.store, { name: 'sim', labels: { role: 'web' } });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'sim', labels: { role: 'web' } });
     return { server, receiver, token, stateDir: path.join(work.dir, 'sim'), repo };
   }
 

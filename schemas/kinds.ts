@@ -149,7 +149,17 @@ export interface FleetSpec {
   };
   /** URL template of the repository's web view: `{path}`, `{line}`, `{oid}` are substituted. */
   repoWebUrl?: string;
+  enrollment?: {
+    /** Which agents claiming a declared device are let in without an operator's approval. */
+    autoApprove?: EnrollmentAutoApprove;
+  };
 }
+
+/**
+ * `bound-token` (default): only an enrollment token bound to the device (`token create --device`,
+ * and PXE installs); `never`: every claim of a declared device waits for approval; `always`: none does.
+ */
+export type EnrollmentAutoApprove = 'bound-token' | 'never' | 'always';
 
 // ---- Group ----
 

@@ -5,16 +5,64 @@
 //   /ui     the dashboard: server → browser deltas (UiServerToClient).
 // File and script bodies never travel in socket messages: the agent downloads
 // `GET /api/v1/blobs/sha256/<hex>` with its device credential and verifies the hash.
+//
+// Trust (docs/protocol.md "Signed jobs"): the server's first message on every connection is
+// `server:hello`, a DSSE envelope (schemas/signing.ts) answering the agent's `challenge` and
+// signed by every currently valid server key; every `job` is a DSSE envelope of a JobPayload.
 import type { Facts } from './facts.ts';
+import type { Envelope } from './signing.ts';
 import type { Interpreter, OnInterrupt, PackageManager, RolloutPolicy, RunPolicy } from './kinds.ts';
 
 export const PROTOCOL_VERSION = 1;
 
 // ---- handshake ----
 
+/**
+ * `challenge`: fresh random text (base64url, 16–128 chars) per connection attempt; the server's
+ * `server:hello` must carry it back, signed by a key the agent trusts.
+ */
 export type AgentAuth =
-  | { deviceId: string; credential: string; protocol?: number }
-  | { enrollmentToken: string; machineId: string; facts: Facts; protocol?: number };
+  | { deviceId: string; credential: string; protocol?: number; challenge?: string }
+  | { enrollmentToken: string; machineId: string; facts: Facts; protocol?: number; challenge?: string };
+
+/** One server public key, named by its fingerprint (`sha256:<hex>` of the SPKI DER). */
+export interface ServerPublicKey {
+  keyid: string;
+  /** SPKI PEM. */
+  publicKey: string;
+}
+
+/**
+ * The payload of `server:hello` (SERVER_HELLO_PAYLOAD_TYPE), signed by each key in `keys`.
+ * `keys` are the server's keys valid now, the one that signs new jobs first: an agent that
+ * verifies the hello with a key it already trusts replaces its trusted set with these.
+ */
+export interface ServerHelloPayload {
+  challenge: string;
+  /** Absent while the device is enrolling (the id comes in `enrolled`). */
+  deviceId?: string;
+  keys: ServerPublicKey[];
+  issuedAt: string;
+}
+
+/**
+ * The payload of a `job` envelope (JOB_PAYLOAD_TYPE). `sequence` grows strictly per device (the
+ * store's counter, taken at each dispatch); the agent refuses one not above the highest it
+ * accepted, except a redelivery of a job it already holds. `blobs`: every sha256 the steps
+ * reference, sorted.
+ */
+export interface JobPayload {
+  deviceId: string;
+  jobId: string;
+  idempotencyKey: string;
+  sequence: number;
+  revision: string;
+  issuedAt: string;
+  expiresAt: string;
+  steps: Step[];
+  blobs: string[];
+  createdAt: string;
+}
 
 /** Sent once after an enrollment handshake; the agent stores it (0600) and acks. */
 export interface Enrollment {
@@ -182,6 +230,9 @@ export interface JobProgress {
 
 export type Ack = { ok: true } | { ok: false; error: string; code?: string };
 
+/** The ack of a `job`: a `job.replayed` refusal says the highest sequence the agent accepted. */
+export type JobAck = Ack | { ok: false; error: string; code: 'job.replayed'; highest: number };
+
 /**
  * `jobs:held` (server → agent, acked): which of these jobs does the agent hold? Asked on every
  * (re)connection about the jobs the server thinks dispatched or running there, and again about
@@ -207,8 +258,11 @@ export interface AgentToServer {
 }
 
 export interface ServerToAgent {
+  /** First message of every connection: an Envelope of a ServerHelloPayload. */
+  'server:hello': (hello: Envelope) => void;
   enrolled: (enrollment: Enrollment, ack: (res: Ack) => void) => void;
-  job: (job: Job, ack: (res: Ack) => void) => void;
+  /** An Envelope of a JobPayload; refusals are `{ok: false, code: 'job.*'}` (docs/protocol.md). */
+  job: (job: Envelope, ack: (res: JobAck) => void) => void;
   'job:cancel': (payload: { jobId: string }) => void;
   'jobs:held': (query: HeldJobsQuery, ack: (res: HeldJobsAnswer) => void) => void;
 }
@@ -238,6 +292,8 @@ export interface DeviceSummary {
   /** Groups and profiles at the accepted revision, sorted (empty before the first pass). */
   groups: string[];
   profiles: string[];
+  /** Present while the device waits for an operator's approval (`deployx device approve`). */
+  approval?: 'pending';
 }
 
 /** `GET /api/v1/session` and the answer to a login. */
@@ -352,6 +408,18 @@ export interface RevisionError {
   suggestion?: string;
 }
 
+/**
+ * Who signed an accepted commit, when the server verifies commit signatures (docs/security.md,
+ * "Commit signatures"). `fingerprint` is the key's own: `SHA256:<base64>` as `ssh-keygen -l` prints
+ * it, or the OpenPGP primary key's fingerprint in hex as `gpg --fingerprint` prints it.
+ */
+export interface CommitSigner {
+  method: 'ssh' | 'openpgp';
+  fingerprint: string;
+  /** The principals of its `allowed_signers` line, or the OpenPGP key's primary user id. */
+  identity: string;
+}
+
 /** A revision the server has seen, as stored and as `GET /api/v1/revisions` lists it. */
 export interface RevisionView {
   /** `main@sha1:<oid>`. */
@@ -370,6 +438,8 @@ export interface RevisionView {
   errors: RevisionError[];
   /** How many errors the revision has in all: `errorCount - errors.length` more are not shown. */
   errorCount: number;
+  /** The verified signer of the commit, when the server verified it (mode `head` or `all`). */
+  signer?: CommitSigner;
 }
 
 /** `GET /api/v1/revisions`. */

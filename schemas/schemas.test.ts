@@ -271,6 +271,7 @@ const FULL: Record<Kind, AnyDoc[]> = {
           { name: 'audit', type: 'webhook', url: 'https://audit.example.com/hook', events: [...NOTIFIER_EVENTS] },
         ],
         provisioning: { menu: true, menuProfiles: ['web'] },
+        enrollment: { autoApprove: 'never' },
         repoWebUrl: 'https://git.example.com/fleet/blob/{oid}/{path}#L{line}',
       },
     } satisfies FleetDoc,

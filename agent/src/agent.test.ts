@@ -16,10 +16,12 @@ import { credentialsPath } from './state/credentials.ts';
 import { Spool } from './state/spool.ts';
 import { exec } from './system/exec.ts';
 import { startProtocolServer, type ProtocolServer } from './test-support/protocol-server.ts';
+import { pinnedToken, TEST_SERVER_KEY } from './test-support/server-key.ts';
+import { ServerTrustFiles } from './state/server-trust.ts';
 import type { LinkEvent } from './transport/device-link.ts';
 import { createLogger, SecretSet } from '../../schemas/log.ts';
 
-const TOKEN = 'enroll-token-0123456789';
+const TOKEN = pinnedToken('enroll-token-0123456789');
 let dir: string;
 let root: string;
 let stateDir: string;
@@ -147,6 +149,7 @@ describe('Agent: enrollment', () => {
     const s = await server();
     await mkdir(stateDir, { recursive: true });
     await writeFile(credentialsPath(stateDir), JSON.stringify({ deviceId: 'dev-unknown', credential: 'not-a-valid-credential' }), { mode: 0o600 });
+    await new ServerTrustFiles(stateDir).writeKeys([{ keyid: TEST_SERVER_KEY.keyid }]);
     const { agent: a } = agent(s);
     await a.start();
     await assert.rejects(a.finished, (error) => isAgentError(error, 'transport.refused'));
@@ -294,17 +297,19 @@ describe('Agent: jobs', () => {
     );
   });
 
-  it('refuses malformed jobs and jobs for another device with a code', async () => {
+  it('refuses malformed jobs, unsigned jobs and jobs for another device with a code', async () => {
     const s = await server();
     const { deviceId } = await enrolled(s);
     assert.deepEqual(await s.dispatch({ ...job(deviceId, 'job-x', []), deviceId: 'someone-else' }, deviceId), {
       ok: false,
-      error: 'job job-x is for device someone-else',
+      error: 'job job-x is for device someone-else, not ' + deviceId,
       code: 'job.wrong-device',
     });
     const bad = { ...job(deviceId, 'job-y', []), idempotencyKey: '' };
     const ack = await s.dispatch(bad);
     assert.equal(ack && 'code' in ack ? ack.code : undefined, 'job.invalid');
+    const unsigned = await s.sendRaw(deviceId, job(deviceId, 'job-z', []));
+    assert.equal(unsigned && 'code' in unsigned ? unsigned.code : undefined, 'job.unsigned');
   });
 
   it('cancels a running job on job:cancel (result `cancelled`)', async () => {

@@ -36,6 +36,8 @@ import { readCredentials, writeCredentials } from './state/credentials.ts';
 import { Inventory, observeAll } from './state/inventory.ts';
 import { ObservationSequence } from './state/observation-sequence.ts';
 import { Spool } from './state/spool.ts';
+import { ServerTrustFiles } from './state/server-trust.ts';
+import { ServerTrust } from './transport/server-trust.ts';
 import type { Exec } from './system/exec.ts';
 import { collectFacts, DEFAULT_SEARCH_PATH } from './system/facts.ts';
 import { writeFileAtomic } from './system/fs-atomic.ts';
@@ -44,6 +46,7 @@ import { resolveManagedPath } from './system/paths.ts';
 import { removeLeftoverTemps } from './system/temp-cleanup.ts';
 import type { BackoffPolicy } from './transport/backoff.ts';
 import { createBlobFetcher, removeStaleParts } from './transport/blob-client.ts';
+import { fetchTrusting } from './transport/trusted-fetch.ts';
 import { systemClock, type Clock } from './transport/clock.ts';
 import { DeviceLink, type LinkEvent, type StopOptions } from './transport/device-link.ts';
 import { SecretSet, type Logger } from '../../schemas/log.ts';
@@ -87,8 +90,13 @@ export interface AgentOptions {
   refusedBackoff?: BackoffPolicy;
   resultBackoff?: BackoffPolicy;
   random?: () => number;
-  /** global fetch by default. */
+  /** global fetch by default (fetchTrusting(ca) with `ca`). */
   fetch?: typeof globalThis.fetch;
+  /**
+   * PEM CA certificates to trust for an https:// server instead of the system's (`--ca FILE`):
+   * the socket and blob downloads accept only certificates they issued.
+   */
+  ca?: string;
   /** Shared with the logger so the credential and token are masked in logs. */
   secrets?: SecretSet;
   onEvent?: (event: LinkEvent) => void;
@@ -129,7 +137,7 @@ export class Agent {
         partDir: path.join(stateDir, 'downloads'),
         clock,
         logger: o.logger,
-        ...(o.fetch ? { fetch: o.fetch } : {}),
+        ...(o.fetch ? { fetch: o.fetch } : o.ca !== undefined ? { fetch: fetchTrusting(o.ca) } : {}),
         ...(o.random ? { random: o.random } : {}),
       });
     // Process groups a job starts are recorded until they end: after a crash, the next start
@@ -201,8 +209,10 @@ export class Agent {
 
     this.link = new DeviceLink({
       server: o.server,
+      ...(o.ca === undefined ? {} : { ca: o.ca }),
       credentials: { read: () => readCredentials(stateDir), write: (c) => writeCredentials(stateDir, c) },
       enrollment: { ...(o.token === undefined ? {} : { token: o.token }), machineId, facts },
+      trust: new ServerTrust(new ServerTrustFiles(stateDir), o.token),
       journal: spool,
       inventory,
       sequence,

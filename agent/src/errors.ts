@@ -34,6 +34,7 @@ export const AGENT_ERROR_CODES = {
   'transport.refused': 'The server refused the handshake (credential or enrollment token), and there is nothing else to try.',
   'transport.not-enrolled': 'No stored credential and no enrollment token: the agent cannot identify itself.',
   'transport.stopped': 'The agent was stopped before the operation completed.',
+  'trust.no-pin': 'No server key to trust: neither a stored one nor a fingerprint in the enrollment token.',
 } as const;
 
 export type AgentErrorCode = keyof typeof AGENT_ERROR_CODES;

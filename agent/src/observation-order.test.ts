@@ -11,11 +11,12 @@ import type { AgentReport, Job, Step } from '../../schemas/protocol.ts';
 import { Agent } from './agent.ts';
 import { exec } from './system/exec.ts';
 import { startProtocolServer, type ProtocolServer } from './test-support/protocol-server.ts';
+import { pinnedToken } from './test-support/server-key.ts';
 import type { LinkEvent } from './transport/device-link.ts';
 import { silentLogger } from '../../schemas/log.ts';
 import { startSimulation } from './simulator/simulation.ts';
 
-const TOKEN = 'enroll-token-order-0123';
+const TOKEN = pinnedToken('enroll-token-order-0123');
 let dir: string;
 const cleanups: Array<() => Promise<unknown>> = [];
 beforeEach(async () => {

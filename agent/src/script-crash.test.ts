@@ -16,10 +16,11 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { Job, Step } from '../../schemas/protocol.ts';
 import { parseProcStat } from './system/orphans.ts';
 import { startProtocolServer, type ProtocolServer } from './test-support/protocol-server.ts';
+import { pinnedToken } from './test-support/server-key.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(PROJECT_ROOT, 'cli', 'bin', 'deployx.js');
-const TOKEN = 'crash-token-0123456789';
+const TOKEN = pinnedToken('crash-token-0123456789');
 
 interface AgentProcess {
   child: ChildProcess;

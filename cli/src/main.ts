@@ -2,13 +2,16 @@
 // `run(args, io) → exit code`; nothing here reads the environment (commands that need
 // configuration take it from `reconciler/src/config.ts`).
 import { runAgent } from './commands/agent.ts';
+import { runAudit } from './commands/audit.ts';
 import { runDemo } from './commands/demo.ts';
+import { runDevice } from './commands/device.ts';
 import { runPlan } from './commands/plan.ts';
 import { runRollout } from './commands/rollout.ts';
 import { runServe } from './commands/serve.ts';
 import { runSimulate } from './commands/simulate.ts';
 import { runToken } from './commands/token.ts';
 import { runUser } from './commands/user.ts';
+import { runKeys } from './commands/keys.ts';
 import { runValidate } from './commands/validate.ts';
 import type { CommandIo } from './io.ts';
 
@@ -19,8 +22,11 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   plan: { run: runPlan, summary: 'what merging a change does to the fleet (per profile and device)' },
   rollout: { run: runRollout, summary: 'list rollouts; promote, pause or resume one' },
   serve: { run: runServe, summary: 'run the reconciler on a Git repository' },
+  device: { run: runDevice, summary: 'list devices; approve or reject pending ones; arm a machine to install' },
   token: { run: runToken, summary: 'create, list and revoke enrollment and API tokens' },
   user: { run: runUser, summary: 'create, list and delete dashboard users' },
+  audit: { run: runAudit, summary: 'verify the audit log\'s hash chain; list its newest entries' },
+  keys: { run: runKeys, summary: 'show and rotate the server\'s job-signing keys' },
   agent: { run: runAgent, summary: 'run the agent on this machine (or confined to --root)' },
   simulate: { run: runSimulate, summary: 'simulated devices speaking the real protocol' },
   demo: { run: runDemo, summary: 'the example fleet, simulated devices and a sandboxed agent (npm start)' },

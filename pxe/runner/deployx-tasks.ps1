@@ -72,7 +72,7 @@ function Invoke-InjectConfig {
 }
 
 function Invoke-InstallAgent($Sequence) {
-  if ($Sequence.enrollmentToken -notmatch '^dxe_[A-Za-z0-9_-]{20,}$') { throw 'no enrollment token' }
+  if ($Sequence.enrollmentToken -notmatch '^dxe_[A-Za-z0-9_-]{20,}(\.[0-9a-f]{64})?$') { throw 'no enrollment token' }
   $dir = "$target\ProgramData\DeployX"
   New-Item -ItemType Directory -Force -Path $dir | Out-Null
   @("DEPLOYX_SERVER=$server", "DEPLOYX_ENROLLMENT_TOKEN=$($Sequence.enrollmentToken)", "DEPLOYX_DEVICE=$($Sequence.deviceId)") |

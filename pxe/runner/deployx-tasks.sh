@@ -93,7 +93,7 @@ done < "$WORK/tasks"
 is_word "$DEVICE" || die "the task list names no valid device"
 case "$HOSTNAME_WANTED" in ''|*[!a-z0-9-]*) die "the task list names no valid hostname" ;; esac
 case "$ENROLL" in dxe_*) ;; *) die "the task list has no enrollment token" ;; esac
-case "${ENROLL#dxe_}" in ''|*[!A-Za-z0-9_-]*) die "the enrollment token has characters a token cannot have" ;; esac
+case "${ENROLL#dxe_}" in ''|*[!A-Za-z0-9_.-]*) die "the enrollment token has characters a token cannot have" ;; esac
 echo "deployx-tasks: device $DEVICE, hostname $HOSTNAME_WANTED, root $ROOT"
 
 # ---- task kinds ----

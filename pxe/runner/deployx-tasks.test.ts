@@ -1,6 +1,7 @@
 // The POSIX sh task runner driven against a live server: a real `sh deployx-tasks.sh` child
 // process, a real git repository and server, a fake-but-real root directory standing in for the
 // installer's /target, and (install-agent) a real `deployx agent` that must enroll as the device.
+import { parseEnrollmentToken } from '../../schemas/enrollment-token.ts';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -29,12 +30,23 @@ async function setup(prefix: string, scriptExit?: number) {
   const root = path.join(tmp.dir, 'target');
   await mkdir(path.join(root, 'etc'), { recursive: true });
   await writeFile(path.join(root, 'etc', 'os-release'), 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n');
-  // What the machine's iPXE would fetch: the boot script carries the run's one-time token.
+  // Build mode: an operator arms web-1; its next boot (what iPXE would fetch) carries the run's one-time token.
+  await arm(server);
   const res = await fetch(`${server.url}/pxe/boot.ipxe?mac=${encodeURIComponent(MAC)}&platform=pcbios&buildarch=i386`);
   const script = await res.text();
   const token = /^set token (dxp_\S+)$/m.exec(script)?.[1];
   assert.ok(token, `the install script carries a token:\n${script}`);
   return { tmp, server, root, token };
+}
+
+/** Arms web-1 for one install boot, as `deployx device provision web-1` does. */
+async function arm(server: { url: string; apiToken: string }): Promise<void> {
+  const res = await fetch(`${server.url}/api/v1/devices/web-1/provisioning/arm`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.apiToken}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  assert.equal(res.status, 200, await res.text());
 }
 
 function runRunner(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -125,7 +137,7 @@ describe('sh task runner against a live server', { timeout: 180_000 }, () => {
   test('the enrollment token was single-use: a second agent with it is refused', async () => {
     const agentEnv = await readFile(path.join(env.root, 'etc', 'deployx', 'agent.env'), 'utf8');
     const token = /^DEPLOYX_ENROLLMENT_TOKEN=(\S+)$/m.exec(agentEnv)![1]!;
-    assert.deepEqual(await env.server.store.consumeEnrollmentToken(await hashOf(token), new Date().toISOString()), { ok: false, reason: 'exhausted' });
+    assert.deepEqual(await env.server.store.consumeEnrollmentToken(await hashOf(parseEnrollmentToken(token).secret), new Date().toISOString()), { ok: false, reason: 'exhausted' });
   });
 });
 
@@ -151,7 +163,10 @@ describe('sh task runner: a failing task stops the sequence', { timeout: 120_000
       assert.ok(!timeline.steps.some((s) => s.type === 'reboot'), 'the reboot task never ran');
       assert.equal(timeline.runs[0]?.status, 'failed');
       assert.equal(timeline.state, 'provisioning');
-      // The machine reinstalls on its next network boot, with a new token.
+      // Armed again by an operator, the machine reinstalls on its next network boot, with a new token.
+      const unarmed = await (await fetch(`${env.server.url}/pxe/boot.ipxe?mac=${encodeURIComponent(MAC)}`)).text();
+      assert.doesNotMatch(unarmed, /token/, 'the arming was used by the first install boot');
+      await arm(env.server);
       const boot = await (await fetch(`${env.server.url}/pxe/boot.ipxe?mac=${encodeURIComponent(MAC)}`)).text();
       const token = /^set token (dxp_\S+)$/m.exec(boot)?.[1];
       assert.ok(token && token !== env.token);

@@ -32,9 +32,37 @@ export interface ServerConfig {
   publicUrl?: string | undefined;
   /** How long a dashboard login lasts. Default 12 h. */
   sessionTtlMs?: number;
+  /**
+   * HTTPS and WSS on the one port: PEM files of the certificate (with its chain) and its private
+   * key. Both or neither.
+   */
+  tls?: { certFile: string; keyFile: string } | undefined;
+  /**
+   * Express's `trust proxy`, for a TLS-terminating reverse proxy in front: which peers'
+   * X-Forwarded-Proto / -For / -Host to believe (`loopback`, addresses or CIDRs, a hop count,
+   * `true` for any). Then a request the proxy received over HTTPS is `secure` (its session cookie
+   * gets `Secure`) and the client address (login throttling) is the proxy's X-Forwarded-For.
+   */
+  trustProxy?: boolean | number | string | undefined;
   /** How often `/ui` deltas are flushed (default 250 ms) and the convergence chart sampled (10 s). */
   uiFlushMs?: number;
   statsSampleMs?: number;
+  /**
+   * Which commits must carry a signature by a trusted key (docs/security.md, "Commit signatures").
+   * The keys come from the server's own files, never from the repository it verifies.
+   */
+  commitVerification?: CommitVerificationConfig;
+}
+
+export type CommitVerificationMode = 'off' | 'head' | 'all';
+
+export interface CommitVerificationConfig {
+  /** `off`: none; `head`: the branch head; `all`: every commit since the last accepted revision. */
+  mode: CommitVerificationMode;
+  /** Armored OpenPGP public key files (`gpg --armor --export`). */
+  openpgpKeyFiles: string[];
+  /** An SSH `allowed_signers` file (ssh-keygen(1), ALLOWED SIGNERS). */
+  allowedSignersFile: string | undefined;
 }
 
 /** Where `npm run build` puts the dashboard, relative to this file. */
@@ -48,6 +76,15 @@ export interface ServeOptions {
   host?: string;
   port?: string;
   poll?: string;
+  /** `off` | `head` | `all`. */
+  'verify-commits'?: string;
+  /** Armored OpenPGP public key files (repeatable; also comma-separated). */
+  'trusted-openpgp-keys'?: string[];
+  /** An SSH allowed_signers file. */
+  'trusted-ssh-signers'?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  trustProxy?: string;
 }
 
 export function loadServerConfig(options: ServeOptions, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ServerConfig {
@@ -66,6 +103,10 @@ export function loadServerConfig(options: ServeOptions, env: NodeJS.ProcessEnv =
           ...(env.DEPLOYX_GIT_TOKEN ? { token: env.DEPLOYX_GIT_TOKEN } : {}),
         }
       : undefined;
+  const tlsCert = options.tlsCert ?? env.DEPLOYX_TLS_CERT;
+  const tlsKey = options.tlsKey ?? env.DEPLOYX_TLS_KEY;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new ConfigError('--tls-cert and --tls-key go together: give both PEM files, or neither for plain HTTP');
+  const trustProxy = trustProxyFrom(options.trustProxy ?? env.DEPLOYX_TRUST_PROXY);
   const level = env.DEPLOYX_LOG_LEVEL ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError(`DEPLOYX_LOG_LEVEL=${level}: use debug|info|warn|error`);
   return {
@@ -83,7 +124,49 @@ export function loadServerConfig(options: ServeOptions, env: NodeJS.ProcessEnv =
     logLevel: level as ServerConfig['logLevel'],
     publicUrl: publicUrlFrom(env.DEPLOYX_PUBLIC_URL),
     dashboardDir: env.DEPLOYX_DASHBOARD_DIR ? path.resolve(cwd, env.DEPLOYX_DASHBOARD_DIR) : DEFAULT_DASHBOARD_DIR,
+    ...(tlsCert !== undefined && tlsKey !== undefined ? { tls: { certFile: path.resolve(cwd, tlsCert), keyFile: path.resolve(cwd, tlsKey) } } : {}),
+    ...(trustProxy === undefined ? {} : { trustProxy }),
+    commitVerification: loadCommitVerification(options, env, cwd),
   };
+}
+
+/**
+ * `--verify-commits` / DEPLOYX_VERIFY_COMMITS, `--trusted-openpgp-keys` / DEPLOYX_TRUSTED_OPENPGP_KEYS
+ * (files, comma-separated), `--trusted-ssh-signers` / DEPLOYX_TRUSTED_SSH_SIGNERS. Shared by
+ * `serve`, `validate` and `plan`. Only the file names are checked here; the keys are read when the
+ * server starts (edges/signatures/commit-verifier.ts `loadTrustedKeys`).
+ */
+export function loadCommitVerification(
+  options: Pick<ServeOptions, 'verify-commits' | 'trusted-openpgp-keys' | 'trusted-ssh-signers'>,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): CommitVerificationConfig {
+  const mode = options['verify-commits'] ?? env.DEPLOYX_VERIFY_COMMITS ?? 'off';
+  if (mode !== 'off' && mode !== 'head' && mode !== 'all') throw new ConfigError(`--verify-commits ${mode}: use off, head or all`);
+  const openpgp = options['trusted-openpgp-keys'] ?? (env.DEPLOYX_TRUSTED_OPENPGP_KEYS ? [env.DEPLOYX_TRUSTED_OPENPGP_KEYS] : []);
+  const openpgpKeyFiles = openpgp.flatMap((list) => list.split(',')).map((f) => f.trim()).filter((f) => f !== '').map((f) => path.resolve(cwd, f));
+  const signers = options['trusted-ssh-signers'] ?? env.DEPLOYX_TRUSTED_SSH_SIGNERS;
+  const allowedSignersFile = signers ? path.resolve(cwd, signers) : undefined;
+  if (mode !== 'off' && openpgpKeyFiles.length === 0 && allowedSignersFile === undefined) {
+    throw new ConfigError(`--verify-commits ${mode} needs trusted keys: --trusted-ssh-signers FILE and/or --trusted-openpgp-keys FILE`);
+  }
+  return { mode, openpgpKeyFiles, allowedSignersFile };
+}
+
+const TRUST_WORD = /^(loopback|linklocal|uniquelocal)$/;
+const TRUST_ADDRESS = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
+
+/**
+ * `--trust-proxy`: `true`, a hop count, or a comma-separated list of `loopback`, `linklocal`,
+ * `uniquelocal`, addresses and CIDRs (express's `trust proxy` values). Undefined: trust nobody.
+ */
+export function trustProxyFrom(text: string | undefined): boolean | number | string | undefined {
+  if (text === undefined || text === '' || text === 'false') return undefined;
+  if (text === 'true') return true;
+  if (/^\d+$/.test(text)) return Number(text);
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.every((p) => TRUST_WORD.test(p) || TRUST_ADDRESS.test(p))) return parts.join(',');
+  throw new ConfigError(`--trust-proxy ${text}: use loopback, the proxy's addresses or CIDRs (comma-separated), a hop count, or true`);
 }
 
 function publicUrlFrom(text: string | undefined): string | undefined {

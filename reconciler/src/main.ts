@@ -3,11 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Server } from 'socket.io';
 import type { JobState } from '../../schemas/protocol.ts';
-import type { ServerConfig } from './config.ts';
+import { ConfigError, type ServerConfig } from './config.ts';
 import { GitSource } from './edges/git/git-source.ts';
 import { startPoll, watchLocalRefs } from './edges/git/triggers.ts';
 import { Access } from './edges/http/access.ts';
@@ -16,19 +17,25 @@ import { createLogger, type Logger } from '../../schemas/log.ts';
 import { Notifier } from './edges/notify/notifier.ts';
 import { openSqliteStore } from './edges/store/sqlite-store.ts';
 import type { Store } from './edges/store/store.ts';
+import { loadServerKeys, type ServerKeys } from './edges/keys/server-keys.ts';
 import { AgentGateway, hashSecret, newSecret } from './edges/transport/agent-gateway.ts';
 import { AGENT_MAX_MESSAGE_BYTES } from './edges/transport/payload-bounds.ts';
 import { UiGateway } from './edges/transport/ui-gateway.ts';
+import { CONNECT_TIMEOUT_MS, refuseDefaultNamespace } from './edges/transport/namespaces.ts';
 import { planWaves } from './core/rollout/waves.ts';
 import { Provisioning } from './actions/provisioning.ts';
+import { EnrollmentActions } from './actions/enrollment.ts';
 import { BlobStore } from './edges/blobs/blob-store.ts';
 import { Reconciler, type ReconcilerEvent } from './loop/reconciler.ts';
+import { CommitVerifier } from './edges/signatures/commit-verifier.ts';
 
 export interface RunningServer {
   url: string;
   store: Store;
   reconciler: Reconciler;
   gateway: AgentGateway;
+  /** The signing keys; `serverKeys.current` is the fingerprint enrollment tokens carry. */
+  serverKeys: ServerKeys;
   ui: UiGateway;
   access: Access;
   io: Server;
@@ -47,9 +54,29 @@ export interface StartOptions {
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger({ level: config.logLevel });
   const now = options.now ?? (() => new Date());
+  // Read before anything starts: a wrong path is one line, not a half-started server.
+  const tls = config.tls ? await readTlsFiles(config.tls) : undefined;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
 
+  // Trusted keys are read before anything else starts: a bad key file stops the start, with its line.
+  const verification = config.commitVerification;
+  const verifier =
+    verification && verification.mode !== 'off' ? await CommitVerifier.load(verification.mode, verification) : undefined;
+  if (verifier) {
+    log.info('commit signatures verified', {
+      mode: verifier.mode,
+      sshSigners: verifier.keys.ssh.length,
+      openpgpKeys: verifier.keys.openpgp.length,
+    });
+  }
   const store = await openSqliteStore({ file: path.join(config.dataDir, 'deployx.sqlite') });
+  // The signing key is made at first start; `deployx keys rotate` changes it under a running server.
+  const serverKeys = loadServerKeys(config.dataDir, {
+    create: true,
+    now,
+    onReload: (keys) => log.info('server keys reloaded', keys),
+  });
+  log.info('server signing key', { current: serverKeys.current });
   const source = await GitSource.open({
     url: config.repo,
     dataDir: config.dataDir,
@@ -80,6 +107,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     jobAckTimeoutMs: config.jobAckTimeoutMs,
     blobs,
     notifier,
+    ...(verifier ? { verifier } : {}),
     onEvent: (event) => {
       forwardToUi(ui, event);
       options.onEvent?.(event);
@@ -93,7 +121,18 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     secrets,
     log,
     now,
+    serverKey: () => serverKeys.current,
     onEvent: (event) => ui?.provisioning(event),
+  });
+  const enrollment = new EnrollmentActions({
+    store,
+    model: () => reconciler.model,
+    gateway: () => gateway!,
+    forgetDevice: (id) => reconciler.forgetDevice(id),
+    deviceChanged: (id) => ui?.deviceChanged(id),
+    deviceRemoved: (id) => ui?.deviceRemoved(id),
+    log,
+    now,
   });
   const app = createApp({
     plan: {
@@ -102,6 +141,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       ...(source.isLocal ? {} : { gitdir: path.join(config.dataDir, 'repo.git') }),
       // The waves a reviewer sees are the scheduler's own.
       waves: (_profile, policy, devices) => planWaves(policy, devices),
+      ...(verifier ? { verifier } : {}),
     },
     store,
     reconciler,
@@ -113,10 +153,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     ui: () => ui!,
     webhookSecret: config.webhookSecret,
     provisioning,
+    enrollment,
     publicUrl: config.publicUrl,
     dashboardDir: config.dashboardDir,
   });
-  const http: HttpServer = createServer(app);
+  if (config.trustProxy !== undefined) app.set('trust proxy', config.trustProxy);
+  // With TLS, the dashboard, the API, /pxe and the agents' socket (WSS) share the one port.
+  const http: HttpServer = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, app) : createServer(app);
   const io = new Server(http, {
     transports: ['websocket'],
     perMessageDeflate: false,
@@ -125,11 +168,15 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     serveClient: false,
     pingInterval: 25_000,
     pingTimeout: 20_000,
+    // A connection that joins no namespace is closed (namespaces.ts).
+    connectTimeout: CONNECT_TIMEOUT_MS,
   });
+  refuseDefaultNamespace(io);
   gateway = new AgentGateway(io, {
     store,
     log,
     now,
+    keys: serverKeys,
     hooks: {
       connected: (id) => {
         reconciler.deviceConnected(id);
@@ -146,6 +193,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       },
       resulted: (results) => reconciler.recordApplied(results),
       declaredDeviceFor: (facts) => reconciler.declaredDeviceFor(facts),
+      declaredClaim: (id, facts) => reconciler.declaredClaim(id, facts),
+      autoApprove: () => reconciler.model?.fleet?.doc.spec.enrollment?.autoApprove,
     },
   });
   ui = new UiGateway(io, {
@@ -171,19 +220,20 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     http.listen(config.port, config.host, () => resolve());
   });
   const address = http.address() as AddressInfo;
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
   await reconciler.start();
   const stops: Array<() => unknown> = [];
   if (config.pollIntervalMs > 0) stops.push(startPoll(config.pollIntervalMs, () => reconciler.enqueueSource()));
   if (source.isLocal) stops.push(await watchLocalRefs(config.repo, config.branch, () => reconciler.enqueueSource()));
-  log.info('server listening', { url, repo: redactUrl(config.repo), branch: config.branch, data: config.dataDir });
+  log.info('server listening', { url, repo: redactUrl(config.repo), branch: config.branch, data: config.dataDir, tls: tls !== undefined, trustProxy: config.trustProxy ?? false });
 
   return {
     url,
     store,
     reconciler,
     gateway,
+    serverKeys,
     ui,
     access,
     io,
@@ -197,6 +247,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       await reconciler.rollouts.settled();
       await notifier.flush(2_000);
       await notifier.close();
+      provisioning.flushNotices();
       await ui!.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       http.closeAllConnections?.();
@@ -256,6 +307,26 @@ async function loadOrCreateApiToken(dataDir: string): Promise<string> {
     await writeFile(file, token + '\n', { mode: 0o600 });
     return token;
   }
+}
+
+/** The PEM files of `--tls-cert` / `--tls-key`; a file that cannot be read is a ConfigError. */
+async function readTlsFiles(files: { certFile: string; keyFile: string }): Promise<{ cert: Buffer; key: Buffer }> {
+  const read = async (file: string, option: string): Promise<Buffer> => {
+    try {
+      return await readFile(file);
+    } catch (error) {
+      throw new ConfigError(`${option} ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a PEM file the server can read`);
+    }
+  };
+  const [cert, key] = [await read(files.certFile, '--tls-cert'), await read(files.keyFile, '--tls-key')];
+  try {
+    // Catches a key that does not belong to the certificate, or a file that is not PEM, at start.
+    const { createSecureContext } = await import('node:tls');
+    createSecureContext({ cert, key });
+  } catch (error) {
+    throw new ConfigError(`--tls-cert ${files.certFile} / --tls-key ${files.keyFile}: ${(error as Error).message}`);
+  }
+  return { cert, key };
 }
 
 function redactUrl(url: string): string {

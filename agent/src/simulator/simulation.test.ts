@@ -8,10 +8,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Job, ObservedPackage, Step } from '../../../schemas/protocol.ts';
 import { startProtocolServer, type ProtocolServer } from '../test-support/protocol-server.ts';
+import { pinnedToken } from '../test-support/server-key.ts';
 import { simulatedFailure } from './faults.ts';
 import { startSimulation, type SimulationOptions } from './simulation.ts';
 
-const TOKEN = 'sim-token-0123456789';
+const TOKEN = pinnedToken('sim-token-0123456789');
 let dir: string;
 
 before(async () => {

@@ -16,6 +16,8 @@
 // - Faults are deterministic (faults.ts): a device fails a job when hash(name + idempotencyKey)
 //   < failureRate, and always when it is in `failDevices`.
 // - Blobs are fetched once per SHA-256 for all devices (blob-cache.ts) and verified.
+import { SharedServerTrust } from '../state/server-trust.ts';
+import { ServerTrust } from '../transport/server-trust.ts';
 import type { Job } from '../../../schemas/protocol.ts';
 import type { Facts } from '../../../schemas/facts.ts';
 import { AGENT_VERSION } from '../agent.ts';
@@ -137,6 +139,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
   const agentVersion = options.agentVersion ?? AGENT_VERSION;
   const failDevices = new Set(options.failDevices ?? []);
   const credentials = await SimulatorCredentialFile.open(options.stateDir);
+  const sharedTrust = new SharedServerTrust(options.stateDir);
   const blobs = new SharedBlobCache({
     server: options.server,
     clock,
@@ -254,6 +257,8 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
       server: options.server,
       credentials: credentials.forDevice(name),
       enrollment: { ...(options.token === undefined ? {} : { token: options.token }), machineId: `${prefix}-${index}`, facts: async () => facts },
+      // The simulator verifies every hello and job like a real agent (server keys shared in its state dir).
+      trust: new ServerTrust(sharedTrust.forDevice(), options.token),
       journal: new MemoryJournal(now),
       inventory,
       // In memory like the journal: a restarted simulator is a device with a new state dir.

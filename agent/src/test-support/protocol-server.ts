@@ -3,10 +3,19 @@
 // route with Basic device auth — and RECORDS everything it received, so agent tests assert on
 // the wire. It stands in for the real reconciler, which is written elsewhere from the same file.
 //
+// Trust: like the real server it answers every connection with a `server:hello` signed by its
+// key (`key`, default TEST_SERVER_KEY: tokens made with pinnedToken() pin it) and sends each
+// job as a signed envelope with the device's next sequence. `hello: false` (a server that cannot
+// prove the key) and `sendRaw` (anything as a `job`) make it the fake server of the trust tests.
+//
 // Recording rules a real server follows too: a `job:result` is recorded once per
 // idempotencyKey when acknowledged (every delivery is still logged in `resultEvents`); a refused
 // handshake is an Error with `data.code` (`auth.refused`).
 import { randomBytes } from 'node:crypto';
+import { parseEnrollmentToken } from '../../../schemas/enrollment-token.ts';
+import { sealJob } from '../../../schemas/job-envelope.ts';
+import { publicKeyToPem, SERVER_HELLO_PAYLOAD_TYPE, signEnvelope, type Envelope, type SigningKey } from '../../../schemas/signing.ts';
+import { TEST_SERVER_KEY } from './server-key.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
@@ -18,6 +27,7 @@ import {
   type AgentReport,
   type AgentToServer,
   type Job,
+  type JobAck,
   type JobProgress,
   type JobResult,
   type ServerToAgent,
@@ -27,6 +37,7 @@ interface SocketData {
   deviceId: string;
   auth: 'credential' | 'enrollment';
   issued?: string;
+  challenge?: string;
 }
 
 type AgentServerSocket = Socket<AgentToServer, ServerToAgent, Record<string, never>, SocketData>;
@@ -51,6 +62,15 @@ export interface ProtocolServerOptions {
   onEnrolledAck?: (deviceId: string, ack: Ack) => void;
   /** Ack wait for `job` and `enrolled`. Default 5 s. */
   ackTimeoutMs?: number;
+  /** Signs hellos and jobs. Default TEST_SERVER_KEY. */
+  key?: SigningKey;
+  /**
+   * The hello sent on connect: true (default) a correct one; false none; a function returns
+   * what to send instead (a forged or replayed hello).
+   */
+  hello?: boolean | ((challenge: string, deviceId: string | undefined) => unknown);
+  /** How long a sealed job stays valid. Default 10 min. */
+  jobTtlMs?: number;
 }
 
 export interface ProtocolServer {
@@ -63,13 +83,17 @@ export interface ProtocolServer {
   resultEvents: Array<{ deviceId: string; result: JobResult; acked: boolean }>;
   /** Recorded once per idempotencyKey. */
   results: Map<string, JobResult>;
-  jobAcks: Array<{ deviceId: string; jobId: string; ack: Ack | { timeout: true } }>;
+  jobAcks: Array<{ deviceId: string; jobId: string; ack: JobAck | { timeout: true } }>;
   blobRequests: Array<{ sha256: string; deviceId?: string; status: number }>;
   /** deviceId → credential, machineId. */
   devices: Map<string, { credential: string; machineId: string }>;
   blobs: Map<string, Uint8Array>;
   /** Sends a job (to `to`, default job.deviceId); resolves with the agent's ack (or `{timeout: true}`). */
-  dispatch(job: Job, to?: string): Promise<Ack | { timeout: true }>;
+  dispatch(job: Job, to?: string): Promise<JobAck | { timeout: true }>;
+  /** Sends `payload` as a `job` event as it is (an unsigned job, a forged envelope). */
+  sendRaw(deviceId: string, payload: unknown): Promise<JobAck | { timeout: true }>;
+  /** The device's next job sequence (what dispatch uses). */
+  nextSequence(deviceId: string): number;
   cancel(deviceId: string, jobId: string): void;
   /** Server-side disconnect of a device's sockets. */
   kick(deviceId: string): void;
@@ -89,9 +113,17 @@ export async function startProtocolServer(options: ProtocolServerOptions = {}): 
   const sockets = new Map<string, Set<AgentServerSocket>>();
   const outstanding = new Map<string, Job>();
   const deliveries = new Map<string, number>();
+  const sequences = new Map<string, number>();
+  const key = options.key ?? TEST_SERVER_KEY;
+  const nextSequence = (deviceId: string): number => {
+    const n = (sequences.get(deviceId) ?? 0) + 1;
+    sequences.set(deviceId, n);
+    return n;
+  };
+  const accepted = (token: string): boolean => [...tokens].some((t) => parseEnrollmentToken(t).secret === parseEnrollmentToken(token).secret);
   let nextDevice = 1;
 
-  const recorded: Omit<ProtocolServer, 'url' | 'dispatch' | 'cancel' | 'kick' | 'revoke' | 'connected' | 'waitFor' | 'close'> = {
+  const recorded: Omit<ProtocolServer, 'url' | 'dispatch' | 'sendRaw' | 'nextSequence' | 'cancel' | 'kick' | 'revoke' | 'connected' | 'waitFor' | 'close'> = {
     handshakes: [],
     enrollments: [],
     reports: [],
@@ -142,6 +174,7 @@ export async function startProtocolServer(options: ProtocolServerOptions = {}): 
 
   nsp.use((socket, next) => {
     const auth = socket.handshake.auth as Partial<AgentAuth> & Record<string, unknown>;
+    if (typeof auth.challenge === 'string') socket.data.challenge = auth.challenge;
     if (typeof auth.deviceId === 'string' && typeof auth.credential === 'string') {
       const known = devices.get(auth.deviceId);
       const accepted = known !== undefined && known.credential === auth.credential;
@@ -158,16 +191,15 @@ export async function startProtocolServer(options: ProtocolServerOptions = {}): 
       return next();
     }
     if (typeof auth.enrollmentToken === 'string' && typeof auth.machineId === 'string') {
-      const accepted = tokens.has(auth.enrollmentToken);
-      if (!accepted) {
-        recorded.handshakes.push({ at: Date.now(), kind: 'enrollment', accepted, machineId: auth.machineId, code: 'auth.refused' });
+      if (!accepted(auth.enrollmentToken)) {
+        recorded.handshakes.push({ at: Date.now(), kind: 'enrollment', accepted: false, machineId: auth.machineId, code: 'auth.refused' });
         return refuse(next, 'auth.refused', 'auth.refused: enrollment token not valid');
       }
       const existing = [...devices].find(([, d]) => d.machineId === auth.machineId)?.[0];
       const deviceId = existing ?? `dev-${nextDevice++}`;
       const credential = randomBytes(24).toString('base64url');
       devices.set(deviceId, { credential, machineId: auth.machineId });
-      recorded.handshakes.push({ at: Date.now(), kind: 'enrollment', accepted, deviceId, machineId: auth.machineId });
+      recorded.handshakes.push({ at: Date.now(), kind: 'enrollment', accepted: true, deviceId, machineId: auth.machineId });
       recorded.enrollments.push({ deviceId, machineId: auth.machineId, facts: (auth.facts ?? {}) as Facts });
       socket.data.deviceId = deviceId;
       socket.data.auth = 'enrollment';
@@ -184,6 +216,20 @@ export async function startProtocolServer(options: ProtocolServerOptions = {}): 
     if (!set) sockets.set(deviceId, (set = new Set()));
     set.add(socket);
     socket.on('disconnect', () => set.delete(socket));
+    const challenge = socket.data.challenge ?? '';
+    const helloDevice = socket.data.auth === 'enrollment' ? undefined : deviceId;
+    if (options.hello === undefined || options.hello === true) {
+      socket.emit(
+        'server:hello',
+        signEnvelope(
+          SERVER_HELLO_PAYLOAD_TYPE,
+          { challenge, ...(helloDevice === undefined ? {} : { deviceId: helloDevice }), keys: [{ keyid: key.keyid, publicKey: publicKeyToPem(key.privateKey) }], issuedAt: new Date().toISOString() },
+          key,
+        ),
+      );
+    } else if (typeof options.hello === 'function') {
+      socket.emit('server:hello', options.hello(challenge, helloDevice) as Envelope);
+    }
 
     socket.on('report', (report, ack) => {
       recorded.reports.push({ deviceId, report });
@@ -222,14 +268,20 @@ export async function startProtocolServer(options: ProtocolServerOptions = {}): 
     })();
   });
 
-  async function send(socket: AgentServerSocket, job: Job): Promise<Ack | { timeout: true }> {
-    let ack: Ack | { timeout: true };
+  async function send(socket: AgentServerSocket, job: Job): Promise<JobAck | { timeout: true }> {
+    // Sealed at each dispatch, like the real server: a re-send gets a new sequence and fresh times.
+    const envelope = sealJob(job, { sequence: nextSequence(job.deviceId), issuedAt: new Date(), ttlMs: options.jobTtlMs ?? 600_000 }, [key]);
+    return sendEnvelope(socket, job.deviceId, job.id, envelope);
+  }
+
+  async function sendEnvelope(socket: AgentServerSocket, deviceId: string, jobId: string, payload: unknown): Promise<JobAck | { timeout: true }> {
+    let ack: JobAck | { timeout: true };
     try {
-      ack = await socket.timeout(ackTimeoutMs).emitWithAck('job', job);
+      ack = await socket.timeout(ackTimeoutMs).emitWithAck('job', payload as Envelope);
     } catch {
       ack = { timeout: true };
     }
-    recorded.jobAcks.push({ deviceId: job.deviceId, jobId: job.id, ack });
+    recorded.jobAcks.push({ deviceId, jobId, ack });
     return ack;
   }
 
@@ -253,6 +305,13 @@ export async function startProtocolServer(options: ProtocolServerOptions = {}): 
       if (!socket) return { timeout: true };
       return send(socket, job);
     },
+    sendRaw: async (deviceId, payload) => {
+      const socket = [...(sockets.get(deviceId) ?? [])].at(-1);
+      if (!socket) return { timeout: true };
+      const jobId = typeof payload === 'object' && payload !== null && typeof (payload as { id?: unknown }).id === 'string' ? (payload as { id: string }).id : '?';
+      return sendEnvelope(socket, deviceId, jobId, payload);
+    },
+    nextSequence,
     cancel: (deviceId, jobId) => {
       for (const socket of sockets.get(deviceId) ?? []) socket.emit('job:cancel', { jobId });
     },

@@ -9,6 +9,7 @@ import { isAgentError } from '../errors.ts';
 import { systemClock } from './clock.ts';
 import { classifyConnectError, Connection, type ConnectionEvent } from './connection.ts';
 import { silentLogger } from '../../../schemas/log.ts';
+import { signedHello, testTrust } from '../test-support/server-key.ts';
 
 describe('classifyConnectError', () => {
   const table: Array<[name: string, error: unknown, refused: boolean, code: string]> = [
@@ -18,6 +19,9 @@ describe('classifyConnectError', () => {
     ['protocol version refused', Object.assign(new Error('x'), { data: { code: 'protocol.unsupported' } }), true, 'protocol.unsupported'],
     ['server busy is transient', Object.assign(new Error('busy'), { data: { code: 'server.busy', retryAfterMs: 5000 } }), false, 'server.busy'],
     ['websocket error', new Error('websocket error'), false, 'connect.unreachable'],
+    ['untrusted certificate', Object.assign(new Error('websocket error'), { description: { error: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) } }), false, 'connect.tls'],
+    ['wrong host name', Object.assign(new Error('websocket error'), { description: { error: Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }) } }), false, 'connect.tls'],
+    ['refused connection is not TLS', Object.assign(new Error('websocket error'), { description: { error: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) } }), false, 'connect.unreachable'],
     ['timeout', new Error('timeout'), false, 'connect.timeout'],
     ['not an error at all', 'weird', false, 'connect.failed'],
   ];
@@ -28,6 +32,11 @@ describe('classifyConnectError', () => {
       assert.equal(c.code, code);
     });
   }
+
+  it('says why a certificate was refused and what to do', () => {
+    const tls = Object.assign(new Error('websocket error'), { description: { error: Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }) } });
+    assert.match(classifyConnectError(tls).message, /not trusted \(unable to verify the first certificate\).*--ca FILE/);
+  });
 
   it('passes a server-given retryAfterMs through', () => {
     assert.equal(classifyConnectError(Object.assign(new Error('busy'), { data: { code: 'server.busy', retryAfterMs: 5000 } })).retryAfterMs, 5000);
@@ -54,6 +63,7 @@ describe('Connection', () => {
       server: `http://127.0.0.1:${port}`,
       credentials: { read: async () => ({ deviceId: 'd', credential: 'secret-credential' }), write: async () => {} },
       enrollment: { machineId: 'm', facts: async () => ({}) },
+      trust: testTrust(),
       onSession: () => assert.fail('no session expected'),
       onEvent: (e) => events.push(e),
       logger: silentLogger,
@@ -76,6 +86,7 @@ describe('Connection', () => {
       server: 'http://127.0.0.1:9',
       credentials: { read: async () => undefined, write: async () => {} },
       enrollment: { machineId: 'm', facts: async () => ({}) },
+      trust: testTrust(),
       onSession: () => {},
       logger: silentLogger,
       clock: systemClock,
@@ -92,6 +103,8 @@ describe('Connection', () => {
       handshakes.push(performance.now());
       next(admit(handshakes.length));
     });
+    // Like the real server: the first message proves the pinned key.
+    io.of(AGENT_NAMESPACE).on('connection', (socket) => socket.emit('server:hello', signedHello(String((socket.handshake.auth as { challenge?: unknown }).challenge))));
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     closers.push(async () => {
       io.disconnectSockets(true);
@@ -112,6 +125,7 @@ describe('Connection', () => {
       server: server.url,
       credentials: { read: async () => ({ deviceId: 'd', credential: 'secret-credential' }), write: async () => {} },
       enrollment: { machineId: 'm', facts: async () => ({}) },
+      trust: testTrust(),
       onSession: () => void sessions++,
       onEvent: (e) => events.push(e),
       logger: silentLogger,
@@ -145,7 +159,8 @@ describe('Connection', () => {
     let accepted = 0;
     server.io.of(AGENT_NAMESPACE).on('connection', (socket) => {
       accepted++;
-      if (accepted <= 3) socket.disconnect(true);
+      // 50 ms: after the hello is verified (a session began), far below stableSessionMs.
+      if (accepted <= 3) setTimeout(() => socket.disconnect(true), 50);
       else if (accepted === 4) setTimeout(() => socket.disconnect(true), 400);
     });
     const events: ConnectionEvent[] = [];
@@ -153,6 +168,7 @@ describe('Connection', () => {
       server: server.url,
       credentials: { read: async () => ({ deviceId: 'd', credential: 'secret-credential' }), write: async () => {} },
       enrollment: { machineId: 'm', facts: async () => ({}) },
+      trust: testTrust(),
       onSession: () => {},
       onEvent: (e) => events.push(e),
       logger: silentLogger,

@@ -14,6 +14,14 @@
 //      growing to 60 s after; a session that lasted `stableSessionMs` starts the count over, a
 //      server that accepts and drops at once keeps it growing.
 //
+// Proof of the server's key: every attempt sends a fresh random `challenge` in `auth`; the
+// server's first message must be `server:hello`, signed by a key the agent trusts (pinned from
+// the enrollment token, or learnt from an earlier verified hello) and answering that challenge.
+// Until it has verified one, the agent sends nothing and accepts nothing (no report, no job, no
+// enrollment); without one within `helloTimeoutMs` (5 s), or with a wrong one, it disconnects,
+// logs one line and waits REFUSED_BACKOFF (a server that cannot prove its key will not learn
+// to). A verified hello's key list becomes the trusted set: that is how a rotation arrives.
+//
 // Refusals. The server refuses a handshake in its `io.use` middleware with an Error whose
 // `data.code` (or message) is an `auth.*` code, or a `protocol.*` code for a protocol it cannot
 // speak. A refusal waits REFUSED_BACKOFF (≥ 15 s, up to 10 min) and is logged as an error:
@@ -23,6 +31,7 @@
 // Any other connect_error (server down, timeout, TLS) is transient: CONNECT_BACKOFF. A server
 // that cannot serve the handshake yet refuses with `{code: 'server.busy', retryAfterMs}`: that
 // wait (already jittered by the server) is taken as it is, and does not grow the count.
+import { randomBytes } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import type { Facts } from '../../../schemas/facts.ts';
 import {
@@ -38,6 +47,7 @@ import { AgentError, describeError, isAgentError } from '../errors.ts';
 import type { Credentials } from '../state/credentials.ts';
 import { Backoff, CONNECT_BACKOFF, ReconnectBackoff, REFUSED_BACKOFF, type BackoffPolicy, type ReconnectPolicy } from './backoff.ts';
 import { sleep, type Clock, type ClockTimer } from './clock.ts';
+import type { ServerTrust } from './server-trust.ts';
 import { SecretSet, type Logger } from '../../../schemas/log.ts';
 
 export type AgentSocket = Socket<ServerToAgent, AgentToServer>;
@@ -74,6 +84,10 @@ export interface ConnectionOptions {
   server: string;
   credentials: CredentialStore;
   enrollment: EnrollmentSource;
+  /** The server keys this agent trusts; every connection must prove one (server:hello). */
+  trust: ServerTrust;
+  /** How long after connecting the server has to send a verifiable hello. Default 5 s. */
+  helloTimeoutMs?: number;
   /** Called once per session, synchronously after it is established. */
   onSession: (session: Session) => void;
   onEvent?: (event: ConnectionEvent) => void;
@@ -91,6 +105,8 @@ export interface ConnectionOptions {
   stableSessionMs?: number;
   /** The credential and token are added here so logs mask them. */
   secrets?: SecretSet;
+  /** PEM CA certificates trusted for an https:// server instead of the system's (`--ca`). */
+  ca?: string;
 }
 
 export interface ConnectErrorClass {
@@ -112,6 +128,8 @@ export function classifyConnectError(error: unknown): ConnectErrorClass {
   const data = (typeof e.data === 'object' && e.data !== null ? e.data : {}) as { code?: unknown; retryAfterMs?: unknown };
   const dataCode = typeof data.code === 'string' ? data.code : undefined;
   const messageCode = REFUSAL_CODE.test(message.trim()) ? message.trim() : undefined;
+  const tls = tlsFailure(error);
+  if (tls !== undefined && dataCode === undefined) return { refused: false, code: 'connect.tls', message: tls };
   const code = dataCode ?? messageCode ?? transientCode(message);
   const retryAfterMs =
     typeof data.retryAfterMs === 'number' && Number.isFinite(data.retryAfterMs) && data.retryAfterMs > 0
@@ -125,6 +143,21 @@ export function classifyConnectError(error: unknown): ConnectErrorClass {
   };
 }
 
+const TLS_CODE = /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(GET_ISSUER_CERT|VERIFY_LEAF_SIGNATURE)|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
+
+/**
+ * The reason a TLS handshake refused the server's certificate, from the websocket transport's
+ * error (socket.io-client puts the ws error under `description.error`); undefined otherwise.
+ * Transient like other connect failures (a proxy on the path may be gone later), but said plainly.
+ */
+function tlsFailure(error: unknown): string | undefined {
+  const cause = (error as { description?: { error?: { code?: unknown; message?: unknown } } } | null)?.description?.error;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  if (code === undefined || !TLS_CODE.test(code)) return undefined;
+  const reason = typeof cause?.message === 'string' ? cause.message : code;
+  return `the server's TLS certificate is not trusted (${reason}); if a private CA issued it, give --ca FILE (or NODE_EXTRA_CA_CERTS)`;
+}
+
 function transientCode(message: string): string {
   if (/timeout/i.test(message)) return 'connect.timeout';
   if (/websocket error|ECONNREFUSED|xhr poll error|transport/i.test(message)) return 'connect.unreachable';
@@ -133,7 +166,7 @@ function transientCode(message: string): string {
 
 type Outcome =
   | { kind: 'session'; durationMs: number; reason: string }
-  | ({ kind: 'failed' } & ConnectErrorClass);
+  | ({ kind: 'failed'; unproven?: boolean } & ConnectErrorClass);
 
 interface BuiltAuth {
   kind: 'credential' | 'enrollment';
@@ -205,6 +238,10 @@ export class Connection {
         if (outcome.durationMs >= this.stableSessionMs) this.refusedBackoff.reset();
         logger.warn('disconnected', { reason: outcome.reason, retryInMs: delay });
         this.emit({ type: 'disconnected', reason: outcome.reason, retryInMs: delay });
+      } else if (outcome.unproven) {
+        delay = this.refusedBackoff.next();
+        logger.error('server not trusted: it did not prove it holds a pinned key; disconnected', { code: outcome.code, reason: outcome.message, retryInMs: delay });
+        this.emit({ type: 'connect-failed', code: outcome.code, refused: true, retryInMs: delay });
       } else if (outcome.refused) {
         if (built.kind === 'credential') {
           if (this.options.enrollment.token === undefined) {
@@ -240,6 +277,14 @@ export class Connection {
   }
 
   private async buildAuth(): Promise<BuiltAuth> {
+    const { enrollment, logger } = this.options;
+    const built = await this.chooseAuth();
+    // After choosing: no credential and no token is `transport.not-enrolled` whatever the trust.
+    await this.options.trust.load();
+    return built;
+  }
+
+  private async chooseAuth(): Promise<BuiltAuth> {
     const { enrollment, logger } = this.options;
     let stored: Credentials | undefined;
     if (!this.credentialRefused) {
@@ -278,20 +323,27 @@ export class Connection {
 
   private attempt(built: BuiltAuth): Promise<Outcome> {
     const { clock, logger } = this.options;
+    const challenge = randomBytes(24).toString('base64url');
     return new Promise<Outcome>((resolve) => {
       const socket: AgentSocket = io(this.url, {
         transports: ['websocket'],
-        auth: built.auth as unknown as Record<string, unknown>,
+        auth: { ...built.auth, challenge } as unknown as Record<string, unknown>,
         reconnection: false,
         forceNew: true,
         autoConnect: false,
         timeout: this.options.connectTimeoutMs ?? 20_000,
+        ...(this.options.ca === undefined ? {} : { ca: this.options.ca }),
       });
       this.current = socket;
       let identity = built.identity;
       let sessionStartedAt: number | undefined;
       let settled = false;
       let enrollTimer: ClockTimer | undefined;
+      let helloTimer: ClockTimer | undefined;
+      /** Resolves true once a hello verified, false when it failed. */
+      let proven: ((ok: boolean) => void) | undefined;
+      const helloDone = new Promise<boolean>((r) => (proven = r));
+      let helloOk = false;
       let closeSession: (reason: string) => void = () => {};
       const closed = new Promise<string>((r) => (closeSession = r));
 
@@ -300,6 +352,8 @@ export class Connection {
         settled = true;
         clock.clearTimeout(connectTimer);
         if (enrollTimer !== undefined) clock.clearTimeout(enrollTimer);
+        if (helloTimer !== undefined) clock.clearTimeout(helloTimer);
+        proven?.(false);
         socket.disconnect();
         if (this.current === socket) this.current = undefined;
         resolve(outcome);
@@ -307,7 +361,7 @@ export class Connection {
       const failed = (code: string, message: string): void => finish({ kind: 'failed', refused: false, code, message });
 
       const startSession = (): void => {
-        if (settled || sessionStartedAt !== undefined || identity === undefined || !socket.connected) return;
+        if (settled || !helloOk || sessionStartedAt !== undefined || identity === undefined || !socket.connected) return;
         if (enrollTimer !== undefined) clock.clearTimeout(enrollTimer);
         sessionStartedAt = clock.now().getTime();
         this.backoff.connected(sessionStartedAt);
@@ -324,8 +378,42 @@ export class Connection {
         (this.options.connectTimeoutMs ?? 20_000) + 1_000,
       );
 
+      const unproven = (code: string, message: string): void => finish({ kind: 'failed', unproven: true, refused: false, code, message });
+      socket.on('server:hello', (hello: unknown) => {
+        if (helloOk || settled) return;
+        void this.options.trust.acceptHello(hello, challenge, identity?.deviceId).then(
+          (verdict) => {
+            if (!verdict.ok) {
+              unproven(verdict.code, verdict.error);
+              return;
+            }
+            helloOk = true;
+            if (helloTimer !== undefined) clock.clearTimeout(helloTimer);
+            proven?.(true);
+            logger.debug('server proved its key', { keyid: verdict.keyid, keys: verdict.keys.length });
+            if (identity !== undefined) {
+              startSession();
+              return;
+            }
+            const ms = this.options.enrollTimeoutMs ?? 30_000;
+            enrollTimer = clock.setTimeout(() => failed('enroll.timeout', `connected but no enrollment within ${ms} ms`), ms);
+          },
+          (error: unknown) => unproven('hello.store-failed', `could not store the server keys: ${describeError(error)}`),
+        );
+      });
       socket.on('enrolled', (enrollment: Enrollment, ack: (res: Ack) => void) => {
-        void this.acceptEnrollment(enrollment, ack).then((stored) => {
+        void helloDone.then((ok) => {
+          if (!ok) {
+            try {
+              if (typeof ack === 'function') ack({ ok: false, error: 'the server has not proved its key', code: 'hello.missing' });
+            } catch {
+              // gone
+            }
+            return undefined;
+          }
+          return this.acceptEnrollment(enrollment, ack);
+        }).then((stored) => {
+          if (settled) return;
           if (!stored) {
             failed('enroll.store-failed', 'could not store the issued credential');
             return;
@@ -336,12 +424,12 @@ export class Connection {
       });
       socket.on('connect', () => {
         clock.clearTimeout(connectTimer);
-        if (identity !== undefined) {
+        if (helloOk) {
           startSession();
           return;
         }
-        const ms = this.options.enrollTimeoutMs ?? 30_000;
-        enrollTimer = clock.setTimeout(() => failed('enroll.timeout', `connected but no enrollment within ${ms} ms`), ms);
+        const ms = this.options.helloTimeoutMs ?? 5_000;
+        helloTimer = clock.setTimeout(() => unproven('hello.timeout', `no verifiable server hello within ${ms} ms`), ms);
       });
       socket.on('connect_error', (error: Error) => {
         finish({ kind: 'failed', ...classifyConnectError(error) });

@@ -9,7 +9,15 @@
 //   3. send a `report` (facts, observed inventory, agent version, last revision), acked; then a
 //      report every heartbeatMs (±10 % jitter), which also retries one that was not acked.
 //
-// `job` (acked within the server's timeout):
+// `job` (acked within the server's timeout) is a signed envelope (schemas/job-envelope.ts),
+// verified BEFORE anything else (core/verify-server.ts verifyJob: signed by a trusted server key,
+// for this device, not expired, sequence above the highest accepted); the new high-water mark is
+// stored durably before the job is journalled or run. A refused job is acked
+// `{ok: false, code, error}` (`job.unsigned`, `job.wrong-type`, `job.untrusted-key`,
+// `job.bad-signature`, `job.invalid`, `job.wrong-device`, `job.expired`, `job.replayed` with
+// `highest`) and logged; nothing of it runs and none of its blobs is fetched. A sequence not above
+// the mark is let through only as a redelivery of a job this agent holds (running, journalled or
+// finished: same idempotencyKey), which is acked and never run twice.
 //   - journal.begin(job) first: the job is durable before the ack, so an acked job survives a
 //     crash; then ack `{ok: true}` at once and run it in the background (one job at a time);
 //   - a redelivered job (same idempotencyKey) is acked and never run twice: completed → its
@@ -20,8 +28,8 @@
 //     reconnect — a result is never dropped; then a fresh report. Only a refusal no re-send can
 //     cure (FINAL_RESULT_REFUSALS: `result.unknown-job`, `result.invalid`, `payload.*`) ends
 //     the re-sending.
-//   - refused with `{ok: false, code}`: `job.invalid` (malformed), `job.wrong-device` (another
-//     device's job), `agent.stopping` (shutting down), `state.write-failed` (could not journal).
+//   - refused with `{ok: false, code}`: the `job.*` codes above, `agent.stopping` (shutting
+//     down), `state.write-failed` (could not store the mark or journal the job).
 // `job:cancel` aborts the job if it is queued or running here (it ends `cancelled`).
 // `jobs:held` (asked on every connection, and about a job silent too long) is answered from
 //   what this process runs and what the journal holds: `running` (queued, running, or started
@@ -31,6 +39,7 @@ import type { Facts } from '../../../schemas/facts.ts';
 import type {
   Ack,
   AgentReport,
+  JobAck,
   HeldJobsAnswer,
   HeldJobsQuery,
   HeldJobState,
@@ -55,11 +64,14 @@ import {
   type Session,
 } from './connection.ts';
 import { SecretSet, type Logger } from '../../../schemas/log.ts';
+import type { ServerTrust } from './server-trust.ts';
 
 /** The job journal and result spool (state/spool.ts Spool, or the simulator's memory one). */
 export interface ResultJournal extends JobJournal {
   /** Results not yet acknowledged by the server, oldest first. */
   pending(): Promise<JobResult[]>;
+  /** The stored result of a completed job with this key (acknowledged or not), if any. */
+  seen(idempotencyKey: string): Promise<JobResult | undefined>;
   ack(jobId: string): Promise<boolean>;
   /** Jobs started and never finished. */
   inFlight(): Promise<Job[]>;
@@ -72,7 +84,8 @@ export type LinkEvent =
   | { type: 'job-finished'; jobId: string; idempotencyKey: string; status: JobFinalState }
   | { type: 'result-acked'; jobId: string; idempotencyKey: string; status: JobFinalState }
   | { type: 'result-rejected'; jobId: string; idempotencyKey: string; code: string }
-  | { type: 'report-acked' };
+  | { type: 'report-acked' }
+  | { type: 'job-refused'; code: string };
 
 /**
  * `job:result` refusals that no re-send can cure: the server does not know the job (or it is
@@ -91,6 +104,10 @@ export interface DeviceLinkOptions {
   server: string;
   credentials: CredentialStore;
   enrollment: EnrollmentSource;
+  /** Server keys trusted and the job high-water mark (verification before anything runs). */
+  trust: ServerTrust;
+  /** Default 5 s (Connection). */
+  helloTimeoutMs?: number;
   journal: ResultJournal;
   inventory: InventoryRecorder;
   executors: Executors;
@@ -120,6 +137,8 @@ export interface DeviceLinkOptions {
   connectTimeoutMs?: number;
   enrollTimeoutMs?: number;
   stableSessionMs?: number;
+  /** PEM CA certificates trusted for an https:// server instead of the system's (`--ca`). */
+  ca?: string;
   secrets?: SecretSet;
   onEvent?: (event: LinkEvent) => void;
 }
@@ -166,11 +185,12 @@ export class DeviceLink {
       server: options.server,
       credentials: options.credentials,
       enrollment: options.enrollment,
+      trust: options.trust,
       onSession: (session) => this.onSession(session),
       onEvent: (event) => this.emit(event),
       logger: options.logger,
       clock: options.clock,
-      ...pick(options, ['random', 'backoff', 'refusedBackoff', 'connectTimeoutMs', 'enrollTimeoutMs', 'stableSessionMs', 'secrets']),
+      ...pick(options, ['helloTimeoutMs', 'random', 'backoff', 'refusedBackoff', 'connectTimeoutMs', 'enrollTimeoutMs', 'stableSessionMs', 'secrets', 'ca']),
     });
   }
 
@@ -222,7 +242,7 @@ export class DeviceLink {
     this.session = session;
     const { socket } = session;
     this.resultBackoff.reset();
-    socket.on('job', (job: Job, ack: (res: Ack) => void) => void this.onJob(session, job, ack));
+    socket.on('job', (envelope: unknown, ack: (res: JobAck) => void) => void this.onJob(session, envelope, ack));
     socket.on('job:cancel', (payload: { jobId: string }) => this.onCancel(payload));
     socket.on('jobs:held', (query: HeldJobsQuery, ack: (res: HeldJobsAnswer) => void) => void this.onHeldQuery(query, ack));
     void session.closed.then(() => {
@@ -275,29 +295,31 @@ export class DeviceLink {
 
   // ---- jobs ----
 
-  private async onJob(session: Session, job: Job, ack: (res: Ack) => void): Promise<void> {
-    const reply = (res: Ack): void => {
+  private async onJob(session: Session, envelope: unknown, ack: (res: JobAck) => void): Promise<void> {
+    const reply = (res: JobAck): void => {
       try {
         if (typeof ack === 'function') ack(res);
       } catch {
         // Socket gone: the server times the dispatch out and redelivers.
       }
     };
-    const problem = invalidJob(job);
-    if (problem !== undefined) {
-      this.logger.warn('job refused: invalid', { problem });
-      reply({ ok: false, error: problem, code: 'job.invalid' });
-      return;
-    }
     if (this.stopping) {
       reply({ ok: false, error: 'the agent is stopping', code: 'agent.stopping' });
       return;
     }
-    if (job.deviceId !== session.identity.deviceId && job.deviceId !== this.identity?.deviceId) {
-      this.logger.warn('job refused: for another device', { jobId: job.id, deviceId: job.deviceId });
-      reply({ ok: false, error: `job ${job.id} is for device ${job.deviceId}`, code: 'job.wrong-device' });
+    const deviceId = session.identity.deviceId;
+    const verdict = await this.options.trust.verifyAndAdvance(envelope, deviceId, () => this.options.clock.now(), (held) => this.holds(held.idempotencyKey));
+    if (!verdict.ok) {
+      this.logger.warn('job refused', { code: verdict.code, reason: verdict.error });
+      reply(
+        verdict.code === 'job.replayed' && 'highest' in verdict && typeof verdict.highest === 'number'
+          ? { ok: false, error: verdict.error, code: 'job.replayed', highest: verdict.highest }
+          : { ok: false, error: verdict.error, code: verdict.code },
+      );
+      this.emit({ type: 'job-refused', code: verdict.code });
       return;
     }
+    const job = verdict.job;
     const key = job.idempotencyKey;
     // Two deliveries of one job can overlap (a redispatch racing the first ack): the second
     // waits for the first one's journal write and then finds it running.
@@ -335,6 +357,17 @@ export class DeviceLink {
       steps: job.steps.length,
     });
     this.runJob(job);
+  }
+
+  /** Whether this agent holds the job with this key: queued, running, journalled or finished. */
+  private async holds(idempotencyKey: string): Promise<boolean> {
+    if (this.active.has(idempotencyKey) || this.accepting.has(idempotencyKey)) return true;
+    try {
+      if ((await this.options.journal.seen(idempotencyKey)) !== undefined) return true;
+      return (await this.options.journal.inFlight()).some((j) => j.idempotencyKey === idempotencyKey);
+    } catch {
+      return false;
+    }
   }
 
   private runJob(job: Job): void {
@@ -565,22 +598,6 @@ export class DeviceLink {
       // Observers must not break the agent.
     }
   }
-}
-
-function invalidJob(job: unknown): string | undefined {
-  if (typeof job !== 'object' || job === null) return 'a job must be an object';
-  const j = job as Partial<Job>;
-  if (typeof j.id !== 'string' || j.id === '') return 'job.id must be a non-empty string';
-  if (typeof j.idempotencyKey !== 'string' || j.idempotencyKey === '') return 'job.idempotencyKey must be a non-empty string';
-  if (typeof j.deviceId !== 'string') return 'job.deviceId must be a string';
-  if (typeof j.revision !== 'string') return 'job.revision must be a string';
-  if (!Array.isArray(j.steps)) return 'job.steps must be an array';
-  for (const [i, step] of j.steps.entries()) {
-    if (typeof step !== 'object' || step === null || typeof step.action !== 'string' || typeof step.key !== 'string') {
-      return `job.steps[${i}] needs an action and a key`;
-    }
-  }
-  return undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

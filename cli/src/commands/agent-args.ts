@@ -44,6 +44,20 @@ export function parseServerUrl(text: string | undefined): string {
   return url.toString().replace(/\/+$/, '');
 }
 
+/**
+ * The one-line warning for a plain http:// server that is not this machine: the socket and blob
+ * downloads would cross the network unencrypted. Undefined for https:// and for loopback
+ * (localhost, 127.0.0.0/8, ::1). Pure.
+ */
+export function plainHttpWarning(server: string): string | undefined {
+  const url = new URL(server);
+  if (url.protocol !== 'http:') return undefined;
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const loopback = host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  if (loopback) return undefined;
+  return `warning: ${url.origin} is plain HTTP: traffic to it is not encrypted and anyone on the path can read or answer it; use https:// (with --ca FILE for a private CA)`;
+}
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 

@@ -10,10 +10,11 @@ import { after, before, describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import type { Job } from '../../../schemas/protocol.ts';
 import { startProtocolServer } from '../../../agent/src/test-support/protocol-server.ts';
+import { pinnedToken, TEST_SERVER_KEY } from '../../../agent/src/test-support/server-key.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = join(ROOT, 'cli', 'bin', 'deployx.js');
-const TOKEN = 'cli-token-0123456789';
+const TOKEN = pinnedToken('cli-token-0123456789');
 
 /** The child's environment: no token from the developer's shell unless a test adds one. */
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -144,6 +145,7 @@ describe('deployx agent', () => {
     const stateDir = join(dir, 'refused-state');
     await mkdir(stateDir, { recursive: true });
     await writeFile(join(stateDir, 'credential.json'), JSON.stringify({ deviceId: 'dev-gone', credential: 'revoked-credential' }), { mode: 0o600 });
+    await writeFile(join(stateDir, 'server-keys.json'), JSON.stringify({ keys: [{ keyid: TEST_SERVER_KEY.keyid }] }), { mode: 0o600 });
     const run = await deployx(['agent', '--server', server.url, '--state', stateDir]);
     assert.equal(run.code, 3, run.stderr);
     assert.match(run.stderr, /transport\.refused/);

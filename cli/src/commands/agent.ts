@@ -1,5 +1,5 @@
 // deployx agent --server URL [--token T] [--state DIR] [--root DIR] [--heartbeat 30s]
-//               [--labels k=v,...] [--log-level info]
+//               [--labels k=v,...] [--log-level info] [--ca FILE]
 //
 // Runs the DeployX agent until SIGINT/SIGTERM: enrolls with the token on first contact, then
 // connects with the stored credential; runs jobs; reports every heartbeat. Logs are JSON lines
@@ -9,7 +9,7 @@
 //
 // Exit status: 0 stopped by a signal, 1 unexpected error, 2 usage, 3 the server refused the
 // credential and there is no token to enroll again (or neither exists).
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent } from '../../../agent/src/agent.ts';
@@ -17,10 +17,10 @@ import { describeError, isAgentError } from '../../../agent/src/errors.ts';
 import { exec } from '../../../agent/src/system/exec.ts';
 import { createLogger, SecretSet } from '../../../schemas/log.ts';
 import { UsageError, type CommandIo } from '../io.ts';
-import { onTermination, parseInterval, parseLabels, parseLogLevel, parseServerUrl, type LogLevelName } from './agent-args.ts';
+import { onTermination, parseInterval, parseLabels, parseLogLevel, parseServerUrl, plainHttpWarning, type LogLevelName } from './agent-args.ts';
 
 const HELP = `usage: deployx agent --server URL [--token T] [--state DIR] [--root DIR]
-                     [--heartbeat 30s] [--labels k=v,...] [--log-level info]
+                     [--heartbeat 30s] [--labels k=v,...] [--log-level info] [--ca FILE]
 
 Runs the DeployX agent on this machine until SIGINT or SIGTERM.
   --server URL      the DeployX server (http:// or https://)
@@ -32,6 +32,8 @@ Runs the DeployX agent on this machine until SIGINT or SIGTERM.
   --heartbeat D     how often to send a report (default 30s)
   --labels k=v,...  labels this device reports (facts.labels)
   --log-level L     debug, info, warn or error (default info)
+  --ca FILE         PEM CA certificate(s) that issued the server's certificate: trusted instead
+                    of the system's CAs for https:// (NODE_EXTRA_CA_CERTS=FILE adds to them)
 
 Exit status: 0 stopped by a signal, 1 error, 2 usage, 3 refused by the server (enroll again
 with a token).`;
@@ -46,6 +48,8 @@ export interface AgentCommandOptions {
   logLevel: LogLevelName;
   /** PATH for package managers and scripts. */
   searchPath: string | undefined;
+  /** `--ca FILE`, resolved. */
+  caFile: string | undefined;
 }
 
 /**
@@ -65,6 +69,7 @@ export function resolveAgentOptions(args: string[], cwd: string, env: NodeJS.Pro
       heartbeat: { type: 'string' },
       labels: { type: 'string' },
       'log-level': { type: 'string' },
+      ca: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -80,6 +85,7 @@ export function resolveAgentOptions(args: string[], cwd: string, env: NodeJS.Pro
     labels: values.labels === undefined ? undefined : parseLabels(values.labels),
     logLevel: values['log-level'] === undefined ? 'info' : parseLogLevel(values['log-level']),
     searchPath: env.PATH,
+    caFile: values.ca === undefined ? undefined : path.resolve(cwd, values.ca),
   };
 }
 
@@ -100,6 +106,22 @@ export async function runAgent(args: string[], io: CommandIo): Promise<number> {
     return 2;
   }
 
+  let ca: string | undefined;
+  if (options.caFile !== undefined) {
+    try {
+      ca = await readFile(options.caFile, 'utf8');
+    } catch (error) {
+      io.err(`deployx agent: --ca ${options.caFile}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give the PEM file of the CA that issued the server's certificate`);
+      return 2;
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+      io.err(`deployx agent: --ca ${options.caFile}: not a PEM certificate (no BEGIN CERTIFICATE line)`);
+      return 2;
+    }
+  }
+  const warning = plainHttpWarning(options.server);
+  if (warning !== undefined) io.err(`deployx agent: ${warning}`);
+
   const secrets = new SecretSet();
   const logger = createLogger({ write: io.out, level: options.logLevel, secrets });
   if (options.root !== undefined) await mkdir(options.root, { recursive: true });
@@ -112,6 +134,7 @@ export async function runAgent(args: string[], io: CommandIo): Promise<number> {
     logger,
     secrets,
     heartbeatMs: options.heartbeatMs,
+    ...(ca === undefined ? {} : { ca }),
     ...(options.labels === undefined ? {} : { labels: options.labels }),
     ...(options.searchPath === undefined ? {} : { searchPath: options.searchPath }),
   });

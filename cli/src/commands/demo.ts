@@ -63,7 +63,7 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
 
   try {
     for (const group of FLEET) {
-      const { token } = await createEnrollmentToken(server.store, { name: `demo-${group.name}`, labels: group.labels, maxUses: group.count });
+      const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: `demo-${group.name}`, labels: group.labels, maxUses: group.count });
       simulations.push(
         await startSimulation({
           server: server.url,
@@ -78,7 +78,7 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
       );
     }
     if (!values['no-agent']) {
-      const { token } = await createEnrollmentToken(server.store, { name: 'demo-sandbox', labels: { role: 'sandbox' }, maxUses: 1 });
+      const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'demo-sandbox', labels: { role: 'sandbox' }, maxUses: 1 });
       await mkdir(path.join(root, 'sandbox'), { recursive: true });
       agent = spawn(
         process.execPath,

@@ -1,8 +1,9 @@
 // deployx plan --repo DIR|URL --base REF --head REF [--path SUBDIR] [--inventory FILE | --server URL]
 //               [--format text|markdown|json]
+//               [--verify-commits off|head|all] [--trusted-ssh-signers FILE] [--trusted-openpgp-keys FILE]...
 //
 // Exit 0: the plan was printed. Exit 1: head is invalid (its errors are printed, as `deployx
-// validate` prints them). Exit 2: usage, I/O, a ref that does not resolve, an unreadable inventory.
+// validate` prints them), or a server verifying signatures in the mode given would refuse it. Exit 2: usage, I/O, a ref that does not resolve, an unreadable inventory.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +18,8 @@ import {
 } from '../../../reconciler/src/actions/plan-revision.ts';
 import { renderJson, renderMarkdown, renderText } from '../../../reconciler/src/core/plan/render.ts';
 import { planWaves } from '../../../reconciler/src/core/rollout/waves.ts';
+import { cliVerifier, signatureLines } from '../../../reconciler/src/actions/verify-signatures.ts';
+import { loadCommitVerification } from '../../../reconciler/src/config.ts';
 import type { CommandIo } from '../io.ts';
 
 const HELP = `usage: deployx plan --repo DIR|URL --base REF --head REF [--path SUBDIR]
@@ -39,7 +42,14 @@ groups that match no device, offline devices, rollout waves and totals, with a d
   --format markdown  for a pull-request comment: summary table, collapsible details
   --format json      the plan as stable JSON
 
-Exit status: 0 plan printed, 1 head invalid, 2 usage or I/O error.`;
+Commit signatures (the same flags as deployx serve; reported as notes of the plan):
+  --trusted-ssh-signers FILE   an SSH allowed_signers file
+  --trusted-openpgp-keys FILE  armored OpenPGP public keys (repeat, or comma-separated)
+  --verify-commits MODE        off: report head's signature (default); head: head must be
+                               signed by a trusted key; all: every commit base..head must be
+                               (what a server whose last accepted revision is BASE checks)
+
+Exit status: 0 plan printed, 1 head invalid or its signature refused, 2 usage or I/O error.`;
 
 const FORMATS = ['text', 'markdown', 'json'] as const;
 type Format = (typeof FORMATS)[number];
@@ -58,6 +68,9 @@ export async function runPlan(args: string[], io: CommandIo, env: NodeJS.Process
         inventory: { type: 'string' },
         server: { type: 'string' },
         format: { type: 'string', default: 'text' },
+        'verify-commits': { type: 'string' },
+        'trusted-ssh-signers': { type: 'string' },
+        'trusted-openpgp-keys': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -103,9 +116,18 @@ export async function runPlan(args: string[], io: CommandIo, env: NodeJS.Process
     return 2;
   }
 
+  let verification;
+  try {
+    verification = loadCommitVerification(o, {}, io.cwd);
+  } catch (error) {
+    return usage(io, (error as Error).message);
+  }
+
   let result: PlanRevisionResult;
   try {
+    const verifier = await cliVerifier(verification);
     result = await planRevision({
+      ...(verifier ? { verifier } : {}),
       location: located.location,
       base: o.base!,
       head: o.head!,
@@ -121,6 +143,7 @@ export async function runPlan(args: string[], io: CommandIo, env: NodeJS.Process
   }
 
   if (result.plan === undefined) {
+    if (result.signatures && format !== 'json') for (const line of signatureLines(result.signatures)) io.out(line);
     printInvalidHead(result, format, located.display, io);
     return 1;
   }
@@ -130,6 +153,10 @@ export async function runPlan(args: string[], io: CommandIo, env: NodeJS.Process
   if (format === 'json') io.out(renderJson(result.plan));
   else if (format === 'markdown') io.out(renderMarkdown(result.plan));
   else io.out(renderText(result.plan));
+  if (result.signatures && !result.signatures.accepted) {
+    io.err(`deployx plan: a server with --verify-commits ${result.signatures.mode} refuses ${result.head.revision} (see the signature notes)`);
+    return 1;
+  }
   return 0;
 }
 

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { shortRevision } from '../../../reconciler/src/edges/notify/events.ts';
 import { UsageError, type CommandIo } from '../io.ts';
 import { parseServerUrl } from './agent-args.ts';
+import { RefusedError, callApi as call } from '../api-client.ts';
 
 const HELP = `usage: deployx rollout list [--status S[,S…]] [--limit N] --server URL [--json]
        deployx rollout show ID --server URL [--json]
@@ -68,16 +69,6 @@ interface RolloutView {
     promotedAt: string | null;
   }>;
   failedDevices?: Array<{ device: string; wave: number; attempts: number; error?: string; output?: string }>;
-}
-
-/** Refused by the server (exit 1), with its error code. */
-class RefusedError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** `env` is read for DEPLOYX_API_TOKEN only. */
@@ -153,30 +144,6 @@ const PAST: Record<'promote' | 'pause' | 'resume', string> = { promote: 'promote
 function usage(io: CommandIo, message: string): number {
   io.err(`deployx rollout: ${message}\n\n${HELP}`);
   return 2;
-}
-
-async function call<T>(server: string, token: string, method: 'GET' | 'POST', path: string): Promise<T> {
-  const url = server + path;
-  let response: Response;
-  try {
-    response = await fetch(url, { method, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' }, signal: AbortSignal.timeout(30_000) });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`${method} ${url} failed: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
-  }
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  if (response.ok && body !== undefined) return body as T;
-  const detail = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
-  if (detail?.code !== undefined && (response.status === 404 || response.status === 409)) {
-    throw new RefusedError(detail.code, detail.message ?? `HTTP ${response.status}`);
-  }
-  throw new Error(`${method} ${url}: HTTP ${response.status} ${detail ? `${detail.code}: ${detail.message}` : text.slice(0, 200)}`);
 }
 
 // ---- rendering ----

@@ -9,8 +9,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { cliActor, recordAudit } from '../../../reconciler/src/actions/audit.ts';
 import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
 import type { Store } from '../../../reconciler/src/edges/store/store.ts';
+import { formatEnrollmentToken } from '../../../schemas/enrollment-token.ts';
+import { ensureKeyring, readKeyring } from '../../../reconciler/src/edges/keys/server-keys.ts';
 import { hashSecret, newSecret } from '../../../reconciler/src/edges/transport/agent-gateway.ts';
 import type { CommandIo } from '../io.ts';
 import { readDuration } from '../../../schemas/duration.ts';
@@ -54,17 +57,39 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
       if (values.api) {
         if (!values.role) return usage(io, '--api needs --role viewer|operator|admin');
         const created = await createApiToken(store, { name: values.name, role: values.role, ...(values.expires ? { expires: values.expires } : {}) });
+        await recordAudit(store, {
+          actor: cliActor(),
+          action: 'api-token.create',
+          target: `api-token:${created.id}`,
+          outcome: 'success',
+          details: { name: values.name, role: values.role, ...(values.expires ? { expires: values.expires } : {}) },
+        });
         io.out(created.token);
         io.err(`API token "${values.name}" (${created.id}, ${values.role}) created; it is shown once, only its hash is stored`);
         return 0;
       }
       if (values.role) return usage(io, '--role is for API tokens: add --api');
+      // Made here when the server has not started yet: the token must name the key agents pin.
+      ensureKeyring(dataDir, new Date());
       const created = await createEnrollmentToken(store, {
+        serverKey: readCurrentKey(dataDir),
         name: values.name,
         ...(values.expires ? { expires: values.expires } : {}),
         ...(values['max-uses'] ? { maxUses: Number(values['max-uses']) } : {}),
         ...(values.labels ? { labels: parseLabels(values.labels) } : {}),
         ...(values.device ? { device: values.device } : {}),
+      });
+      await recordAudit(store, {
+        actor: cliActor(),
+        action: 'enrollment-token.create',
+        target: `enrollment-token:${created.id}`,
+        outcome: 'success',
+        details: {
+          name: values.name,
+          ...(values.expires ? { expires: values.expires } : {}),
+          ...(values['max-uses'] ? { maxUses: Number(values['max-uses']) } : {}),
+          ...(values.device ? { device: values.device } : {}),
+        },
       });
       io.out(created.token);
       io.err(`token "${values.name}" (${created.id}) created; it is shown once, only its hash is stored`);
@@ -85,6 +110,8 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
       const id = positionals[0];
       const isApi = (await store.listApiTokens()).some((t) => t.id === id);
       await (isApi ? store.revokeApiToken(id) : store.revokeEnrollmentToken(id));
+      const kind = isApi ? 'api-token' : 'enrollment-token';
+      await recordAudit(store, { actor: cliActor(), action: `${kind}.revoke`, target: `${kind}:${id}`, outcome: 'success' });
       io.out(`revoked ${positionals[0]}`);
       return 0;
     }
@@ -109,9 +136,11 @@ export interface CreateTokenOptions {
   labels?: Record<string, string>;
   device?: string;
   now?: Date;
+  /** Fingerprint of the server's current signing key, which the token carries for agents to pin. */
+  serverKey: string;
 }
 
-/** Creates an enrollment token; returns the secret (shown once) and its id. */
+/** Creates an enrollment token (`dxe_<secret>.<key hex>`, schemas/enrollment-token.ts); returns it (shown once) and its id. */
 export async function createEnrollmentToken(
   store: Store,
   options: CreateTokenOptions,
@@ -121,12 +150,13 @@ export async function createEnrollmentToken(
   if (options.maxUses !== undefined && !(Number.isInteger(options.maxUses) && options.maxUses > 0)) {
     throw new Error('--max-uses must be a positive integer');
   }
-  const token = newSecret('dxe');
+  const secret = newSecret('dxe');
+  const token = formatEnrollmentToken(secret, options.serverKey);
   const id = randomUUID();
   await store.createEnrollmentToken({
     id,
     name: options.name,
-    tokenHash: hashSecret(token),
+    tokenHash: hashSecret(secret),
     createdAt: now.toISOString(),
     ...(expiresAt ? { expiresAt } : {}),
     ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
@@ -175,3 +205,8 @@ function expiryFrom(expires: string | undefined, now: Date): string | undefined 
   return new Date(now.getTime() + ms).toISOString();
 }
 
+
+/** The current key's fingerprint from the keyring of `dataDir`. */
+function readCurrentKey(dataDir: string): string {
+  return readKeyring(dataDir).keys.find((k) => k.retiredAt === undefined)!.keyid;
+}

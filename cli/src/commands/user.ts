@@ -7,6 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { cliActor, recordAudit } from '../../../reconciler/src/actions/audit.ts';
 import { createUser } from '../../../reconciler/src/actions/users.ts';
 import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
 import type { CommandIo } from '../io.ts';
@@ -52,7 +53,10 @@ export async function runUser(args: string[], io: CommandIo): Promise<number> {
     if (sub === 'create') {
       if (!io.readSecret) throw new Error('no way to read a password here');
       const password = await io.readSecret(`password for ${values.name}: `);
+      const existed = values.reset && (await store.getUser(values.name!)) !== undefined;
       const user = await createUser(store, { name: values.name!, role: values.role!, password, replace: values.reset });
+      // A reset changes the role and the password; the entry says which role, never the password.
+      await recordAudit(store, { actor: cliActor(), action: existed ? 'user.update' : 'user.create', target: `user:${user.name}`, outcome: 'success', details: { role: user.role } });
       io.err(`user ${user.name} (${user.role}) ${values.reset ? 'saved' : 'created'}`);
       return 0;
     }
@@ -61,6 +65,7 @@ export async function runUser(args: string[], io: CommandIo): Promise<number> {
       return 0;
     }
     await store.deleteUser(positionals[0]!);
+    await recordAudit(store, { actor: cliActor(), action: 'user.delete', target: `user:${positionals[0]!}`, outcome: 'success' });
     io.err(`user ${positionals[0]} deleted (with their sessions)`);
     return 0;
   } catch (error) {

@@ -1,11 +1,16 @@
 // deployx validate [PATH] [--format text|json|github] [--ref REF]
+//                  [--verify-commits off|head|all] [--trusted-ssh-signers FILE] [--trusted-openpgp-keys FILE]...
 //
-// Exit 0: valid. Exit 1: the repository has errors. Exit 2: usage or I/O error.
+// Exit 0: valid. Exit 1: the repository has errors, or its commit would be refused by a server
+// verifying signatures in that mode. Exit 2: usage or I/O error.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type RepositoryLocation, type RepositoryValidation, validateRepository } from '../../../reconciler/src/actions/validate-repository.ts';
 import type { ValidationIssue } from '../../../reconciler/src/core/errors.ts';
+import { cliVerifier, signatureJson, signatureLines } from '../../../reconciler/src/actions/verify-signatures.ts';
+import { loadCommitVerification } from '../../../reconciler/src/config.ts';
+import { describeVerdict } from '../../../reconciler/src/core/signatures/verdict.ts';
 import type { CommandIo } from '../io.ts';
 
 const HELP = `usage: deployx validate [PATH] [--format text|json|github] [--ref REF]
@@ -17,7 +22,14 @@ Validates every *.yaml/*.yml under PATH (default: the current directory).
   --ref REF        validate a commit of the Git repository containing PATH
                    (branch, tag or oid) instead of the working tree
 
-Exit status: 0 valid, 1 invalid, 2 usage or I/O error.`;
+Commit signatures (with --ref; the same flags as deployx serve):
+  --trusted-ssh-signers FILE   an SSH allowed_signers file
+  --trusted-openpgp-keys FILE  armored OpenPGP public keys (repeat, or comma-separated)
+  --verify-commits MODE        off: report the commit's signature (default);
+                               head|all: a commit the server would refuse is an error
+                               (all checks the head alone here: use deployx plan for a range)
+
+Exit status: 0 valid, 1 invalid (or refused signature), 2 usage or I/O error.`;
 
 const FORMATS = ['text', 'json', 'github'] as const;
 type Format = (typeof FORMATS)[number];
@@ -31,6 +43,9 @@ export async function runValidate(args: string[], io: CommandIo): Promise<number
       options: {
         format: { type: 'string', default: 'text' },
         ref: { type: 'string' },
+        'verify-commits': { type: 'string' },
+        'trusted-ssh-signers': { type: 'string' },
+        'trusted-openpgp-keys': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -64,9 +79,23 @@ export async function runValidate(args: string[], io: CommandIo): Promise<number
     location = { kind: 'git', dir: toplevel, ref: parsed.values.ref, ...(sub ? { path: sub } : {}) };
   }
 
+  let verification;
+  try {
+    verification = loadCommitVerification(parsed.values, {}, io.cwd);
+  } catch (error) {
+    io.err(`deployx validate: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const wantsSignatures = verification.mode !== 'off' || verification.allowedSignersFile !== undefined || verification.openpgpKeyFiles.length > 0;
+  if (wantsSignatures && location.kind !== 'git') {
+    io.err('deployx validate: signatures are checked on commits: give --ref REF (a working tree is not signed)');
+    return 2;
+  }
+
   let result: RepositoryValidation;
   try {
-    result = await validateRepository({ location });
+    const verifier = await cliVerifier(verification);
+    result = await validateRepository({ location, ...(verifier ? { verifier } : {}) });
   } catch (error) {
     const code = (error as { code?: string }).code;
     io.err(`deployx validate: ${(error as Error).message}${code ? ` (${code})` : ''}`);
@@ -79,7 +108,8 @@ export async function runValidate(args: string[], io: CommandIo): Promise<number
   if (format === 'json') io.out(JSON.stringify(jsonReport(result, display), null, 2));
   else if (format === 'github') printGithub(result, fromRepo, io);
   else printText(result, given, display, io);
-  return result.issues.length === 0 ? 0 : 1;
+  const refused = result.signatures !== undefined && !result.signatures.accepted;
+  return result.issues.length === 0 && !refused ? 0 : 1;
 }
 
 function findGitToplevel(start: string): string | undefined {
@@ -92,6 +122,7 @@ function findGitToplevel(start: string): string | undefined {
 // ---- text ----
 
 function printText(result: RepositoryValidation, given: string, display: (f: string) => string, io: CommandIo): void {
+  if (result.signatures) for (const line of signatureLines(result.signatures)) io.out(line);
   for (const warning of result.warnings) {
     io.out(`${display(warning.file)}:${warning.line}:${warning.col}: warning ${warning.code}: ${warning.message}`);
   }
@@ -150,6 +181,7 @@ function jsonReport(result: RepositoryValidation, display: (f: string) => string
       ...(i.suggestion !== undefined ? { suggestion: i.suggestion } : {}),
     })),
     warnings: result.warnings.map((w: ValidationIssue) => ({ file: display(w.file), line: w.line, col: w.col, code: w.code, message: w.message })),
+    ...(result.signatures ? { signatures: signatureJson(result.signatures) } : {}),
     devices: result.desired
       ? [...result.desired.values()].map((s) => ({
           name: s.device,
@@ -171,6 +203,10 @@ function printGithub(result: RepositoryValidation, fromRepo: (f: string) => stri
   for (const issue of result.issues) {
     const props = `file=${escapeProperty(fromRepo(issue.file))},line=${issue.line},col=${issue.col},title=${escapeProperty(`deployx ${issue.code}`)}`;
     io.out(`::error ${props}::${escapeData(issue.message)}`);
+  }
+  for (const verdict of result.signatures?.verdicts ?? []) {
+    if (verdict.state === 'verified') io.out(`deployx: ${escapeData(describeVerdict(verdict))}`);
+    else io.out(`::${result.signatures!.mode === 'off' ? 'warning' : 'error'} title=${escapeProperty(`deployx signature.${verdict.state}`)}::${escapeData(describeVerdict(verdict))}`);
   }
   io.out(
     result.issues.length === 0

@@ -17,6 +17,7 @@ import './dx-device-detail.ts';
 import './dx-revisions.ts';
 import './dx-rollouts.ts';
 import './dx-notifications.ts';
+import './dx-audit.ts';
 
 type Phase = { kind: 'checking' } | { kind: 'login'; message?: string } | { kind: 'ready' } | { kind: 'unreachable'; error: Error };
 
@@ -171,7 +172,7 @@ export class DxApp extends LitElement {
         <a class="brand" href="/"><img src="/favicon.svg" alt="" />DeployX</a>
         <nav aria-label="Main">
           ${link('/', 'Overview', 'overview')} ${link('/devices', 'Devices', 'devices')} ${link('/revisions', 'Revisions', 'revisions')}
-          ${link('/rollouts', 'Rollouts', 'rollouts')}
+          ${link('/rollouts', 'Rollouts', 'rollouts')} ${data.session.user.role === 'admin' ? link('/audit', 'Audit', 'audit') : nothing}
         </nav>
         <span class="spacer"></span>
         <span class="live ${live ? '' : 'off'}" data-connection=${data.connection}>${live ? 'Live' : data.connection === 'connecting' ? 'Connecting…' : 'Reconnecting…'}</span>
@@ -206,6 +207,8 @@ export class DxApp extends LitElement {
         return html`<dx-rollouts .data=${data}></dx-rollouts>`;
       case 'rollout':
         return html`<dx-rollouts .data=${data} .rolloutId=${r.id}></dx-rollouts>`;
+      case 'audit':
+        return html`<dx-audit .data=${data}></dx-audit>`;
       case 'not-found':
         return html`<div class="card state"><strong>No such page</strong><a href="/">Back to the overview</a></div>`;
     }

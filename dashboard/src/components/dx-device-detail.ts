@@ -58,6 +58,8 @@ export class DxDeviceDetail extends LitElement {
   @state() private error: Error | undefined;
   @state() private provisioning: ProvisioningTimeline | null | undefined;
   @state() private provisioningError: Error | undefined;
+  /** The outcome of the last operator action on this page (approve, reject, arm). */
+  @state() private actionMessage: { ok: boolean; text: string } | undefined;
   #abort: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -107,6 +109,40 @@ export class DxDeviceDetail extends LitElement {
     } else if ((provisioning.reason as Error).name !== 'AbortError') this.provisioningError = provisioning.reason as Error;
   }
 
+  /**
+   * Operator actions (the server checks the role and the CSRF token): approve or reject a device
+   * that claimed a declared name with an unbound token; arm a machine's one install boot (2 h).
+   */
+  #renderActions(pending: boolean) {
+    const role = this.data.session.user.role;
+    if (role === 'viewer') return nothing;
+    const id = encodeURIComponent(this.deviceId);
+    return html`<div class="actions" data-testid="device-actions">
+      ${pending
+        ? html`<button data-testid="approve" @click=${() => this.#act(`/api/v1/devices/${id}/approve`, 'Approved: its jobs go out now.')}>Approve</button>
+            <button data-testid="reject" @click=${() => this.#act(`/api/v1/devices/${id}/reject`, 'Rejected: the device was removed and disconnected.')}>Reject</button>`
+        : nothing}
+      ${this.provisioning
+        ? html`<button data-testid="arm" @click=${() => this.#act(`/api/v1/devices/${id}/provisioning/arm`, 'Armed: its next network boot within 2 h installs it (once).', {})}>Provision (arm 2 h)</button>`
+        : nothing}
+      ${this.actionMessage ? html`<span class="msg ${this.actionMessage.ok ? 'ok' : 'err'}" role=${this.actionMessage.ok ? 'status' : 'alert'}>${this.actionMessage.text}</span>` : nothing}
+    </div>`;
+  }
+
+  async #act(path: string, done: string, body?: unknown): Promise<void> {
+    try {
+      await this.data.api.post(path, body);
+      this.actionMessage = { ok: true, text: done };
+      void this.#load();
+    } catch (error) {
+      const e = error as ApiError;
+      this.actionMessage = {
+        ok: false,
+        text: e instanceof ApiError && e.code === 'auth.csrf' ? 'Refused: the page’s security token is stale. Reload the page and try again.' : e.message,
+      };
+    }
+  }
+
   override render() {
     if (this.error && !this.detail) {
       const notFound = this.error instanceof ApiError && this.error.status === 404;
@@ -124,7 +160,9 @@ export class DxDeviceDetail extends LitElement {
         <span class="badge s-${d.state}" data-testid="device-state">${STATE_LABELS[d.state] ?? d.state}</span>
         <span class="badge ${d.online ? 's-ok' : 's-unknown'}">${d.online ? 'Online' : 'Offline'}</span>
         <span class="muted">${d.reason}</span>
+        ${d.approval === 'pending' ? html`<span class="badge s-unknown" data-testid="device-pending">Pending approval</span>` : nothing}
       </div>
+      ${this.#renderActions(d.approval === 'pending')}
       <div class="card meta">
         ${[
           ['Device id', html`<code>${d.id}</code>`],

@@ -1,10 +1,11 @@
 // Revisions: every commit the server saw, accepted or rejected; a rejected one lists its errors
 // with file and line, linked to the repository's web view when `repoWebUrl` is configured.
+// A commit the server verified shows its signer (identity; the key in the badge's title).
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { FleetData } from '../data/fleet-data.ts';
 import { relativeTime, shortRevision, formatTimestamp } from '../view-model/format.ts';
-import { commitTitle, errorLocation, errorsByFile, hiddenErrorCount, sortRevisions, sourceLink } from '../view-model/revisions.ts';
+import { commitTitle, errorLocation, errorsByFile, hiddenErrorCount, signerLabel, sortRevisions, sourceLink } from '../view-model/revisions.ts';
 import type { RevisionView } from '../view-model/wire.ts';
 import { DataController } from './data-controller.ts';
 import { emptyState, errorState, loadingState } from './states.ts';
@@ -48,6 +49,7 @@ export class DxRevisions extends LitElement {
 
   #revision(rev: RevisionView, inForce: boolean, template: string | null) {
     const now = Date.now();
+    const signer = signerLabel(rev);
     return html`<div class="rev ${rev.status}" data-oid=${rev.oid} data-status=${rev.status}>
       <div class="row">
         <span class="badge s-${rev.status}">${rev.status === 'accepted' ? 'Accepted' : 'Rejected'}</span>
@@ -55,6 +57,7 @@ export class DxRevisions extends LitElement {
         <code>${shortRevision(rev.revision)}</code>
         <span class="title">${commitTitle(rev.message)}</span>
         <span class="spacer"></span>
+        ${signer ? html`<span class="badge s-ok plain" data-testid="revision-signer" title=${signer.title}>${signer.text}</span>` : nothing}
         <span class="muted" title=${formatTimestamp(rev.committedAt)}>${rev.author.replace(/ <.*>$/, '')} · ${relativeTime(rev.committedAt, now)}</span>
       </div>
       ${rev.status === 'rejected'

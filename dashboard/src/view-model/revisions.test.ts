@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { revision } from './builders.ts';
-import { commitTitle, errorLocation, errorsByFile, hiddenErrorCount, revisionHeadline, sourceLink } from './revisions.ts';
+import { commitTitle, errorLocation, errorsByFile, hiddenErrorCount, revisionHeadline, signerLabel, sourceLink } from './revisions.ts';
 
 const oid = 'abcdef0123456789abcdef0123456789abcdef01';
 
@@ -50,4 +50,13 @@ test('hiddenErrorCount: the errors a listing left out', () => {
   assert.equal(hiddenErrorCount(revision({ oid, status: 'rejected', errors: [e(1), e(2)], errorCount: 127_101 })), 127_099);
   assert.equal(hiddenErrorCount(revision({ oid, status: 'rejected', errors: [e(1)] })), 0);
   assert.equal(hiddenErrorCount(revision({ oid })), 0);
+});
+
+test('signerLabel: the identity shown, the key in the title; nothing for an unverified commit', () => {
+  assert.deepEqual(signerLabel({ signer: { method: 'ssh', fingerprint: 'SHA256:abc', identity: 'alice@example.com' } }), {
+    text: 'Signed by alice@example.com',
+    title: 'Verified SSH signature, key SHA256:abc',
+  });
+  assert.equal(signerLabel({ signer: { method: 'openpgp', fingerprint: 'ADAF', identity: 'Bob <b@x>' } })?.title, 'Verified OpenPGP signature, key ADAF');
+  assert.equal(signerLabel({}), undefined);
 });

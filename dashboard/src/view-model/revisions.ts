@@ -69,3 +69,15 @@ export function commitTitle(message: string): string {
 export function hiddenErrorCount(revision: Pick<RevisionView, 'errors' | 'errorCount'>): number {
   return Math.max(0, revision.errorCount - revision.errors.length);
 }
+
+/**
+ * The signer of a verified commit as the revisions page shows it: the identity in the badge, the
+ * key (the fingerprint an operator compares with `ssh-keygen -l` or `gpg --fingerprint`) in its
+ * title. Undefined when the server did not verify the commit.
+ */
+export function signerLabel(rev: Pick<RevisionView, 'signer'>): { text: string; title: string } | undefined {
+  const signer = rev.signer;
+  if (!signer) return undefined;
+  const kind = signer.method === 'ssh' ? 'SSH' : 'OpenPGP';
+  return { text: `Signed by ${signer.identity}`, title: `Verified ${kind} signature, key ${signer.fingerprint}` };
+}

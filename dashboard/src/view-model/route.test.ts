@@ -11,6 +11,7 @@ test('routes parse and print back', () => {
     ['/revisions', { page: 'revisions' }],
     ['/rollouts', { page: 'rollouts' }],
     ['/rollouts/r-1', { page: 'rollout', id: 'r-1' }],
+    ['/audit', { page: 'audit' }],
     ['/nope', { page: 'not-found', path: '/nope' }],
     ['/devices/a/b', { page: 'not-found', path: '/devices/a/b' }],
   ];

@@ -8,6 +8,7 @@ export type Route =
   | { page: 'revisions' }
   | { page: 'rollouts' }
   | { page: 'rollout'; id: string }
+  | { page: 'audit' }
   | { page: 'not-found'; path: string };
 
 export function parseRoute(pathname: string): Route {
@@ -17,6 +18,7 @@ export function parseRoute(pathname: string): Route {
   if (first === undefined) return { page: 'overview' };
   if (first === 'devices') return second === undefined ? { page: 'devices' } : { page: 'device', id: second };
   if (first === 'revisions' && second === undefined) return { page: 'revisions' };
+  if (first === 'audit' && second === undefined) return { page: 'audit' };
   if (first === 'rollouts') return second === undefined ? { page: 'rollouts' } : { page: 'rollout', id: second };
   return { page: 'not-found', path: pathname };
 }
@@ -35,13 +37,15 @@ export function routePath(route: Route): string {
       return '/rollouts';
     case 'rollout':
       return `/rollouts/${encodeURIComponent(route.id)}`;
+    case 'audit':
+      return '/audit';
     case 'not-found':
       return route.path;
   }
 }
 
 /** The nav entry a route belongs to. */
-export function sectionOf(route: Route): 'overview' | 'devices' | 'revisions' | 'rollouts' | null {
+export function sectionOf(route: Route): 'overview' | 'devices' | 'revisions' | 'rollouts' | 'audit' | null {
   switch (route.page) {
     case 'device':
       return 'devices';

@@ -93,3 +93,21 @@ export interface StatsResponse {
   jobs: Partial<Record<JobState, number>>;
 }
 
+
+/** One audit log entry (`GET /api/v1/audit`, admin only; the store's AuditEntry). */
+export interface AuditEntryView {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: 'success' | 'failure' | 'accepted' | 'rejected';
+  details: Record<string, unknown>;
+  hash: string;
+}
+
+/** A page of the audit log, newest first; `next` is the `before` of the next (older) page. */
+export interface AuditPage {
+  entries: AuditEntryView[];
+  next: number | null;
+}

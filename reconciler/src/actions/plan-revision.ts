@@ -18,6 +18,8 @@ import { loadRevision } from '../edges/git/load-revision.ts';
 import { ParseCache } from '../edges/git/parse-cache.ts';
 import type { RevisionReader } from '../edges/git/revision-reader.ts';
 import { openReader } from './validate-repository.ts';
+import type { CommitObjects, CommitVerifier } from '../edges/signatures/commit-verifier.ts';
+import { reportSignatures, signatureLines, type SignatureReport } from './verify-signatures.ts';
 
 // ---- the inventory file ----
 
@@ -141,6 +143,8 @@ export interface PlanRevisionOptions {
   notes?: string[];
   cache?: ParseCache;
   schema?: SchemaValidator;
+  /** Report the signatures of head (under mode `all`: of every commit base..head). */
+  verifier?: CommitVerifier;
 }
 
 export interface RevisionCheck {
@@ -155,6 +159,8 @@ export interface PlanRevisionResult {
   head: RevisionCheck;
   /** Undefined when head is invalid. */
   plan: FleetPlan | undefined;
+  /** When a verifier was given: the signature state of what head brings (also in the plan's notes). */
+  signatures?: SignatureReport;
 }
 
 export async function planRevision(options: PlanRevisionOptions): Promise<PlanRevisionResult> {
@@ -208,6 +214,7 @@ export interface PlanReadersOptions {
   /** Share one across calls: files unchanged between base and head are parsed once. */
   cache?: ParseCache;
   schema?: SchemaValidator;
+  verifier?: CommitVerifier;
 }
 
 /** planRevision for revisions already open (the server's GitSource readers). */
@@ -223,9 +230,12 @@ export async function planReaders(options: PlanReadersOptions): Promise<PlanRevi
     issues: r.issues,
     documentCount: r.documentCount,
   });
-  if (head.model === undefined) return { base: check(base), head: check(head), plan: undefined };
+  const signatures = options.verifier ? await signaturesOf(options.verifier, options.base, options.head) : undefined;
+  const withSignatures = signatures ? { signatures } : {};
+  if (head.model === undefined) return { base: check(base), head: check(head), plan: undefined, ...withSignatures };
 
   const notes: string[] = [...(options.notes ?? [])];
+  if (signatures) notes.push(...signatureLines(signatures).map((line) => line.trim()));
   if (base.model === undefined) {
     notes.push(
       `base ${base.revision} is invalid (${base.issues.length} error${base.issues.length === 1 ? '' : 's'}): ` +
@@ -239,5 +249,14 @@ export async function planReaders(options: PlanReadersOptions): Promise<PlanRevi
     ...(options.waves ? { waves: options.waves } : {}),
     notes,
   });
-  return { base: check(base), head: check(head), plan };
+  return { base: check(base), head: check(head), plan, ...withSignatures };
+}
+
+async function signaturesOf(verifier: CommitVerifier, base: RevisionReader, head: RevisionReader): Promise<SignatureReport | undefined> {
+  if (!hasCommits(head)) return undefined;
+  return reportSignatures(verifier, head, head.oid, hasCommits(base) ? base.oid : undefined);
+}
+
+function hasCommits(reader: RevisionReader): reader is RevisionReader & CommitObjects & { oid: string } {
+  return 'rawCommit' in reader && 'oid' in reader;
 }

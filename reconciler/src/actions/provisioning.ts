@@ -10,6 +10,7 @@
 // id), so each config render and the task list carry the same token without the server keeping
 // it: only its hash is stored, as a single-use enrollment token bound to the device and revoked
 // when a newer run starts. Anyone holding neither gets nothing; a finished run's token gets nothing.
+import { formatEnrollmentToken } from '../../../schemas/enrollment-token.ts';
 import type { DiscoveredMachine, ProvisioningTimeline } from '../../../schemas/protocol.ts';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -26,13 +27,15 @@ import type { Logger } from '../../../schemas/log.ts';
 import { newCryptSalt, sha512Crypt, unattendPasswordValue } from '../edges/pxe/sha512-crypt.ts';
 import type { ProvisioningRun, Store } from '../edges/store/store.ts';
 import { hashSecret } from '../edges/transport/agent-gateway.ts';
+import { DISCOVERY_LIMITS } from '../core/pxe/discovery-limits.ts';
+import { DiscoveryNotices, SourceRateLimiter } from './discovery-guard.ts';
 import type { BlobStore, StoredBlob } from '../edges/blobs/blob-store.ts';
 
 export const RUN_TTL_MS = 4 * 3_600_000;
 export const ENROLL_TTL_MS = 24 * 3_600_000;
 export const ADMIN_USER = 'deployx-admin';
 
-export type ProvisioningErrorCode = 'pxe.invalid' | 'pxe.token' | 'pxe.not-found' | 'pxe.step-order' | 'pxe.step-index' | 'pxe.stale';
+export type ProvisioningErrorCode = 'pxe.invalid' | 'pxe.token' | 'pxe.not-found' | 'pxe.step-order' | 'pxe.step-index' | 'pxe.stale' | 'pxe.rate-limited';
 
 export class ProvisioningError extends Error {
   constructor(
@@ -52,15 +55,20 @@ export interface ProvisioningDeps {
   secrets: () => Record<string, string>;
   log: Logger;
   now: () => Date;
+  /** Fingerprint of the current server signing key: the installer's enrollment token carries it (agents pin it). */
+  serverKey: () => string;
   retrySeconds?: number;
   runTtlMs?: number;
+  /** Overrides of core/pxe/discovery-limits.ts (tests). */
+  discoveryLimits?: typeof DISCOVERY_LIMITS;
   /** What people watching the fleet are told (the dashboard's notifications). Must not throw. */
   onEvent?: (event: ProvisioningEvent) => void;
 }
 
 /** Provisioning transitions worth a notification. */
 export type ProvisioningEvent =
-  | { type: 'discovered'; mac: string; platform?: string | undefined }
+  /** `count` > 1: that many machines were discovered in the notification window, `mac` the last. */
+  | { type: 'discovered'; mac: string; platform?: string | undefined; count?: number }
   | { type: 'started'; device: string; hostname: string; profile: string }
   | { type: 'finished'; device: string; status: string }
   | { type: 'enrolled'; device: string };
@@ -81,29 +89,57 @@ export class Provisioning {
    */
   #awaiting: Promise<Set<string>> | undefined;
 
-  constructor(private readonly deps: ProvisioningDeps) {}
+  readonly #sources: SourceRateLimiter;
+  readonly #discoveries: DiscoveryNotices<{ mac: string; platform?: string | undefined }>;
+
+  constructor(private readonly deps: ProvisioningDeps) {
+    this.#sources = new SourceRateLimiter(deps.discoveryLimits ?? DISCOVERY_LIMITS);
+    this.#discoveries = new DiscoveryNotices(
+      (event, count) => this.deps.onEvent?.({ type: 'discovered', ...event, ...(count > 1 ? { count } : {}) }),
+      (deps.discoveryLimits ?? DISCOVERY_LIMITS).notifyWindowMs,
+    );
+  }
+
+  /** Tells the discovery notifications still held back (the server is closing). */
+  flushNotices(): void {
+    this.#discoveries.flush();
+  }
 
   entryScript(base: string): string {
     return renderIpxe(entryScript(base));
   }
 
-  /** A machine's boot: decide, record what it was told, and for an install start a run. */
-  async boot(machine: MachineIdentity, base: string, choice: string | undefined): Promise<{ script: string; decision: BootDecision }> {
+  /**
+   * A machine's boot: decide, record what it was told, and for an install start a run. `source`
+   * is the address the request came from: a machine never seen before that no Device matches is
+   * recorded only within that address's discovery budget (else `pxe.rate-limited`).
+   */
+  async boot(machine: MachineIdentity, base: string, choice: string | undefined, source = 'unknown'): Promise<{ script: string; decision: BootDecision }> {
     const { store } = this.deps;
-    const at = this.deps.now().toISOString();
+    const nowDate = this.deps.now();
+    const at = nowDate.toISOString();
     const model = this.deps.model();
     const device = model ? deviceForMachine(model, machine) : undefined;
-    const [state, record, known] = await Promise.all([
+    const [state, record, known, arming] = await Promise.all([
       device ? store.getProvisioning(device.id) : undefined,
       device ? store.getDevice(device.id) : undefined,
       store.getPxeMachine(machine.mac),
+      device?.declared ? store.getArming(device.id, at) : undefined,
     ]);
+    if (known === undefined && !device?.declared) {
+      if (!this.#sources.take(source, nowDate.getTime())) {
+        this.deps.log.warn('pxe discovery rate-limited', { source, mac: machine.mac });
+        throw new ProvisioningError('pxe.rate-limited', 'too many unknown machines from this address; try again in a minute');
+      }
+      await this.#pruneDiscovered(nowDate);
+    }
     const input = {
       machine,
       model,
       device,
       state: state?.state,
       enrolled: record !== undefined && record.deletedAt === undefined,
+      armed: arming !== undefined,
       choice,
       chosenProfile: known?.chosenProfile,
       unavailable: new Map<string, string>(),
@@ -118,6 +154,12 @@ export class Provisioning {
         if (problem !== undefined) input.unavailable.set(sha, problem);
       }
       if (input.unavailable.size > 0) decision = decideBoot(input);
+    }
+    // Build mode: the arming is consumed by the one boot that gets the install token (two racing
+    // boots of one MAC: one wins, the other boots from disk).
+    if (decision.action === 'install' && decision.device.declared && !(await store.consumeArming(decision.device.id, at))) {
+      input.armed = false;
+      decision = decideBoot(input);
     }
     let script: string;
     if (decision.action === 'install') {
@@ -140,7 +182,7 @@ export class Provisioning {
       ...(decision.action === 'install' && decision.picked ? { chosenProfile: decision.profile.metadata.name } : {}),
       decision: label,
     });
-    if (known === undefined && deviceId === null) this.deps.onEvent?.({ type: 'discovered', mac: machine.mac, platform: machine.platform });
+    if (known === undefined && deviceId === null) this.#discoveries.add({ mac: machine.mac, platform: machine.platform }, nowDate.getTime());
     this.deps.log.info('pxe boot', {
       mac: machine.mac,
       platform: machine.platform,
@@ -229,7 +271,7 @@ export class Provisioning {
       hostname: run.hostname,
       base,
       token: token!,
-      enrollmentToken: enrollmentTokenFor(token!, run.id),
+      enrollmentToken: formatEnrollmentToken(enrollmentTokenFor(token!, run.id), this.deps.serverKey()),
       profile,
       image,
       admin: this.#admin(run.profile),
@@ -261,7 +303,7 @@ export class Provisioning {
       deviceId: run.deviceId,
       hostname: run.hostname,
       server: base,
-      enrollmentToken: enrollmentTokenFor(token!, run.id),
+      enrollmentToken: formatEnrollmentToken(enrollmentTokenFor(token!, run.id), this.deps.serverKey()),
       installer: this.deps.model()?.images.get(run.image)?.doc.spec.installer ?? 'unknown',
       tasks: run.tasks as StoredTask[],
     };
@@ -330,17 +372,14 @@ export class Provisioning {
     }
   }
 
-  /** An operator asks for a reinstall: back to `discovered`, so the next network boot installs. */
-  async requestReprovision(deviceId: string) {
-    const model = this.deps.model();
-    const profile = model?.profiles.get(model.devices.get(deviceId)?.doc.spec.profile ?? '')?.doc;
-    const known = await this.deps.store.getProvisioning(deviceId);
-    if (!profile?.spec.provisioning && !known) {
-      throw new ProvisioningError('pxe.not-found', `device ${deviceId} is not declared with a provisioning profile`);
-    }
-    const record = await this.deps.store.setProvisioningState(deviceId, 'discovered', this.deps.now().toISOString());
-    this.deps.log.info('reprovision requested', { device: deviceId });
-    return record;
+  /** Expiry and cap of discovered machines (discovery-limits.ts), before a new one is recorded. */
+  async #pruneDiscovered(now: Date): Promise<void> {
+    const limits = this.deps.discoveryLimits ?? DISCOVERY_LIMITS;
+    const removed = await this.deps.store.pruneDiscovered({
+      before: new Date(now.getTime() - limits.expireAfterMs).toISOString(),
+      keep: limits.maxUnknownMachines - 1,
+    });
+    if (removed > 0) this.deps.log.info('discovered machines forgotten', { removed });
   }
 
   async discovered(limit: number, all: boolean): Promise<DiscoveredMachine[]> {

@@ -10,6 +10,8 @@ import { GitCommitReader } from '../edges/git/git-commit-reader.ts';
 import { loadRevision } from '../edges/git/load-revision.ts';
 import { ParseCache } from '../edges/git/parse-cache.ts';
 import type { RevisionReader } from '../edges/git/revision-reader.ts';
+import type { CommitVerifier } from '../edges/signatures/commit-verifier.ts';
+import { reportSignatures, type SignatureReport } from './verify-signatures.ts';
 
 export type RepositoryLocation =
   | { kind: 'directory'; root: string }
@@ -20,11 +22,15 @@ export interface ValidateRepositoryOptions {
   /** Reuse across calls (a server validates many revisions). */
   cache?: ParseCache;
   schema?: SchemaValidator;
+  /** Report the commit's signature (a `git` location only). */
+  verifier?: CommitVerifier;
 }
 
 export interface RepositoryValidation extends ValidationResult {
   /** Desired state of every declared device (before any has reported facts), when valid. */
   desired: Map<string, DesiredState> | undefined;
+  /** The commit's signature state, when a verifier was given and a commit was read. */
+  signatures?: SignatureReport;
 }
 
 export async function validateRepository(options: ValidateRepositoryOptions): Promise<RepositoryValidation> {
@@ -33,7 +39,9 @@ export async function validateRepository(options: ValidateRepositoryOptions): Pr
   const schema = options.schema ?? createSchemaValidator();
   const result = validateRevision(loaded, schema.validators);
   const desired = result.model ? compileFleet(result.model, declaredDevices(result.model)) : undefined;
-  return { ...result, desired };
+  const signatures =
+    options.verifier && reader instanceof GitCommitReader ? await reportSignatures(options.verifier, reader, reader.oid) : undefined;
+  return { ...result, desired, ...(signatures ? { signatures } : {}) };
 }
 
 export async function openReader(location: RepositoryLocation): Promise<RevisionReader> {

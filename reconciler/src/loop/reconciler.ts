@@ -10,6 +10,7 @@
 // gets one only when the rollout's scheduler has started it; a job it gets that way carries the
 // rollout's id, its result drives the rollout, and the rollout's retries replace the loop's own
 // backoff. Devices no rollout holds, and jobs that only correct drift, go out at once.
+import { recordAudit, SYSTEM_ACTOR } from '../actions/audit.ts';
 import { randomUUID } from 'node:crypto';
 import type { Facts } from '../../../schemas/facts.ts';
 import type { Job, JobResult } from '../../../schemas/protocol.ts';
@@ -31,8 +32,11 @@ import { loadRevision } from '../edges/git/load-revision.ts';
 import { ContentHasher } from '../edges/git/content-hasher.ts';
 import { ParseCache } from '../edges/git/parse-cache.ts';
 import type { Logger } from '../../../schemas/log.ts';
-import type { DeviceOutcomeInput, DeviceRecord, JobRecord, RevisionRecord, Store } from '../edges/store/store.ts';
-import type { AgentGateway, StoredReport } from '../edges/transport/agent-gateway.ts';
+import type { DeviceOutcomeInput, DeviceRecord, JobRecord, RevisionError, RevisionInput, RevisionRecord, Store } from '../edges/store/store.ts';
+import type { CommitVerifier } from '../edges/signatures/commit-verifier.ts';
+import { describeVerdict, tooManyCommitsError, verdictError, type CommitSigner } from '../core/signatures/verdict.ts';
+import { MAX_COMMITS_VERIFIED } from '../edges/signatures/commit-verifier.ts';
+import type { AgentGateway, DispatchOutcome, StoredReport } from '../edges/transport/agent-gateway.ts';
 import type { BlobStore } from '../edges/blobs/blob-store.ts';
 import { createEvent, issueRefs } from '../edges/notify/events.ts';
 import type { Notifier as FleetNotifier } from '../edges/notify/notifier.ts';
@@ -78,10 +82,15 @@ export interface ReconcilerDeps {
   notifier?: FleetNotifier;
   /** In [0, 1]: jitter of rollout retries. Default Math.random. */
   random?: () => number;
+  /**
+   * Commit signature verification (mode `head` or `all`); none: every commit is read as before.
+   * A revision whose commits fail it is rejected before its files are read.
+   */
+  verifier?: CommitVerifier;
 }
 
 export type ReconcilerEvent =
-  | { type: 'revision'; revision: string; status: 'accepted' | 'rejected' }
+  | { type: 'revision'; revision: string; status: 'accepted' | 'rejected'; signer?: CommitSigner }
   | { type: 'device'; deviceId: string; status: DeviceStatus }
   | { type: 'job'; deviceId: string; jobId: string; state: string }
   | ({ type: 'rollout' } & RolloutNotice);
@@ -276,6 +285,21 @@ export class Reconciler {
     return undefined;
   }
 
+  /**
+   * How an enrolling machine with these facts claims `deviceId` when that is a declared Device:
+   * `mac`, `serial`, else `hostname` (its id came from the machine's hostname or the token).
+   * Undefined when no Device of that name is declared.
+   */
+  declaredClaim(deviceId: string, facts: Facts): string | undefined {
+    const doc = this.#model?.devices.get(deviceId)?.doc;
+    if (!doc) return undefined;
+    const macs = new Set((facts.network?.macs ?? []).map((mac) => normaliseMac(mac)));
+    if ((doc.spec.macAddresses ?? []).some((mac) => macs.has(normaliseMac(mac)))) return 'mac';
+    const serial = (facts as Record<string, unknown>).serial;
+    if (doc.spec.serial !== undefined && serial === doc.spec.serial) return 'serial';
+    return 'hostname';
+  }
+
   /** Desired state of a device at the accepted revision (undefined before the first one). */
   desiredFor(device: DeviceRecord): DesiredState | undefined {
     const model = this.#model;
@@ -321,6 +345,12 @@ export class Reconciler {
     // last accepted revision (read before this one is recorded, which would make it the last).
     const servedBefore = this.#model ? undefined : await store.latestAccepted();
     const info = await source.commitInfo(oid);
+    const checked = await this.#verifySignatures(oid, known);
+    if ('refused' in checked) {
+      await this.#reject(revisionEntry(`${source.branch}@sha1:${oid}`, oid, source.branch, info, 'rejected', checked.refused, undefined), known);
+      return;
+    }
+    const signer = checked.signer ?? known?.signer;
     const reader = await source.reader(oid, this.deps.fleetPath);
     const loaded = await loadRevision(reader, { cache: this.#parseCache, hasher: this.#hasher });
     const result = validateRevision(loaded, this.#schema.validators, { cache: this.#validation });
@@ -329,33 +359,77 @@ export class Reconciler {
     if (!known) {
       for (const warning of result.warnings) log.warn('revision warning', { revision, file: warning.file, code: warning.code, message: warning.message });
     }
-    await store.recordRevision({
-      revision,
-      oid,
-      branch: source.branch,
-      author: info.author,
-      message: info.message,
-      committedAt: info.committedAt,
-      status: result.model ? 'accepted' : 'rejected',
-      errors: result.issues.map((i) => ({ code: i.code, message: i.message, file: i.file, line: i.line, col: i.col, path: i.path })),
-    });
-    const at = this.deps.now().toISOString();
+    const errors = result.issues.map((i) => ({ code: i.code, message: i.message, file: i.file, line: i.line, col: i.col, path: i.path }));
     if (!result.model) {
-      if (!known) {
-        log.warn('revision rejected', { revision, errors: result.issues.length, first: result.issues[0]?.message });
-        this.deps.notifier?.notify(
-          createEvent({ type: 'revision.rejected', at, revision, author: info.author, message: info.message, errorCount: result.issues.length, errors: issueRefs(result.issues) }),
-        );
-      }
-      this.deps.onEvent?.({ type: 'revision', revision, status: 'rejected' });
-      if (!this.#model) await this.#restoreLastAccepted();
+      await this.#reject(revisionEntry(revision, oid, source.branch, info, 'rejected', errors, signer), known);
       return;
     }
+    await this.#record(revisionEntry(revision, oid, source.branch, info, 'accepted', errors, signer));
+    const at = this.deps.now().toISOString();
     await this.#accept(result.model, reader, servedBefore);
-    log.info('revision accepted', { revision, documents: result.documentCount });
+    log.info('revision accepted', { revision, documents: result.documentCount, ...(signer ? { signer: signer.identity, key: signer.fingerprint } : {}) });
     this.deps.notifier?.setNotifiers(result.model.fleet?.doc.spec.notifiers ?? []);
     if (!known) this.deps.notifier?.notify(createEvent({ type: 'revision.accepted', at, revision, author: info.author, message: info.message }));
-    this.deps.onEvent?.({ type: 'revision', revision, status: 'accepted' });
+    this.deps.onEvent?.({ type: 'revision', revision, status: 'accepted', ...(signer ? { signer } : {}) });
+  }
+
+  /**
+   * Stores a revision's verdict. The verdict is the server's (actor `system`) and is audited once
+   * per oid, when it is first recorded; a lost audit entry is logged, never a reason to stop serving.
+   */
+  async #record(entry: RevisionInput): Promise<void> {
+    const { store, log } = this.deps;
+    const { created } = await store.recordRevision(entry);
+    if (!created) return;
+    const accepted = entry.status === 'accepted';
+    await recordAudit(store, {
+      actor: SYSTEM_ACTOR,
+      action: 'revision',
+      target: `revision:${entry.revision}`,
+      outcome: entry.status,
+      details: {
+        author: entry.author,
+        message: entry.message.split('\n', 1)[0]!.slice(0, 200),
+        ...(entry.signer ? { signer: entry.signer.identity, key: entry.signer.fingerprint } : {}),
+        ...(accepted ? {} : { errorCount: entry.errors.length, firstError: entry.errors[0]?.message.slice(0, 200) }),
+      },
+    }).catch((error: unknown) => log.error('audit entry not recorded', { revision: entry.revision, error }));
+  }
+
+  /** Records a rejected revision, tells the operator once, and keeps the last accepted one served. */
+  async #reject(entry: RevisionInput, known: RevisionRecord | undefined): Promise<void> {
+    const { store, log } = this.deps;
+    const { revision, errors } = entry;
+    await this.#record(entry);
+    if (!known) {
+      const at = this.deps.now().toISOString();
+      log.warn('revision rejected', { revision, errors: errors.length, first: errors[0]?.message });
+      this.deps.notifier?.notify(
+        createEvent({ type: 'revision.rejected', at, revision, author: entry.author, message: entry.message, errorCount: errors.length, errors: issueRefs(errors) }),
+      );
+    }
+    this.deps.onEvent?.({ type: 'revision', revision, status: 'rejected' });
+    if (!this.#model) await this.#restoreLastAccepted();
+  }
+
+  /**
+   * Commit signatures (deps.verifier): the head under mode `head`; under `all`, every commit since
+   * the last accepted revision (just the head when none was accepted yet). A revision accepted
+   * before is not checked again: changing the trusted keys governs what comes next, not what is
+   * in force (docs/operations.md).
+   */
+  async #verifySignatures(oid: string, known: RevisionRecord | undefined): Promise<{ signer?: CommitSigner } | { refused: RevisionError[] }> {
+    const verifier = this.deps.verifier;
+    if (verifier === undefined || verifier.mode === 'off' || known?.status === 'accepted') return {};
+    const base = verifier.mode === 'all' ? (await this.deps.store.latestAccepted())?.oid : undefined;
+    const { verdicts, tooMany } = await verifier.verifyHead(this.deps.source, oid, base);
+    if (tooMany) return { refused: [tooManyCommitsError(oid, MAX_COMMITS_VERIFIED)] };
+    const refused = verdicts.map(verdictError).filter((e): e is RevisionError => e !== undefined);
+    if (refused.length > 0) return { refused };
+    const head = verdicts.find((v) => v.oid === oid);
+    if (head?.state !== 'verified') return { refused: [] };
+    this.deps.log.debug('commit signatures verified', { head: describeVerdict(head), commits: verdicts.length });
+    return { signer: head.signer };
   }
 
   /** After a restart whose branch head is invalid: serve the last accepted revision again. */
@@ -493,7 +567,8 @@ export class Reconciler {
     const grace = this.deps.jobGraceMs ?? 60_000;
     for (const id of ids) {
       const device = devices.get(id);
-      if (!device || device.deletedAt) continue;
+      // A device waiting for approval is not planned: no job until an operator approves it.
+      if (!device || device.deletedAt || device.approval === 'pending') continue;
       const openJobs = open.get(id) ?? [];
       const desired = openJobs.length > 0 ? undefined : this.desiredFor(device)!;
       const since = this.#connectedAt.get(id);
@@ -619,14 +694,20 @@ export class Reconciler {
   async #dispatch(jobs: JobRecord[]): Promise<void> {
     if (jobs.length === 0) return;
     for (const job of jobs) this.#inFlight.add(job.id);
-    const outcomes = await Promise.all(
-      jobs.map((job) =>
-        this.deps.gateway().sendJob(
-          { id: job.id, deviceId: job.deviceId, revision: job.revision, idempotencyKey: job.idempotencyKey, steps: job.steps, createdAt: job.createdAt },
+    // Sealed (signed, with the device's next sequence) by the gateway at this dispatch.
+    let outcomes: DispatchOutcome[];
+    try {
+      outcomes = (
+        await this.deps.gateway().sendJobs(
+          jobs.map((job) => ({ id: job.id, deviceId: job.deviceId, revision: job.revision, idempotencyKey: job.idempotencyKey, steps: job.steps, createdAt: job.createdAt })),
           this.deps.jobAckTimeoutMs,
-        ),
-      ),
-    );
+        )
+      ).map((r) => r.outcome);
+    } catch (error) {
+      // No sequence could be taken or no key could sign: nothing left; sent again later.
+      this.deps.log.error('jobs could not be sealed; will re-send', { jobs: jobs.length, error });
+      outcomes = jobs.map(() => 'timeout' as const);
+    }
     const acked: string[] = [];
     outcomes.forEach((outcome, i) => {
       const job = jobs[i]!;
@@ -637,6 +718,7 @@ export class Reconciler {
         this.#devices.addAfter(job.deviceId, this.deps.jobAckTimeoutMs);
         this.deps.onEvent?.({ type: 'job', deviceId: job.deviceId, jobId: job.id, state: 'dispatched' });
       } else if (outcome === 'timeout' || outcome === 'refused') {
+        // A refusal was logged with its reason by the gateway; the re-send carries a fresh seal.
         this.deps.log.warn('job not acknowledged; will re-send', { device: job.deviceId, job: job.id, outcome });
         this.#devices.addAfter(job.deviceId, this.deps.jobAckTimeoutMs);
       }
@@ -781,4 +863,17 @@ export function deviceInput(model: FleetModel, device: CompileSubject): DeviceIn
     facts: Object.keys(device.facts ?? {}).length > 0 ? device.facts : undefined,
     declared: declared !== undefined,
   };
+}
+
+/** What the store records of a revision; the signer travels with it (the audit log reads it too). */
+function revisionEntry(
+  revision: string,
+  oid: string,
+  branch: string,
+  info: { author: string; message: string; committedAt: string },
+  status: RevisionInput['status'],
+  errors: RevisionError[],
+  signer: CommitSigner | undefined,
+): RevisionInput {
+  return { revision, oid, branch, author: info.author, message: info.message, committedAt: info.committedAt, status, errors, ...(signer ? { signer } : {}) };
 }

@@ -11,6 +11,8 @@ interface Row {
   model?: 'none' | 'menu' | 'menu-api-only';
   state?: ProvisioningState;
   enrolled?: boolean;
+  /** An operator armed the declared device (build mode); default true, so rows test the rest. */
+  armed?: boolean;
   choice?: string;
   chosenProfile?: string;
   unavailable?: string[];
@@ -26,10 +28,14 @@ const ROWS: Row[] = [
   { name: 'declared, never seen', machine: { mac: mac(1), platform: 'pcbios', buildarch: 'i386' }, expect: 'install:web-1:web' },
   { name: 'declared, discovered earlier', machine: { mac: mac(1) }, state: 'discovered', expect: 'install:web-1:web' },
   { name: 'declared, install interrupted (provisioning)', machine: { mac: mac(1) }, state: 'provisioning', expect: 'install:web-1:web' },
-  { name: 'declared, provisioned', machine: { mac: mac(1) }, state: 'provisioned', expect: 'local-disk:provisioned' },
-  { name: 'declared, enrolled', machine: { mac: mac(1) }, state: 'enrolled', expect: 'local-disk:provisioned' },
-  { name: 'declared, agent enrolled before PXE existed', machine: { mac: mac(1) }, enrolled: true, expect: 'local-disk:enrolled' },
-  { name: 'declared, re-provision requested (discovered) despite agent', machine: { mac: mac(1) }, state: 'discovered', enrolled: true, expect: 'install:web-1:web' },
+  { name: 'declared, not armed', machine: { mac: mac(1) }, armed: false, expect: 'local-disk:not-armed' },
+  { name: 'declared, install interrupted, not armed any more', machine: { mac: mac(1) }, state: 'provisioning', armed: false, expect: 'local-disk:not-armed' },
+  { name: 'declared, provisioned', machine: { mac: mac(1) }, state: 'provisioned', armed: false, expect: 'local-disk:provisioned' },
+  { name: 'declared, enrolled', machine: { mac: mac(1) }, state: 'enrolled', armed: false, expect: 'local-disk:provisioned' },
+  { name: 'declared, agent enrolled before PXE existed', machine: { mac: mac(1) }, enrolled: true, armed: false, expect: 'local-disk:enrolled' },
+  { name: 'declared, provisioned, armed again: reinstall', machine: { mac: mac(1) }, state: 'provisioned', expect: 'install:web-1:web' },
+  { name: 'declared, armed despite an enrolled agent', machine: { mac: mac(1) }, state: 'discovered', enrolled: true, expect: 'install:web-1:web' },
+  { name: 'declared without provisioning, armed: still its disk', machine: { mac: mac(6) }, armed: true, expect: 'local-disk:no-provisioning' },
   { name: 'declared by MAC with dashes', machine: { mac: mac(2) }, expect: 'install:api-1:api' },
   { name: 'declared by UUID', machine: { mac: UNKNOWN, uuid: '0b8a7c6d-1111-2222-3333-444455556666' }, expect: 'install:api-1:api' },
   { name: 'declared by serial', machine: { mac: UNKNOWN, serial: 'KSK-001', platform: 'efi' }, expect: 'install:kiosk-1:kiosk' },
@@ -74,6 +80,7 @@ describe('boot decision table', () => {
         device: model ? deviceForMachine(model, row.machine) : undefined,
         state: row.state,
         enrolled: row.enrolled ?? false,
+        armed: row.armed ?? true,
         choice: row.choice,
         chosenProfile: row.chosenProfile,
         unavailable: new Map((row.unavailable ?? []).map((sha) => [sha, 'HTTP 404'])),

@@ -5,14 +5,21 @@
 // | ------------------------------- | ----------------------------- | ------------------------------ |
 // | (no accepted revision yet)      | any                           | wait `no-revision`             |
 // | declared, profile w/o provisioning | any                        | local-disk `no-provisioning`   |
-// | declared or adopted             | provisioned / enrolled        | local-disk `provisioned`       |
-// | declared, never provisioned     | none, agent already enrolled  | local-disk `enrolled`          |
-// | declared or adopted             | none / discovered / provisioning | install                     |
+// | declared, armed (build mode)    | any                           | install                        |
+// | declared, not armed             | provisioned / enrolled        | local-disk `provisioned`       |
+// | declared, not armed             | none, agent already enrolled  | local-disk `enrolled`          |
+// | declared, not armed             | none / discovered / provisioning | local-disk `not-armed`      |
+// | adopted                         | provisioned / enrolled        | local-disk `provisioned`       |
+// | adopted                         | none / discovered / provisioning | install                     |
 // | install, image arch ≠ machine   |                               | wait `arch-mismatch`           |
 // | install, boot artifact unusable |                               | wait `artifact-unavailable`    |
 // | unknown, Fleet menu off         |                               | wait `unknown-machine`         |
 // | unknown, menu on, no valid pick |                               | menu (or wait when it is empty)|
 // | unknown, menu on, valid pick    |                               | install as `pxe-<mac digits>`  |
+//
+// Build mode (the Foreman/MAAS model): a MAC, UUID or serial is no proof of identity, so a
+// declared machine installs only while an operator has armed it (`deployx device provision`),
+// and the caller consumes the arming when the install boot hands out its one-time token.
 //
 // "Adopted" is a machine installed from the menu: it has no Device in Git, its device id is
 // `pxe-<mac digits>` and the profile it was given is remembered with the machine.
@@ -44,6 +51,8 @@ export interface BootInput {
   state: ProvisioningState | undefined;
   /** The device has an enrolled agent record in the store. */
   enrolled: boolean;
+  /** An operator armed this declared device's next install boot, and the arming is live. */
+  armed: boolean;
   /** The profile picked from the menu in this request (`?profile=`). */
   choice: string | undefined;
   /** The profile an adopted machine was given by an earlier pick. */
@@ -62,7 +71,7 @@ export type BootDecision =
       /** Whether the profile came from a menu pick (recorded on the machine). */
       picked: boolean;
     }
-  | { action: 'local-disk'; deviceId: string; reason: 'provisioned' | 'enrolled' | 'no-provisioning' }
+  | { action: 'local-disk'; deviceId: string; reason: 'provisioned' | 'enrolled' | 'no-provisioning' | 'not-armed' }
   | { action: 'menu'; profiles: Array<{ name: string; description: string }>; timeoutSeconds: number }
   | { action: 'wait'; reason: WaitReason; message: string; retrySeconds: number; deviceId?: string };
 
@@ -102,8 +111,10 @@ export function decideBoot(input: BootInput): BootDecision {
     const profileName = model.devices.get(device.id)?.doc.spec.profile;
     const profile = profileName === undefined ? undefined : model.profiles.get(profileName)?.doc;
     if (!profile?.spec.provisioning) return { action: 'local-disk', deviceId: device.id, reason: 'no-provisioning' };
-    if (done) return { action: 'local-disk', deviceId: device.id, reason: 'provisioned' };
-    if (state === undefined && input.enrolled) return { action: 'local-disk', deviceId: device.id, reason: 'enrolled' };
+    if (!input.armed) {
+      const reason = done ? 'provisioned' : state === undefined && input.enrolled ? 'enrolled' : 'not-armed';
+      return { action: 'local-disk', deviceId: device.id, reason };
+    }
     return install(input, device, profile, false);
   }
   // Not in Git: adopted earlier from the menu, or unknown.

@@ -33,7 +33,7 @@ export class InstallerConfigError extends Error {
 }
 
 const URL_SAFE = /^https?:\/\/[A-Za-z0-9.\-[\]:]+$/;
-const TOKEN = /^dx[a-z]_[A-Za-z0-9_-]{20,}$/;
+const TOKEN = /^dx[a-z]_[A-Za-z0-9_-]{20,}(\.[0-9a-f]{64})?$/; // an enrollment token may carry the server key (schemas/enrollment-token.ts)
 const WORD = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const DISK = /^(\/dev\/[A-Za-z0-9/_-]+|\d+)$/;
 const CRYPT = /^\$6\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}$/;

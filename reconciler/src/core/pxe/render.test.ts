@@ -48,6 +48,7 @@ function decide(machine: MachineIdentity, options: { menu?: boolean; state?: 'pr
     device: deviceForMachine(model, machine),
     state: options.state,
     enrolled: false,
+    armed: options.state !== 'provisioned',
     choice: undefined,
     chosenProfile: undefined,
     unavailable: new Map(),

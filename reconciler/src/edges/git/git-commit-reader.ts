@@ -15,6 +15,7 @@ import { comparePaths, isIgnoredDirectory, normaliseRootPath } from './fleet-pat
 import { mapLimit } from './map-limit.ts';
 import { enableDeltaBaseCache } from './pack-delta-cache.ts';
 import type { RevisionEntry, RevisionReader } from './revision-reader.ts';
+import { readRawCommit } from './raw-commit.ts';
 
 /** Where the repository is: a working repository (`dir`, gitdir `dir/.git`) or a git directory. */
 export type GitRepoLocation = { dir: string; gitdir?: string } | { gitdir: string; dir?: undefined };
@@ -141,6 +142,11 @@ export class GitCommitReader implements RevisionReader {
     this.#trees = init.trees;
     this.#files = fileAccess(init.fs);
     this.revision = init.refName === undefined ? `sha1:${init.oid}` : `${init.refName}@sha1:${init.oid}`;
+  }
+
+  /** A commit object of this repository, byte for byte (default: this reader's commit). */
+  rawCommit(oid: string = this.oid): Promise<Uint8Array> {
+    return readRawCommit(this.#fs, this.#gitdir, oid, this.#cache, this.#gitdir);
   }
 
   /** Resolves `ref` to a commit and the fleet root to a tree; typed `RevisionError`s otherwise. */

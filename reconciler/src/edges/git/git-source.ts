@@ -25,6 +25,7 @@ import { gitErrorCode, RevisionError } from './errors.ts';
 import { changedPaths } from './git-files.ts';
 import { GitCommitReader, TreeListingCache } from './git-commit-reader.ts';
 import { resolveLocalGitdir } from './local-repo.ts';
+import { readRawCommit } from './raw-commit.ts';
 import { enableDeltaBaseCache } from './pack-delta-cache.ts';
 import type { RevisionEntry, RevisionReader } from './revision-reader.ts';
 import { GitSourceError, redactUrl } from './source-errors.ts';
@@ -221,6 +222,11 @@ export class GitSource {
     };
   }
 
+  /** The commit object's bytes as stored (for signature checks, edges/signatures/). */
+  async rawCommit(oid: string): Promise<Uint8Array> {
+    return readRawCommit(this.#fs, await this.#gitdir(), requireOid(oid), this.#cache, this.url);
+  }
+
   /** Commit `oid` as a revision, `path` its fleet root; `RevisionError`s as GitCommitReader. */
   async reader(oid: string, path?: string): Promise<SourceRevisionReader> {
     const gitdir = await this.#gitdir();
@@ -371,6 +377,11 @@ export class SourceRevisionReader implements RevisionReader {
 
   links(): Promise<readonly string[]> {
     return this.commit.links();
+  }
+
+  /** A commit object of the source, byte for byte (default: this revision's commit). */
+  rawCommit(oid: string = this.oid): Promise<Uint8Array> {
+    return this.commit.rawCommit(oid);
   }
 
   async read(path: string): Promise<Uint8Array> {

@@ -22,9 +22,12 @@ import { renderMetrics } from './metrics.ts';
 import { addRolloutRoutes } from './rollout-routes.ts';
 import { addPlanRoutes, type PlanRouteDeps } from './plan-routes.ts';
 import { addProvisioningRoutes, addPxeRoutes } from './pxe-routes.ts';
+import { addEnrollmentRoutes } from './enrollment-routes.ts';
+import type { EnrollmentActions } from '../../actions/enrollment.ts';
 import type { Provisioning } from '../../actions/provisioning.ts';
 import { AccessError, CSRF_HEADER, hasRole, sessionCookie, type Access, type Principal } from './access.ts';
 import { summariseDevice } from './device-summary.ts';
+import { actorOf, recordAudit } from '../../actions/audit.ts';
 
 /** Errors per revision in `GET /api/v1/revisions` (the dashboard shows them and "N more"). */
 const REVISION_ERRORS_LISTED = 20;
@@ -43,11 +46,19 @@ export interface AppDeps {
   webhookSecret: string | undefined;
   /** Bare-metal provisioning: the /pxe routes and /api/v1 provisioning reads; absent, PXE is not served. */
   provisioning?: Provisioning;
+  /** Approving enrollments and arming machines (the operator's decisions). */
+  enrollment?: EnrollmentActions;
   /** The URL machines are given for this server; default: the Host header they used. */
   publicUrl?: string | undefined;
   /** The built dashboard (index.html, app.js); served at `/` when it exists. */
   dashboardDir?: string;
 }
+
+/**
+ * Runs an action for the request's principal and appends an audit entry with its outcome
+ * (`failure` carries the error's code); the action's error is rethrown.
+ */
+export type Audited = <T>(res: Response, action: string, target: string, run: () => Promise<T>) => Promise<T>;
 
 export class HttpError extends Error {
   constructor(
@@ -95,6 +106,20 @@ export function createApp(deps: AppDeps): express.Express {
   const api = express.Router();
   api.use(express.json({ limit: '64kb' }));
 
+  /** Runs a person's or tool's action and records it, succeeded or failed, in the audit log. */
+  const audited: Audited = async (res, action, target, run) => {
+    const actor = actorOf(principalOf(res));
+    let value;
+    try {
+      value = await run();
+    } catch (error) {
+      await recordAudit(deps.store, { actor, action, target, outcome: 'failure', details: { code: (error as { code?: string }).code ?? 'internal' } });
+      throw error;
+    }
+    await recordAudit(deps.store, { actor, action, target, outcome: 'success' });
+    return value;
+  };
+
   // Login is the one /api/v1 call without a principal. JSON only: a cross-site form cannot send it.
   api.post('/session', async (req, res) => {
     if (!req.is('application/json')) throw new HttpError(415, 'request.json', 'send JSON: {"name", "password"}');
@@ -102,8 +127,23 @@ export function createApp(deps: AppDeps): express.Express {
     if (typeof name !== 'string' || typeof password !== 'string' || name === '' || name.length > 100 || password.length > 200) {
       throw new HttpError(400, 'request.invalid', 'name and password are required strings');
     }
-    const { secret, info } = await deps.access.login(name, password, req.ip ?? 'unknown');
+    const address = req.ip ?? 'unknown';
+    let login;
+    try {
+      login = await deps.access.login(name, password, address);
+    } catch (error) {
+      // A wrong password is an entry; a throttled attempt is not (it is refused before the
+      // password is looked at, and a flood of them must not grow the log): it is logged.
+      if (error instanceof AccessError && error.code === 'auth.bad-credentials') {
+        await recordAudit(deps.store, { actor: `user:${name}`, action: 'session.login', target: `user:${name}`, outcome: 'failure', details: { reason: error.code, address } });
+      } else if (error instanceof AccessError && error.code === 'auth.throttled') {
+        deps.log.warn('login throttled', { user: name, address });
+      }
+      throw error;
+    }
+    const { secret, info } = login;
     deps.log.info('login', { user: name });
+    await recordAudit(deps.store, { actor: `user:${info.user.name}`, action: 'session.login', target: `user:${info.user.name}`, outcome: 'success', details: { role: info.user.role, address } });
     res.setHeader('Set-Cookie', sessionCookie(secret, deps.access.sessionTtlMs / 1000, req.secure));
     res.json(info);
   });
@@ -120,9 +160,11 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(deps.access.sessionInfo(principalOf(res)));
   });
 
-  api.delete('/session', async (_req, res) => {
-    await deps.access.logout(principalOf(res));
-    res.setHeader('Set-Cookie', sessionCookie('', 0, false));
+  api.delete('/session', async (req, res) => {
+    const principal = principalOf(res);
+    await deps.access.logout(principal);
+    await recordAudit(deps.store, { actor: actorOf(principal), action: 'session.logout', target: `${principal.kind === 'session' ? 'user' : 'token'}:${principal.name}`, outcome: 'success' });
+    res.setHeader('Set-Cookie', sessionCookie('', 0, req.secure));
     res.status(204).end();
   });
 
@@ -158,7 +200,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   api.delete('/devices/:id', requireRole('admin'), async (req, res) => {
     const id = String(req.params.id);
-    await deps.store.deleteDevice(id, deps.now().toISOString());
+    await audited(res, 'device.delete', `device:${id}`, () => deps.store.deleteDevice(id, deps.now().toISOString()));
     deps.reconciler.forgetDevice(id);
     deps.gateway().disconnect(id);
     deps.ui().deviceRemoved(id);
@@ -212,8 +254,18 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ notifications: deps.ui().notifications(after) });
   });
 
-  addRolloutRoutes(api, { rollouts: deps.reconciler.rollouts, operator: requireRole('operator') });
+  // The audit log, newest first: `?limit=N` (≤ 1000) and `?before=SEQ` (a page's `next`).
+  api.get('/audit', requireRole('admin'), async (req, res) => {
+    const limit = clampInt(req.query.limit, 100, 1, 1000);
+    const before = clampInt(req.query.before, 0, 1, Number.MAX_SAFE_INTEGER);
+    const entries = await deps.store.listAudit({ limit, ...(req.query.before === undefined ? {} : { before }) });
+    const last = entries.at(-1);
+    res.json({ entries, next: entries.length === limit && last !== undefined && last.seq > 1 ? last.seq : null });
+  });
+
+  addRolloutRoutes(api, { rollouts: deps.reconciler.rollouts, operator: requireRole('operator'), audited });
   addPlanRoutes(api, { ...deps.plan, store: deps.store, isOnline: (id) => deps.gateway().isOnline(id), now: deps.now });
+  if (deps.enrollment) addEnrollmentRoutes(api, { enrollment: deps.enrollment, operator: requireRole('operator'), audited });
   if (deps.provisioning) addProvisioningRoutes(api, { provisioning: deps.provisioning, operator: requireRole('operator') });
 
   app.use('/api/v1', api);
@@ -303,6 +355,11 @@ const STATUS_BY_CODE: Record<string, number> = {
   'blob.upstream': 502,
   'blob.store': 503,
   'pxe.invalid': 400,
+  'pxe.rate-limited': 429,
+  'device.not-found': 404,
+  'device.not-pending': 409,
+  'device.not-provisionable': 409,
+  'request.invalid': 400,
   'pxe.token': 401,
   'pxe.not-found': 404,
   'pxe.step-index': 400,

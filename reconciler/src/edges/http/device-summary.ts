@@ -28,5 +28,6 @@ export function summariseDevice(device: DeviceListItem, sources: SummarySources)
     labels: device.labels,
     groups: membership?.groups ?? [],
     profiles: membership?.profiles ?? [],
+    ...(device.approval === 'pending' ? { approval: 'pending' as const } : {}),
   };
 }

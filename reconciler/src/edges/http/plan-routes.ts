@@ -24,6 +24,7 @@ import { gitErrorCode, RevisionError } from '../git/errors.ts';
 import type { GitSource } from '../git/git-source.ts';
 import { resolveLocalGitdir } from '../git/local-repo.ts';
 import { ParseCache } from '../git/parse-cache.ts';
+import type { CommitVerifier } from '../signatures/commit-verifier.ts';
 import type { Store } from '../store/store.ts';
 import { HttpError } from './app.ts';
 
@@ -38,6 +39,8 @@ export interface PlanRouteDeps {
   gitdir?: string;
   /** The rollout scheduler's waves; one wave `all` per profile without it. */
   waves?: WavePlanner;
+  /** The server's commit verification: the plan's notes then say who signed head (and, under `all`, base..head). */
+  verifier?: CommitVerifier;
 }
 
 const FORMATS = ['json', 'text', 'markdown'] as const;
@@ -64,7 +67,15 @@ export function addPlanRoutes(router: Router, deps: PlanRouteDeps): void {
     const [baseOid, headOid] = await Promise.all([resolveCommit(deps, base), resolveCommit(deps, head)]);
     const [baseReader, headReader] = await Promise.all([openReader(deps, base, baseOid), openReader(deps, head, headOid)]);
     const inventory = await exportInventory(deps);
-    const result = await planReaders({ base: baseReader, head: headReader, inventory, cache, schema, ...(deps.waves ? { waves: deps.waves } : {}) });
+    const result = await planReaders({
+      base: baseReader,
+      head: headReader,
+      inventory,
+      cache,
+      schema,
+      ...(deps.waves ? { waves: deps.waves } : {}),
+      ...(deps.verifier ? { verifier: deps.verifier } : {}),
+    });
     if (result.plan === undefined) {
       const { revision, issues } = result.head;
       const first = issues.slice(0, 3).map((i) => `${i.file}:${i.line}:${i.col}: ${i.code}: ${i.message}`);

@@ -10,7 +10,7 @@
 //   GET  /pxe/runner/:name                      the task runners (deployx-tasks.sh, .ps1)
 //   GET  /api/v1/provisioning/discovered        machines that booted and no Device matches
 //   GET  /api/v1/devices/:id/provisioning       state, runs and the step timeline of a device
-//   POST /api/v1/devices/:id/provisioning/reprovision   operator: install again at the next boot
+//   (arming a device for an install boot, and `reprovision`, are in enrollment-routes.ts)
 //
 // Everything a machine sends is checked strictly (machine-identity.ts); the server URL written
 // into scripts and configs is the one the machine used to reach us (Host header, checked), or
@@ -20,7 +20,7 @@ import { renderTaskLines } from '../../core/pxe/task-sequence.ts';
 import { isIdentityProblem, parseMachineIdentity } from '../../core/pxe/machine-identity.ts';
 import { STEP_STATUSES, type StepStatus } from '../../core/pxe/task-progress.ts';
 import { type Provisioning, ProvisioningError } from '../../actions/provisioning.ts';
-import { HttpError } from './app.ts';
+import { HttpError, type Audited } from './app.ts';
 import { sendBlob } from './send-blob.ts';
 
 export interface PxeRouteDeps {
@@ -65,7 +65,8 @@ export function addPxeRoutes(app: express.Express, deps: PxeRouteDeps): void {
     if (profile !== undefined && (typeof profile !== 'string' || !PROFILE.test(profile))) {
       throw new HttpError(400, 'pxe.invalid', 'profile must be a profile name');
     }
-    const { script } = await deps.provisioning.boot(identity, base, profile);
+    // req.ip: the peer, or with a trusted reverse proxy the client it names (Express `trust proxy`).
+    const { script } = await deps.provisioning.boot(identity, base, profile, req.ip ?? req.socket.remoteAddress ?? 'unknown');
     plain(res, script, 'text/plain');
   });
 
@@ -133,12 +134,6 @@ export function addPxeRoutes(app: express.Express, deps: PxeRouteDeps): void {
 }
 
 export function addProvisioningRoutes(api: Router, deps: Pick<PxeRouteDeps, 'provisioning'> & { operator?: RequestHandler }): void {
-  const guard = deps.operator ? [deps.operator] : [];
-  // The device installs again on its next network boot (its hostname number is kept).
-  api.post('/devices/:id/provisioning/reprovision', ...guard, async (req, res) => {
-    res.json(await deps.provisioning.requestReprovision(String(req.params.id)));
-  });
-
   api.get('/provisioning/discovered', async (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit) || 200));
     res.json({ machines: await deps.provisioning.discovered(limit, req.query.all === '1') });

@@ -16,12 +16,14 @@ import type { RequestHandler, Router } from 'express';
 import { ROLLOUT_RECORD_STATUSES, type RolloutRecordStatus } from '../store/store.ts';
 import type { RolloutDetail } from '../../../../schemas/protocol.ts';
 import { describeRollout, type RolloutCommand, type RolloutDriver, RolloutLookupError } from '../../loop/rollouts.ts';
-import { HttpError } from './app.ts';
+import { HttpError, type Audited } from './app.ts';
 
 export interface RolloutRouteDeps {
   rollouts: Pick<RolloutDriver, 'list' | 'get' | 'command' | 'failedDevices'>;
   /** Guards the commands (promote, pause, resume): the operator role. */
   operator: RequestHandler;
+  /** Records each command in the audit log. */
+  audited: Audited;
 }
 
 const COMMANDS: readonly RolloutCommand[] = ['promote', 'pause', 'resume'];
@@ -62,7 +64,8 @@ export function addRolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
   router.post('/rollouts/:id/:command', deps.operator, async (req, res) => {
     const command = String(req.params.command) as RolloutCommand;
     if (!COMMANDS.includes(command)) throw new HttpError(404, 'not-found', 'no such API route');
-    const record = await deps.rollouts.command(String(req.params.id), command);
+    const id = String(req.params.id);
+    const record = await deps.audited(res, `rollout.${command}`, `rollout:${id}`, () => deps.rollouts.command(id, command));
     res.json(describeRollout(record));
   });
 }

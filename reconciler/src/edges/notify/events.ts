@@ -207,7 +207,7 @@ export function countsPhrase(counts: RolloutCounts): string {
 }
 
 /** The first `max` issues (already in the documented issue order), as events carry them. */
-export function issueRefs(issues: readonly ValidationIssue[], max = MAX_EVENT_ERRORS): IssueRef[] {
+export function issueRefs(issues: ReadonlyArray<Pick<ValidationIssue, 'file' | 'line' | 'message'> & { code: string }>, max = MAX_EVENT_ERRORS): IssueRef[] {
   return issues.slice(0, max).map((i) => ({ file: i.file, line: i.line, code: i.code, message: i.message }));
 }
 

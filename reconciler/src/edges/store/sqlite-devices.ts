@@ -33,11 +33,13 @@ export interface DeviceRow {
   agent_version: string | null;
   reported_revision: string | null;
   deleted_at: string | null;
+  approval: string | null;
+  approval_claim: string | null;
 }
 
 export const DEVICE_COLUMNS =
   'id, machine_id, name, labels, facts, credential_hash, enrolled_at, last_seen_at, ' +
-  'last_report_at, agent_version, reported_revision, deleted_at';
+  'last_report_at, agent_version, reported_revision, deleted_at, approval, approval_claim';
 
 export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
   return {
@@ -57,8 +59,13 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
             `machine enrolled as device ${byMachine.id} cannot enroll as ${input.id}`,
           );
         }
-        if (!byMachine && byId && byId.machine_id !== null) {
+        // An approved enrollment (a token bound to the device) takes over a pending claim of it.
+        const takeover = byId !== undefined && byId.approval === 'pending' && input.pending === undefined;
+        if (!byMachine && byId && byId.machine_id !== null && !takeover) {
           throw new StoreError('store.conflict', `device id ${input.id} belongs to another machine`);
+        }
+        if (takeover && byMachine && byMachine.id !== byId.id) {
+          throw new StoreError('store.conflict', `machine enrolled as device ${byMachine.id} cannot enroll as ${input.id}`);
         }
         const id = byMachine?.id ?? byId?.id;
         const values = [
@@ -68,12 +75,14 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
           JSON.stringify(input.facts),
           input.credentialHash,
           at,
+          input.pending === undefined ? null : 'pending',
+          input.pending?.claim ?? null,
         ];
         if (id === undefined) {
           return mustReturn(
             await c.get<DeviceRow>(
-              `INSERT INTO devices (machine_id, name, labels, facts, credential_hash, enrolled_at, id)
-               VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ${DEVICE_COLUMNS}`,
+              `INSERT INTO devices (machine_id, name, labels, facts, credential_hash, enrolled_at, approval, approval_claim, id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${DEVICE_COLUMNS}`,
               [...values, input.id],
             ),
           );
@@ -83,7 +92,7 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
         return mustReturn(
           await c.get<DeviceRow>(
             `UPDATE devices SET machine_id = ?, name = ?, labels = ?, facts = ?, credential_hash = ?,
-               enrolled_at = ?, deleted_at = NULL
+               enrolled_at = ?, approval = ?, approval_claim = ?, deleted_at = NULL
              WHERE id = ? RETURNING ${DEVICE_COLUMNS}`,
             [...values, id],
           ),
@@ -148,7 +157,7 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
       const facts = keys.length === 0 ? `'{}'` : `json_object(${keys.map(() => '?, facts -> ?').join(', ')})`;
       const rows = await db.read((c) =>
         c.all<{ id: string; labels: string; facts: string }>(
-          `SELECT id, labels, ${facts} AS facts FROM devices WHERE deleted_at IS NULL ORDER BY id`,
+          `SELECT id, labels, ${facts} AS facts FROM devices WHERE deleted_at IS NULL AND approval IS NULL ORDER BY id`,
           keys.flatMap((key) => [key, `$."${key}"`]),
         ),
       );
@@ -163,7 +172,7 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
       pageOf(limit, offset);
       const columns =
         "id, machine_id, name, labels, json_extract(facts, '$.os') AS os, credential_hash, enrolled_at, " +
-        'last_seen_at, last_report_at, agent_version, reported_revision, deleted_at';
+        'last_seen_at, last_report_at, agent_version, reported_revision, deleted_at, approval, approval_claim';
       const rows = await db.read((c) =>
         c.all<Omit<DeviceRow, 'facts'> & { os: string | null }>(
           `SELECT ${columns} FROM devices WHERE deleted_at IS NULL ORDER BY id LIMIT ? OFFSET ?`,
@@ -243,5 +252,7 @@ export function toDevice(row: DeviceRow): DeviceRecord {
   setIf(device, 'agentVersion', row.agent_version);
   setIf(device, 'reportedRevision', row.reported_revision);
   setIf(device, 'deletedAt', row.deleted_at);
+  if (row.approval === 'pending') device.approval = 'pending';
+  setIf(device, 'approvalClaim', row.approval_claim);
   return device;
 }

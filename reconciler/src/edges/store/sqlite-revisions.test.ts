@@ -148,3 +148,14 @@ test('migration 009 trims the errors stored by older versions and counts them', 
   assert.equal(record?.errorCount, 300);
   assert.deepEqual(record?.errors, errors.slice(0, REVISION_ERRORS_KEPT));
 });
+
+test('an accepted revision keeps its verified signer (migration 013); one recorded without a signer has none', async (t) => {
+  const { store } = await tempStore(t);
+  const signer = { method: 'ssh' as const, fingerprint: 'SHA256:rw6xlA4c1LKyEaSyFOb5p6Bcj8bX/JaEWi3o0rVWbBM', identity: 'alice@example.com' };
+  await store.recordRevision(rev('signed1', 10, { signer }));
+  await store.recordRevision(rev('plain1', 11));
+  assert.deepEqual((await store.getRevision('signed1'))?.signer, signer);
+  assert.equal('signer' in (await store.getRevision('plain1'))!, false);
+  assert.deepEqual((await store.listRevisions({ limit: 10 })).map((r) => r.signer?.identity), [undefined, 'alice@example.com']);
+  assert.deepEqual((await store.latestAccepted())?.oid, 'plain1');
+});

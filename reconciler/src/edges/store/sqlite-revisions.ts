@@ -1,5 +1,6 @@
 // Revisions: every oid the source resolved, accepted or rejected with its first
-// REVISION_ERRORS_KEPT errors and their total.
+// REVISION_ERRORS_KEPT errors and their total, and the commit's verified signer (migration 013).
+import type { CommitSigner } from '../../../../schemas/protocol.ts';
 import type { RevisionInput, RevisionRecord, Store } from './store.ts';
 import { REVISION_ERRORS_KEPT, StoreError } from './store.ts';
 import { iso, limitOf, type SqliteContext } from './sqlite-util.ts';
@@ -19,10 +20,11 @@ interface RevisionRow {
   status: 'accepted' | 'rejected';
   errors: string;
   error_count: number;
+  signer: string | null;
 }
 
 const COLUMNS =
-  'seq, oid, revision, branch, author, message, committed_at, seen_at, last_seen_at, status, errors, error_count';
+  'seq, oid, revision, branch, author, message, committed_at, seen_at, last_seen_at, status, errors, error_count, signer';
 
 export function sqliteRevisions({ db, now }: SqliteContext): RevisionsPart {
   return {
@@ -32,8 +34,8 @@ export function sqliteRevisions({ db, now }: SqliteContext): RevisionsPart {
       return db.transaction(async (c) => {
         const inserted = await c.get<RevisionRow>(
           `INSERT INTO revisions
-             (oid, revision, branch, author, message, committed_at, seen_at, last_seen_at, status, errors, error_count)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             (oid, revision, branch, author, message, committed_at, seen_at, last_seen_at, status, errors, error_count, signer)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (oid) DO NOTHING
            RETURNING ${COLUMNS}`,
           [
@@ -48,6 +50,7 @@ export function sqliteRevisions({ db, now }: SqliteContext): RevisionsPart {
             input.status,
             JSON.stringify(input.errors.slice(0, REVISION_ERRORS_KEPT)),
             input.errors.length,
+            input.signer === undefined ? null : JSON.stringify({ method: input.signer.method, fingerprint: input.signer.fingerprint, identity: input.signer.identity }),
           ],
         );
         if (inserted) return { created: true, revision: toRecord(inserted) };
@@ -118,5 +121,6 @@ function toRecord(row: RevisionRow, maxErrors?: number): RevisionRecord {
     status: row.status,
     errors: maxErrors === undefined ? errors : errors.slice(0, maxErrors),
     errorCount: row.error_count,
+    ...(row.signer === null ? {} : { signer: JSON.parse(row.signer) as CommitSigner }),
   };
 }

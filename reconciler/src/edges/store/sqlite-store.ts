@@ -4,10 +4,13 @@
 // milliseconds, normalised on write so they sort as text; JSON values are TEXT. The file runs in
 // WAL mode with synchronous=NORMAL (a committed transaction survives a process crash; a power loss
 // may lose the last few), foreign keys on, and a busy timeout for other processes' locks.
+import { sqliteJobSequences } from './sqlite-job-sequences.ts';
 import { sqliteAccess } from './sqlite-access.ts';
+import { sqliteAudit } from './sqlite-audit.ts';
 import { migrate, loadMigrations, MIGRATIONS_DIR } from './migrate.ts';
 import { openDb } from './sqlite-db.ts';
 import { sqliteDevices } from './sqlite-devices.ts';
+import { sqliteEnrollment } from './sqlite-enrollment.ts';
 import { sqliteDeviceStatus } from './sqlite-device-status.ts';
 import { sqliteInventory } from './sqlite-inventory.ts';
 import { sqliteProvisioning } from './sqlite-provisioning.ts';
@@ -57,6 +60,9 @@ export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<
     ...sqliteRollouts(ctx),
     ...sqliteProvisioning(ctx),
     ...sqliteAccess(ctx),
+    ...sqliteAudit(ctx),
+    ...sqliteEnrollment(ctx),
+    ...sqliteJobSequences(ctx),
     close: () => db.close(),
   };
 }

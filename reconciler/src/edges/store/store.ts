@@ -16,6 +16,7 @@ import type {
   JobResult,
   JobState,
   ObservedResource,
+  CommitSigner,
   RevisionError,
   RevisionView,
   Step,
@@ -84,6 +85,8 @@ export interface RevisionInput {
    * keeps the first REVISION_ERRORS_KEPT and their total (`errorCount`).
    */
   errors: RevisionError[];
+  /** The verified signer of the commit, when commit signatures are verified (migration 013). */
+  signer?: CommitSigner;
 }
 
 /**
@@ -154,6 +157,13 @@ export interface DeviceRecord {
   /** `revision` of the device's last report: the revision of the last job it completed. */
   reportedRevision?: string;
   deletedAt?: IsoTime;
+  /**
+   * Present while the device waits for an operator's approval: its agent claimed a declared
+   * device with a token not bound to it (migration 012). Absent: approved.
+   */
+  approval?: 'pending';
+  /** How a pending device claimed its name: `mac`, `hostname`, `serial`. */
+  approvalClaim?: string;
 }
 
 /** A device as a list shows it: its record with only the `os` of its facts. */
@@ -169,6 +179,19 @@ export interface EnrollDeviceInput {
   facts: Facts;
   credentialHash: string;
   now: IsoTime;
+  /**
+   * Enrolled as pending approval (how it claimed the id). A pending claim never takes a device
+   * that another machine holds; an approved enrollment may take over a pending one.
+   */
+  pending?: { claim: string };
+}
+
+/** A declared device armed for one install boot (build mode). */
+export interface ArmingRecord {
+  deviceId: string;
+  armedAt: IsoTime;
+  expiresAt: IsoTime;
+  armedBy: string;
 }
 
 // ---- reports and observed state ----
@@ -500,6 +523,48 @@ export type RecordStepOutcome =
   | { outcome: 'inactive' }
   | { outcome: 'refused'; code: string; message: string };
 
+// ---- audit log ----
+
+/**
+ * What happened: `success` or `failure` for people's and tools' actions (a wrong password, a
+ * command the rollout refused), `accepted` or `rejected` for revisions.
+ */
+export type AuditOutcome = 'success' | 'failure' | 'accepted' | 'rejected';
+
+export interface AuditInput {
+  /** Defaults to the store's clock. */
+  at?: IsoTime;
+  /** `user:<name>`, `token:<name>`, `cli:<login>` or `system` (actions/audit.ts). */
+  actor: string;
+  /** Dotted verb: `session.login`, `rollout.promote`, `device.delete`, `revision` … */
+  action: string;
+  /** `<kind>:<id>`: `user:ada`, `device:web-01`, `rollout:ro-1f…`, `revision:main@sha1:…`. */
+  target: string;
+  outcome: AuditOutcome;
+  /** Plain JSON; never secrets. */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: IsoTime;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: AuditOutcome;
+  details: Record<string, unknown>;
+  /** The previous entry's hash; AUDIT_GENESIS for the first. */
+  prevHash: string;
+  /** auditEntryHash(prevHash, this entry) (audit-chain.ts). */
+  hash: string;
+}
+
+/** The last entry's seq and hash, kept beside the log so removing its tail is seen. */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
 // ---- the store ----
 
 export interface Store {
@@ -515,6 +580,15 @@ export interface Store {
   getRevision(oid: string): Promise<RevisionRecord | undefined>;
   /** The accepted revision the branch pointed at most recently: the one to serve. */
   latestAccepted(): Promise<RevisionRecord | undefined>;
+
+  // signed-job sequences (migration 010)
+  /**
+   * The next sequence number of each device, in order (a device listed twice gets two): strictly
+   * increasing per device for ever, gaps allowed. One transaction.
+   */
+  nextJobSequences(deviceIds: readonly string[]): Promise<number[]>;
+  /** Moves a device's counter up to at least `atLeast` (an agent said it accepted that much). */
+  raiseJobSequence(deviceId: string, atLeast: number): Promise<void>;
 
   // enrollment tokens
   /** Throws `store.conflict` when the id or token hash exists. */
@@ -557,7 +631,7 @@ export interface Store {
    * whole fleet reads, without parsing every device's full facts. Throws `store.invalid` for a key
    * that is not letters, digits, `_` and `-`.
    */
-  listDeviceInputs(factKeys: readonly string[]): Promise<DeviceInputRecord[]>;
+  listDeviceInputs(factKeys: readonly string[]): Promise<DeviceInputRecord[]>; // approved devices only (pending ones are not planned)
   /** Number of live devices. */
   countDevices(): Promise<number>;
   /** Soft delete: the credential is cleared, history stays. Idempotent; throws `store.not-found`. */
@@ -721,6 +795,43 @@ export interface Store {
   devicesAwaitingEnrollment(): Promise<string[]>;
   /** provisioning|provisioned → enrolled; false when the device was not being provisioned. */
   markEnrolled(deviceId: string, at: IsoTime): Promise<boolean>;
+
+  // ---- audit log ----
+  /**
+   * Appends one entry to the hash chain. Appends are serialised (one writer at a time reads the
+   * head, links to it and moves it, in one transaction), so the chain never forks; an
+   * implementation with several writers (PostgreSQL) locks the head row for the transaction.
+   */
+  appendAudit(input: AuditInput): Promise<AuditEntry>;
+  /** Newest first; `before` is a seq from a previous page. */
+  listAudit(query: { limit: number; before?: number }): Promise<AuditEntry[]>;
+  /** Oldest first from `afterSeq + 1`, as stored (for verification; nothing is checked here). */
+  readAuditChain(query: { afterSeq: number; limit: number }): Promise<AuditEntry[]>;
+  /** Undefined before the first entry. */
+  auditHead(): Promise<AuditHead | undefined>;
+  // enrollment approval and build mode (sqlite-enrollment.ts)
+  /** Live devices waiting for approval, oldest enrollment first. */
+  listPendingDevices(limit: number): Promise<DeviceRecord[]>;
+  /** Approves a pending device; `store.not-found` when no live device of that id is pending. */
+  approveDevice(id: string): Promise<DeviceRecord>;
+  /**
+   * Rejects a pending device: deleted, its credential and machine binding cleared so the id is
+   * free for the real machine. `store.not-found` when no live device of that id is pending.
+   */
+  rejectDevice(id: string, at: IsoTime): Promise<void>;
+  /** Arms (or re-arms, replacing the expiry) a device's next install boot. */
+  armProvisioning(input: ArmingRecord): Promise<ArmingRecord>;
+  /** Disarms; false when it was not armed. */
+  disarmProvisioning(deviceId: string): Promise<boolean>;
+  /** The device's arming if it is live at `at`. */
+  getArming(deviceId: string, at: IsoTime): Promise<ArmingRecord | undefined>;
+  /** Consumes a live arming atomically: true for exactly one caller. */
+  consumeArming(deviceId: string, at: IsoTime): Promise<boolean>;
+  /**
+   * Forgets discovered machines (no device) last seen before `before`, and beyond the `keep`
+   * most recently seen. Returns how many were removed.
+   */
+  pruneDiscovered(options: { before: IsoTime; keep: number }): Promise<number>;
 
   /** Waits for queued work, then closes. Later calls throw `store.closed`. */
   close(): Promise<void>;

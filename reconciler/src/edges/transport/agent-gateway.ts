@@ -12,6 +12,15 @@
 // back spread out — instead of queuing store reads behind thousands of others until their
 // connect timeout fires. The agent waits exactly that long (agent/src/transport/connection.ts).
 //
+// Trust (docs/protocol.md): the first message on every connection is `server:hello`, signed by
+// every valid server key (edges/keys/server-keys.ts), answering the `challenge` of the handshake
+// and listing those keys — proof that this server holds a key the agent pinned, and how a key
+// rotation reaches agents. Every job leaves as a signed envelope (schemas/job-envelope.ts) with
+// the device's next sequence from the store, sealed at each dispatch (fresh sequence and times).
+// An agent's refusal (`job.*` codes) is logged with its reason; `job.replayed` carries the
+// highest sequence the agent accepted, and the device's counter is raised above it so the next
+// dispatch goes through (a store restored from a backup).
+//
 // Reports arrive in bursts; they are buffered for a few milliseconds and written in one batch,
 // and each is acknowledged only after the batch is stored.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -25,19 +34,51 @@ import {
   type AgentToServer,
   type HeldJobState,
   type Job,
+  type JobAck,
   type JobResult,
+  type ServerHelloPayload,
+  type ServerPublicKey,
   type ServerToAgent,
 } from '../../../../schemas/protocol.ts';
+import { parseEnrollmentToken } from '../../../../schemas/enrollment-token.ts';
+import { sealJob } from '../../../../schemas/job-envelope.ts';
+import { SERVER_HELLO_PAYLOAD_TYPE, signEnvelope, type Envelope, type SigningKey } from '../../../../schemas/signing.ts';
 import type { Logger } from '../../../../schemas/log.ts';
 import type { JobRecord, Store } from '../store/store.ts';
 import { observationOrder } from '../../core/observation-order.ts';
 import { checkPayload } from './payload-bounds.ts';
+import { enrollmentApproval } from '../../core/enrollment-approval.ts';
+import type { EnrollmentAutoApprove } from '../../../../schemas/kinds.ts';
 
 interface SocketData {
   deviceId: string;
   /** Hash of the credential this connection authenticated with. */
   credentialHash: string;
   enrollment?: { credential: string };
+  /**
+   * The device waits for an operator's approval (core/enrollment-approval.ts): connected, but
+   * sent no job, and its reports, progress and results are not stored.
+   */
+  pending?: boolean;
+  /** The agent's `challenge` from the handshake, answered in `server:hello`. */
+  challenge?: string;
+}
+
+/** What the gateway signs with (edges/keys/server-keys.ts ServerKeys). */
+export interface SigningKeys {
+  /** Valid keys, the current one first. */
+  signers(): SigningKey[];
+  publicKeys(): ServerPublicKey[];
+}
+
+/** How long an agent may accept a job after it was sealed. Default 15 min. */
+export const DEFAULT_JOB_TTL_MS = 15 * 60_000;
+
+export interface DispatchResult {
+  outcome: DispatchOutcome;
+  /** The agent's refusal, when `refused`. */
+  code?: string;
+  error?: string;
 }
 
 type AgentSocket = Socket<AgentToServer, ServerToAgent, Record<string, never>, SocketData>;
@@ -53,6 +94,13 @@ export interface AgentGatewayHooks {
   resulted(results: Array<{ deviceId: string; result: JobResult; job: JobRecord }>): Promise<void>;
   /** The declared device a machine with these facts is, if any (matched by MAC). */
   declaredDeviceFor(facts: Facts): string | undefined;
+  /**
+   * How these facts claim `deviceId` when it is a declared device (`mac`, `serial`, `hostname`);
+   * undefined when it is not declared. Absent: only the `declaredDeviceFor` match is declared.
+   */
+  declaredClaim?(deviceId: string, facts: Facts): string | undefined;
+  /** The Fleet's `enrollment.autoApprove` at the served revision. */
+  autoApprove?(): EnrollmentAutoApprove | undefined;
 }
 
 export type DispatchOutcome = 'acked' | 'offline' | 'timeout' | 'refused';
@@ -118,7 +166,15 @@ export class AgentGateway {
 
   constructor(
     io: Server,
-    private readonly deps: { store: Store; log: Logger; now: () => Date; hooks: AgentGatewayHooks; handshakes?: HandshakeAdmission },
+    private readonly deps: {
+      store: Store;
+      log: Logger;
+      now: () => Date;
+      hooks: AgentGatewayHooks;
+      keys: SigningKeys;
+      handshakes?: HandshakeAdmission;
+      jobTtlMs?: number;
+    },
   ) {
     this.#namespace = io.of(AGENT_NAMESPACE) as unknown as AgentNamespace;
     const admission = deps.handshakes ?? DEFAULT_HANDSHAKE_ADMISSION;
@@ -176,14 +232,51 @@ export class AgentGateway {
   }
 
   async sendJob(job: Job, timeoutMs: number): Promise<DispatchOutcome> {
-    const socket = this.#sockets.get(job.deviceId);
-    if (!socket) return 'offline';
-    try {
-      const res = await socket.timeout(timeoutMs).emitWithAck('job', job);
-      return res.ok ? 'acked' : 'refused';
-    } catch {
-      return 'timeout';
+    return (await this.sendJobs([job], timeoutMs))[0]!.outcome;
+  }
+
+  /**
+   * Seals each job for an online device (the device's next sequence, issued now, signed by every
+   * valid key) and sends it; offline devices' jobs are not sealed (no sequence spent).
+   */
+  async sendJobs(jobs: readonly Job[], timeoutMs: number): Promise<DispatchResult[]> {
+    const online = jobs.filter((job) => { const socket = this.#sockets.get(job.deviceId); return socket !== undefined && !socket.data.pending; });
+    const sequences = online.length === 0 ? [] : await this.deps.store.nextJobSequences(online.map((j) => j.deviceId));
+    const signers = online.length === 0 ? [] : this.deps.keys.signers();
+    const issuedAt = this.deps.now();
+    const ttlMs = this.deps.jobTtlMs ?? DEFAULT_JOB_TTL_MS;
+    const sealed = new Map<Job, Envelope>();
+    online.forEach((job, i) => sealed.set(job, sealJob(job, { sequence: sequences[i]!, issuedAt, ttlMs }, signers)));
+    return Promise.all(
+      jobs.map(async (job): Promise<DispatchResult> => {
+        const envelope = sealed.get(job);
+        const socket = this.#sockets.get(job.deviceId);
+        if (envelope === undefined || !socket) return { outcome: 'offline' };
+        let res: JobAck;
+        try {
+          res = await socket.timeout(timeoutMs).emitWithAck('job', envelope);
+        } catch {
+          return { outcome: 'timeout' };
+        }
+        if (isRecord(res) && res.ok === true) return { outcome: 'acked' };
+        return this.#refused(job, res);
+      }),
+    );
+  }
+
+  async #refused(job: Job, res: unknown): Promise<DispatchResult> {
+    const r = isRecord(res) ? res : {};
+    const code = typeof r.code === 'string' ? r.code.slice(0, 64) : 'job.refused';
+    const error = typeof r.error === 'string' ? r.error.slice(0, 300) : 'no reason given';
+    // A trust refusal (bad or unknown signature, another device) means the agent and this server
+    // disagree about keys or identity: an operator must look. Others (expired, replayed) are cured
+    // by the fresh seal of the next dispatch.
+    const trust = code === 'job.untrusted-key' || code === 'job.bad-signature' || code === 'job.unsigned' || code === 'job.wrong-device';
+    this.deps.log[trust ? 'error' : 'warn']('agent refused a job', { device: job.deviceId, job: job.id, code, reason: error });
+    if (code === 'job.replayed' && typeof r.highest === 'number') {
+      await this.deps.store.raiseJobSequence(job.deviceId, r.highest).catch((e: unknown) => this.deps.log.warn('raising the job sequence failed', { device: job.deviceId, error: e }));
     }
+    return { outcome: 'refused', code, error };
   }
 
   /**
@@ -230,6 +323,7 @@ export class AgentGateway {
   async #authenticate(socket: AgentSocket): Promise<void> {
     const auth = socket.handshake.auth as Partial<AgentAuth> & Record<string, unknown>;
     const refuse = (reason: string) => Object.assign(new Error(reason), { reason });
+    if (typeof auth.challenge === 'string' && /^[A-Za-z0-9_-]{16,128}$/.test(auth.challenge)) socket.data.challenge = auth.challenge;
     if (typeof auth.deviceId === 'string' && typeof auth.credential === 'string') {
       if (auth.deviceId.length > MAX_ID || auth.credential.length > MAX_ID) throw refuse('invalid');
       const credentialHash = hashSecret(auth.credential);
@@ -237,6 +331,7 @@ export class AgentGateway {
       if (!device) throw refuse('bad-credential');
       socket.data.deviceId = device.id;
       socket.data.credentialHash = credentialHash;
+      socket.data.pending = device.approval === 'pending';
       return;
     }
     if (typeof auth.enrollmentToken === 'string' && typeof auth.machineId === 'string') {
@@ -245,14 +340,17 @@ export class AgentGateway {
         throw refuse('invalid');
       }
       const now = this.deps.now().toISOString();
-      const consumed = await this.deps.store.consumeEnrollmentToken(hashSecret(auth.enrollmentToken), now);
+      // Only the secret part is checked: the key part (`.<hex>`) is for the agent to pin.
+      const consumed = await this.deps.store.consumeEnrollmentToken(hashSecret(parseEnrollmentToken(auth.enrollmentToken).secret), now);
       if (!consumed.ok) throw refuse(`token-${consumed.reason}`);
       const credential = newSecret('dxc');
       const token = consumed.token;
-      const candidates = [token.boundDevice, this.deps.hooks.declaredDeviceFor(facts as Facts), deviceIdFrom(facts as Facts, auth.machineId)];
+      const byFacts = this.deps.hooks.declaredDeviceFor(facts as Facts);
+      const candidates = [token.boundDevice, byFacts, deviceIdFrom(facts as Facts, auth.machineId)];
       let enrolled;
       for (const id of candidates) {
         if (id === undefined) continue;
+        const approval = this.#approval(id, facts as Facts, byFacts, token.boundDevice);
         try {
           enrolled = await this.deps.store.enrollDevice({
             id,
@@ -261,6 +359,7 @@ export class AgentGateway {
             facts: facts as Facts,
             credentialHash: hashSecret(credential),
             now,
+            ...(approval.approved ? {} : { pending: { claim: approval.claim } }),
           });
           break;
         } catch (error) {
@@ -275,13 +374,41 @@ export class AgentGateway {
         credentialHash: hashSecret(credential),
         now,
       });
-      this.deps.log.info('device enrolled', { device: enrolled.id, tokenName: token.name });
+      this.deps.log.info(enrolled.approval === 'pending' ? 'device enrolled, pending approval' : 'device enrolled', {
+        device: enrolled.id,
+        tokenName: token.name,
+        ...(enrolled.approval === 'pending' ? { claim: enrolled.approvalClaim } : {}),
+      });
       socket.data.deviceId = enrolled.id;
+      socket.data.pending = enrolled.approval === 'pending';
       socket.data.credentialHash = hashSecret(credential);
       socket.data.enrollment = { credential };
       return;
     }
     throw refuse('missing-credentials');
+  }
+
+  /** The approval rule (core/enrollment-approval.ts) for an enrollment landing on `deviceId`. */
+  #approval(deviceId: string, facts: Facts, byFacts: string | undefined, boundDevice: string | undefined) {
+    const declaredBy = this.deps.hooks.declaredClaim ? this.deps.hooks.declaredClaim(deviceId, facts) : deviceId === byFacts ? 'mac' : undefined;
+    return enrollmentApproval({ deviceId, declaredBy, boundDevice, autoApprove: this.deps.hooks.autoApprove?.() });
+  }
+
+  /**
+   * An operator approved the device: a connection waiting for that is let in now (its jobs go
+   * out); false when it is not connected (it is let in at its next connection).
+   */
+  approved(deviceId: string): boolean {
+    const socket = this.#sockets.get(deviceId);
+    if (!socket?.data.pending) return false;
+    socket.data.pending = false;
+    this.deps.hooks.connected(deviceId);
+    return true;
+  }
+
+  /** Whether the device's connection waits for approval. */
+  isPending(deviceId: string): boolean {
+    return this.#sockets.get(deviceId)?.data.pending === true;
   }
 
   // ---- connection ----
@@ -292,9 +419,15 @@ export class AgentGateway {
     if (previous && previous.id !== socket.id) previous.disconnect(true);
     this.#sockets.set(deviceId, socket);
     this.deps.log.info('agent connected', { device: deviceId });
+    this.#hello(socket);
 
     socket.on('report', (report, ack) => {
       if (typeof ack !== 'function') return;
+      // Waiting for approval: acknowledged (the agent keeps nothing to resend) and not stored.
+      if (socket.data.pending) {
+        ack({ ok: true });
+        return;
+      }
       // Bounds first: nothing below may walk or serialise a payload nested 20,000 deep.
       const refusal = checkPayload(report);
       if (refusal) {
@@ -313,6 +446,7 @@ export class AgentGateway {
     });
 
     socket.on('job:progress', (progress) => {
+      if (socket.data.pending) return;
       if (!isRecord(progress) || typeof progress.jobId !== 'string') return;
       if (progress.stepIndex === 0 && progress.status === 'running' && progress.jobId.length <= MAX_ID) {
         this.#started.push({ id: progress.jobId, deviceId });
@@ -323,6 +457,10 @@ export class AgentGateway {
 
     socket.on('job:result', (result, ack) => {
       if (typeof ack !== 'function') return;
+      if (socket.data.pending) {
+        ack({ ok: false, error: 'this device waits for approval', code: 'result.unknown-job' });
+        return;
+      }
       const refusal = checkPayload(result);
       if (refusal) {
         this.deps.log.warn('job result refused', { device: deviceId, code: refusal.code });
@@ -359,13 +497,33 @@ export class AgentGateway {
         .timeout(30_000)
         .emitWithAck('enrolled', { deviceId, credential: enrollment.credential })
         .then(
-          () => this.deps.hooks.connected(deviceId),
+          () => {
+            if (!socket.data.pending) this.deps.hooks.connected(deviceId);
+          },
           () => this.deps.log.warn('enrollment not acknowledged', { device: deviceId }),
         );
-    } else {
+    } else if (!socket.data.pending) {
       this.deps.hooks.connected(deviceId);
+    } else {
+      this.deps.log.info('agent connected, pending approval', { device: deviceId });
     }
     void this.deps.store.touchDevices([deviceId], this.deps.now().toISOString()).catch(() => undefined);
+  }
+
+  /**
+   * `server:hello`: the agent's challenge, the device (unless enrolling) and the valid public
+   * keys, signed by each of them. An agent without a challenge (older) still gets one, with an
+   * empty challenge, which it can only check as a key list.
+   */
+  #hello(socket: AgentSocket): void {
+    const payload: ServerHelloPayload = {
+      challenge: socket.data.challenge ?? '',
+      ...(socket.data.enrollment ? {} : { deviceId: socket.data.deviceId }),
+      keys: this.deps.keys.publicKeys(),
+      issuedAt: this.deps.now().toISOString(),
+    };
+    delete socket.data.challenge;
+    socket.emit('server:hello', signEnvelope(SERVER_HELLO_PAYLOAD_TYPE, payload, this.deps.keys.signers()));
   }
 
   /**

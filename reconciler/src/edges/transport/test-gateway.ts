@@ -9,6 +9,7 @@ import { AGENT_NAMESPACE, type Ack, type JobResult } from '../../../../schemas/p
 import { createLogger } from '../../../../schemas/log.ts';
 import type { JobRecord } from '../store/store.ts';
 import { tempStore, type TempStore } from '../store/test-support.ts';
+import { memorySigningKeys } from '../keys/server-keys.ts';
 import { AgentGateway, hashSecret, type StoredReport } from './agent-gateway.ts';
 import { AGENT_MAX_MESSAGE_BYTES } from './payload-bounds.ts';
 
@@ -29,6 +30,7 @@ export async function startTestGateway(t: TestContext): Promise<TestGateway> {
   const resulted: TestGateway['resulted'] = [];
   const gateway = new AgentGateway(io, {
     store: temp.store,
+    keys: memorySigningKeys(),
     log: createLogger({ level: 'error', write: () => undefined }),
     now: () => new Date(),
     hooks: {

@@ -185,6 +185,11 @@ export class UiGateway {
   provisioning(event: ProvisioningEvent): void {
     switch (event.type) {
       case 'discovered':
+        // Coalesced by the provisioning actions (discovery-guard.ts): `count` machines since the last notice.
+        if ((event.count ?? 1) > 1) {
+          this.notify({ kind: 'provisioning.discovered', level: 'info', title: `${event.count} more machines discovered`, message: `${event.count} unknown machines network-booted in the last minute (the last: ${event.mac}); see the discovered list` });
+          return;
+        }
         this.notify({ kind: 'provisioning.discovered', level: 'info', title: 'Machine discovered', message: `${event.mac}${event.platform ? ` (${event.platform})` : ''} network-booted; commit a Device with its MAC to adopt it` });
         return;
       case 'started':

@@ -1,0 +1,59 @@
+// deployx keys show [--data DIR]
+// deployx keys rotate [--grace 7d] [--data DIR]
+//
+// The server's job-signing keys (reconciler/src/edges/keys/server-keys.ts). `rotate` makes a new
+// current key and keeps the old one valid (it still signs, agents still trust it) for the grace
+// period; a running server picks the change up within seconds, and agents learn the new key
+// from the hello of their next connection.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../../../schemas/duration.ts';
+import { readKeyring, rotateServerKeys } from '../../../reconciler/src/edges/keys/server-keys.ts';
+import type { CommandIo } from '../io.ts';
+
+const HELP = `usage: deployx keys show [--data DIR]
+       deployx keys rotate [--grace 7d] [--data DIR]
+
+show    each server signing key: fingerprint, state (current, valid until …, expired), created
+rotate  a new key signs from now on; the old one stays valid for --grace (default 7d) so agents
+        that trust only it keep verifying jobs until they reconnect and learn the new one`;
+
+export async function runKeys(args: string[], io: CommandIo): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === '--help' || sub === '-h' || rest.includes('--help') || rest.includes('-h')) {
+    io.out(HELP);
+    return 0;
+  }
+  let values;
+  try {
+    ({ values } = parseArgs({ args: rest, options: { grace: { type: 'string', default: '7d' }, data: { type: 'string', default: '.deployx/server' } } }));
+  } catch (error) {
+    io.err(`deployx keys: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const dataDir = path.resolve(io.cwd, values.data);
+  try {
+    if (sub === 'show') {
+      const now = Date.now();
+      for (const k of readKeyring(dataDir).keys) {
+        const state =
+          k.retiredAt === undefined ? 'current' : k.validUntil !== undefined && Date.parse(k.validUntil) > now ? `valid until ${k.validUntil}` : 'expired';
+        io.out(`${k.keyid}  ${state.padEnd(36)} created ${k.createdAt}`);
+      }
+      return 0;
+    }
+    if (sub === 'rotate') {
+      const graceMs = parseDuration(values.grace, { zero: true });
+      const rotation = rotateServerKeys(dataDir, graceMs, new Date());
+      // Audit: a key rotation is an operator action; the audit log (issue 12, audit-tls) records it here.
+      io.out(rotation.current.keyid);
+      io.err(`new signing key ${rotation.current.keyid}; ${rotation.retired.keyid} stays valid until ${rotation.retired.validUntil}`);
+      return 0;
+    }
+    io.err(`deployx keys: ${sub ? `unknown subcommand "${sub}"` : 'a subcommand is required'}\n\n${HELP}`);
+    return 2;
+  } catch (error) {
+    io.err(`deployx keys: ${(error as Error).message}`);
+    return 2;
+  }
+}

@@ -1,0 +1,106 @@
+// Enrollment approval and PXE build mode (migration 012): pending devices, armed machines, and
+// the expiry and cap of discovered machines.
+import type { ArmingRecord, Store } from './store.ts';
+import { StoreError } from './store.ts';
+import { DEVICE_COLUMNS, toDevice, type DeviceRow } from './sqlite-devices.ts';
+import { iso, limitOf, type SqliteContext } from './sqlite-util.ts';
+
+type EnrollmentPart = Pick<
+  Store,
+  'listPendingDevices' | 'approveDevice' | 'rejectDevice' | 'armProvisioning' | 'disarmProvisioning' | 'getArming' | 'consumeArming' | 'pruneDiscovered'
+>;
+
+interface ArmingRow {
+  device_id: string;
+  armed_at: string;
+  expires_at: string;
+  armed_by: string;
+}
+
+const toArming = (row: ArmingRow): ArmingRecord => ({ deviceId: row.device_id, armedAt: row.armed_at, expiresAt: row.expires_at, armedBy: row.armed_by });
+
+export function sqliteEnrollment({ db }: SqliteContext): EnrollmentPart {
+  return {
+    async listPendingDevices(limit) {
+      const rows = await db.read((c) =>
+        c.all<DeviceRow>(
+          `SELECT ${DEVICE_COLUMNS} FROM devices WHERE approval = 'pending' AND deleted_at IS NULL ORDER BY enrolled_at, id LIMIT ?`,
+          [limitOf(limit)],
+        ),
+      );
+      return rows.map(toDevice);
+    },
+
+    async approveDevice(id) {
+      const row = await db.transaction((c) =>
+        c.get<DeviceRow>(
+          `UPDATE devices SET approval = NULL, approval_claim = NULL
+           WHERE id = ? AND approval = 'pending' AND deleted_at IS NULL RETURNING ${DEVICE_COLUMNS}`,
+          [id],
+        ),
+      );
+      if (!row) throw new StoreError('store.not-found', `no device ${id} waits for approval`);
+      return toDevice(row);
+    },
+
+    async rejectDevice(id, at) {
+      const t = iso(at, 'at');
+      const { changes } = await db.transaction((c) =>
+        c.run(
+          `UPDATE devices SET deleted_at = ?, credential_hash = NULL, machine_id = NULL, approval = NULL, approval_claim = NULL
+           WHERE id = ? AND approval = 'pending' AND deleted_at IS NULL`,
+          [t, id],
+        ),
+      );
+      if (changes === 0) throw new StoreError('store.not-found', `no device ${id} waits for approval`);
+    },
+
+    async armProvisioning(input) {
+      const row = await db.transaction((c) =>
+        c.get<ArmingRow>(
+          `INSERT INTO pxe_arming (device_id, armed_at, expires_at, armed_by) VALUES (?, ?, ?, ?)
+           ON CONFLICT (device_id) DO UPDATE SET armed_at = excluded.armed_at, expires_at = excluded.expires_at, armed_by = excluded.armed_by
+           RETURNING device_id, armed_at, expires_at, armed_by`,
+          [input.deviceId, iso(input.armedAt, 'armedAt'), iso(input.expiresAt, 'expiresAt'), input.armedBy],
+        ),
+      );
+      return toArming(row!);
+    },
+
+    async disarmProvisioning(deviceId) {
+      const { changes } = await db.transaction((c) => c.run('DELETE FROM pxe_arming WHERE device_id = ?', [deviceId]));
+      return changes > 0;
+    },
+
+    async getArming(deviceId, at) {
+      const row = await db.read((c) =>
+        c.get<ArmingRow>('SELECT device_id, armed_at, expires_at, armed_by FROM pxe_arming WHERE device_id = ? AND expires_at > ?', [deviceId, iso(at, 'at')]),
+      );
+      return row && toArming(row);
+    },
+
+    async consumeArming(deviceId, at) {
+      const t = iso(at, 'at');
+      const { changes } = await db.transaction(async (c) => {
+        const consumed = await c.run('DELETE FROM pxe_arming WHERE device_id = ? AND expires_at > ?', [deviceId, t]);
+        await c.run('DELETE FROM pxe_arming WHERE expires_at <= ?', [t]);
+        return consumed;
+      });
+      return changes > 0;
+    },
+
+    async pruneDiscovered({ before, keep }) {
+      const t = iso(before, 'before');
+      if (!Number.isInteger(keep) || keep < 0) throw new StoreError('store.invalid', `keep must be a non-negative integer, got ${keep}`);
+      return db.transaction(async (c) => {
+        const old = await c.run('DELETE FROM pxe_machines WHERE device_id IS NULL AND last_seen_at < ?', [t]);
+        const over = await c.run(
+          `DELETE FROM pxe_machines WHERE device_id IS NULL AND mac NOT IN (
+             SELECT mac FROM pxe_machines WHERE device_id IS NULL ORDER BY last_seen_at DESC, mac LIMIT ?)`,
+          [keep],
+        );
+        return old.changes + over.changes;
+      });
+    },
+  };
+}
