@@ -10,7 +10,7 @@
 // `server:hello`, a DSSE envelope (schemas/signing.ts) answering the agent's `challenge` and
 // signed by every currently valid server key; every `job` is a DSSE envelope of a JobPayload.
 import type { Facts } from './facts.ts';
-import type { Envelope } from './signing.ts';
+import type { Envelope } from './envelope.ts';
 import type { Interpreter, OnInterrupt, PackageManager, RolloutPolicy, RunPolicy } from './kinds.ts';
 
 export const PROTOCOL_VERSION = 1;

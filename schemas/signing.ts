@@ -22,18 +22,8 @@ export const DEVICE_HANDSHAKE_PAYLOAD_TYPE = 'application/vnd.deployx.device-han
 /** An agent's blob download request, signed by its device key. */
 export const BLOB_REQUEST_PAYLOAD_TYPE = 'application/vnd.deployx.blob-request+json';
 
-export interface EnvelopeSignature {
-  keyid: string;
-  /** Base64 Ed25519 signature over PAE(payloadType, payload bytes). */
-  sig: string;
-}
-
-/** A DSSE envelope: the payload bytes (base64), their type, and signatures over both. */
-export interface Envelope {
-  payloadType: string;
-  payload: string;
-  signatures: EnvelopeSignature[];
-}
+export type { Envelope, EnvelopeSignature } from './envelope.ts';
+import type { Envelope, EnvelopeSignature } from './envelope.ts';
 
 export interface SigningKey {
   /** The key's fingerprint (`keyFingerprint`). */
