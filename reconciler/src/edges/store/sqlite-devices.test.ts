@@ -126,3 +126,28 @@ test('listDeviceInputs: every live device in id order, with only the facts asked
   await assert.rejects(store.listDeviceInputs(['os.family']), (err) => isStoreError(err, 'store.invalid'));
   await assert.rejects(store.listDeviceInputs(['os"); DROP TABLE devices; --']), (err) => isStoreError(err, 'store.invalid'));
 });
+
+test('a device enrolled with a key is found with its key; deleting it clears the key', async (t) => {
+  const { store } = await tempStore(t);
+  const device = await store.enrollDevice({ id: 'k1', machineId: 'm-k1', labels: {}, facts: {}, publicKey: 'PEM-k1', now: at(0) });
+  assert.equal(device.hasCredential, true);
+  assert.equal(JSON.stringify(device).includes('PEM-k1'), false, 'the record does not carry the key');
+  assert.deepEqual(await store.findDeviceKey('k1'), { device, publicKey: 'PEM-k1' });
+  assert.equal(await store.findDeviceKey('nope'), undefined);
+  // Re-binding the machine replaces the key.
+  await store.enrollDevice({ id: 'k1', machineId: 'm-k1', labels: {}, facts: {}, publicKey: 'PEM-k1b', now: at(1) });
+  assert.equal((await store.findDeviceKey('k1'))?.publicKey, 'PEM-k1b');
+  await store.deleteDevice('k1', at(2));
+  assert.equal(await store.findDeviceKey('k1'), undefined);
+});
+
+test('a device enrolled before keys registers its key once, with its credential, which then opens nothing', async (t) => {
+  const { store } = await tempStore(t);
+  await enroll(store, 'old', { credentialHash: 'h-old' });
+  assert.equal(await store.registerDeviceKey('old', 'h-wrong', 'PEM-x'), undefined);
+  assert.equal((await store.registerDeviceKey('old', 'h-old', 'PEM-old'))?.id, 'old');
+  assert.equal((await store.findDeviceKey('old'))?.publicKey, 'PEM-old');
+  assert.equal(await store.findDeviceByCredential('old', 'h-old'), undefined, 'the credential was cleared');
+  assert.equal(await store.registerDeviceKey('old', 'h-old', 'PEM-attacker'), undefined, 'a second registration is refused');
+  assert.equal((await store.getDevice('old'))?.hasCredential, true);
+});

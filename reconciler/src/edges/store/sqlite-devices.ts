@@ -1,4 +1,4 @@
-// Devices: enrollment, credentials, soft deletion, liveness.
+// Devices: enrollment, device keys (and credentials from before keys), soft deletion, liveness.
 import { timingSafeEqual } from 'node:crypto';
 import type { Facts } from '../../../../schemas/facts.ts';
 import type { DeviceInputRecord, DeviceListItem, DeviceRecord, EnrollDeviceInput, Store } from './store.ts';
@@ -10,6 +10,8 @@ type DevicesPart = Pick<
   | 'enrollDevice'
   | 'setCredential'
   | 'findDeviceByCredential'
+  | 'findDeviceKey'
+  | 'registerDeviceKey'
   | 'getDevice'
   | 'getDevicesMany'
   | 'listDevices'
@@ -26,7 +28,8 @@ export interface DeviceRow {
   name: string;
   labels: string;
   facts: string;
-  credential_hash: string | null;
+  /** 1 when the device can authenticate (a public key, or a credential from before keys). */
+  has_credential: number;
   enrolled_at: string | null;
   last_seen_at: string | null;
   last_report_at: string | null;
@@ -38,7 +41,7 @@ export interface DeviceRow {
 }
 
 export const DEVICE_COLUMNS =
-  'id, machine_id, name, labels, facts, credential_hash, enrolled_at, last_seen_at, ' +
+  'id, machine_id, name, labels, facts, (credential_hash IS NOT NULL OR public_key IS NOT NULL) AS has_credential, enrolled_at, last_seen_at, ' +
   'last_report_at, agent_version, reported_revision, deleted_at, approval, approval_claim';
 
 export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
@@ -73,7 +76,8 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
           name,
           JSON.stringify(input.labels),
           JSON.stringify(input.facts),
-          input.credentialHash,
+          input.publicKey ?? null,
+          input.credentialHash ?? null,
           at,
           input.pending === undefined ? null : 'pending',
           input.pending?.claim ?? null,
@@ -81,17 +85,17 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
         if (id === undefined) {
           return mustReturn(
             await c.get<DeviceRow>(
-              `INSERT INTO devices (machine_id, name, labels, facts, credential_hash, enrolled_at, approval, approval_claim, id)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${DEVICE_COLUMNS}`,
+              `INSERT INTO devices (machine_id, name, labels, facts, public_key, credential_hash, enrolled_at, approval, approval_claim, id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${DEVICE_COLUMNS}`,
               [...values, input.id],
             ),
           );
         }
-        // Re-binding: the machine gets a new credential and comes back if it was deleted; its
+        // Re-binding: the machine gets a new key (or credential) and comes back if it was deleted; its
         // observed set and inventory stay, because they describe the same machine.
         return mustReturn(
           await c.get<DeviceRow>(
-            `UPDATE devices SET machine_id = ?, name = ?, labels = ?, facts = ?, credential_hash = ?,
+            `UPDATE devices SET machine_id = ?, name = ?, labels = ?, facts = ?, public_key = ?, credential_hash = ?,
                enrolled_at = ?, approval = ?, approval_claim = ?, deleted_at = NULL
              WHERE id = ? RETURNING ${DEVICE_COLUMNS}`,
             [...values, id],
@@ -112,8 +116,8 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
 
     async findDeviceByCredential(id, credentialHash) {
       const row = await db.read((c) =>
-        c.get<DeviceRow>(
-          `SELECT ${DEVICE_COLUMNS} FROM devices
+        c.get<DeviceRow & { credential_hash: string | null }>(
+          `SELECT ${DEVICE_COLUMNS}, credential_hash FROM devices
            WHERE id = ? AND deleted_at IS NULL AND credential_hash IS NOT NULL`,
           [id],
         ),
@@ -122,6 +126,33 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
         return undefined;
       }
       return toDevice(row);
+    },
+
+    async findDeviceKey(id) {
+      const row = await db.read((c) =>
+        c.get<DeviceRow & { public_key: string }>(
+          `SELECT ${DEVICE_COLUMNS}, public_key FROM devices WHERE id = ? AND deleted_at IS NULL AND public_key IS NOT NULL`,
+          [id],
+        ),
+      );
+      return row ? { device: toDevice(row), publicKey: row.public_key } : undefined;
+    },
+
+    async registerDeviceKey(id, credentialHash, publicKey) {
+      return db.transaction(async (c) => {
+        const row = await c.get<DeviceRow & { credential_hash: string | null }>(
+          `SELECT ${DEVICE_COLUMNS}, credential_hash FROM devices
+           WHERE id = ? AND deleted_at IS NULL AND credential_hash IS NOT NULL AND public_key IS NULL`,
+          [id],
+        );
+        if (!row || row.credential_hash === null || !sameHash(row.credential_hash, credentialHash)) return undefined;
+        return mustReturn(
+          await c.get<DeviceRow>(
+            `UPDATE devices SET public_key = ?, credential_hash = NULL WHERE id = ? RETURNING ${DEVICE_COLUMNS}`,
+            [publicKey, id],
+          ),
+        );
+      });
     },
 
     async getDevice(id) {
@@ -171,7 +202,8 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
     async listDeviceSummaries({ limit, offset = 0 }) {
       pageOf(limit, offset);
       const columns =
-        "id, machine_id, name, labels, json_extract(facts, '$.os') AS os, credential_hash, enrolled_at, " +
+        "id, machine_id, name, labels, json_extract(facts, '$.os') AS os, " +
+        '(credential_hash IS NOT NULL OR public_key IS NOT NULL) AS has_credential, enrolled_at, ' +
         'last_seen_at, last_report_at, agent_version, reported_revision, deleted_at, approval, approval_claim';
       const rows = await db.read((c) =>
         c.all<Omit<DeviceRow, 'facts'> & { os: string | null }>(
@@ -197,7 +229,7 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
       const t = at === undefined ? now() : iso(at, 'now');
       const { changes } = await db.transaction((c) =>
         c.run(
-          'UPDATE devices SET deleted_at = coalesce(deleted_at, ?), credential_hash = NULL WHERE id = ?',
+          'UPDATE devices SET deleted_at = coalesce(deleted_at, ?), credential_hash = NULL, public_key = NULL WHERE id = ?',
           [t, id],
         ),
       );
@@ -243,7 +275,7 @@ export function toDevice(row: DeviceRow): DeviceRecord {
     name: row.name,
     labels: JSON.parse(row.labels) as DeviceRecord['labels'],
     facts: JSON.parse(row.facts) as Facts,
-    hasCredential: row.credential_hash !== null,
+    hasCredential: row.has_credential === 1,
   };
   setIf(device, 'machineId', row.machine_id);
   setIf(device, 'enrolledAt', row.enrolled_at);

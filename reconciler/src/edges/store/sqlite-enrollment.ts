@@ -47,7 +47,7 @@ export function sqliteEnrollment({ db }: SqliteContext): EnrollmentPart {
       const t = iso(at, 'at');
       const { changes } = await db.transaction((c) =>
         c.run(
-          `UPDATE devices SET deleted_at = ?, credential_hash = NULL, machine_id = NULL, approval = NULL, approval_claim = NULL
+          `UPDATE devices SET deleted_at = ?, credential_hash = NULL, public_key = NULL, machine_id = NULL, approval = NULL, approval_claim = NULL
            WHERE id = ? AND approval = 'pending' AND deleted_at IS NULL`,
           [t, id],
         ),

@@ -177,7 +177,10 @@ export interface EnrollDeviceInput {
   name?: string;
   labels: Labels;
   facts: Facts;
-  credentialHash: string;
+  /** The device key's public half (SPKI PEM), made by the agent: what enrollment records. */
+  publicKey?: string;
+  /** Hash of a bearer credential: only devices enrolled before keys (and tests of them) have one. */
+  credentialHash?: string;
   now: IsoTime;
   /**
    * Enrolled as pending approval (how it claimed the id). A pending claim never takes a device
@@ -614,6 +617,14 @@ export interface Store {
   setCredential(id: string, credentialHash: string): Promise<void>;
   /** The live device whose credential hash equals `credentialHash`, else undefined. */
   findDeviceByCredential(id: string, credentialHash: string): Promise<DeviceRecord | undefined>;
+  /** A live device with its public key (SPKI PEM); undefined when unknown, deleted or keyless. */
+  findDeviceKey(id: string): Promise<{ device: DeviceRecord; publicKey: string } | undefined>;
+  /**
+   * A device enrolled before keys registers its key: when its credential hash matches and it has
+   * no key yet, the key is stored and the credential cleared in one statement (the credential
+   * opens nothing after this). Undefined otherwise.
+   */
+  registerDeviceKey(id: string, credentialHash: string, publicKey: string): Promise<DeviceRecord | undefined>;
   /** Includes deleted devices (with `deletedAt`). */
   getDevice(id: string): Promise<DeviceRecord | undefined>;
   /** Devices by id (deleted ones included, as getDevice); unknown ids are absent. */
@@ -634,7 +645,7 @@ export interface Store {
   listDeviceInputs(factKeys: readonly string[]): Promise<DeviceInputRecord[]>; // approved devices only (pending ones are not planned)
   /** Number of live devices. */
   countDevices(): Promise<number>;
-  /** Soft delete: the credential is cleared, history stays. Idempotent; throws `store.not-found`. */
+  /** Soft delete: the key and credential are cleared, history stays. Idempotent; throws `store.not-found`. */
   deleteDevice(id: string, now?: IsoTime): Promise<void>;
   /** Moves `lastSeenAt` forward for the given devices; unknown ids are ignored. */
   touchDevices(ids: string[], now: IsoTime): Promise<void>;
