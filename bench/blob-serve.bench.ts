@@ -1,5 +1,5 @@
 // A 1 GiB blob downloaded by 50 concurrent HTTP clients from the DeployX server (the blob route
-// agents use: device credential, the on-disk store, send-blob.ts), side by side with a plain
+// agents use: a request signed by the device key, the device's scope, the on-disk store, send-blob.ts), side by side with a plain
 // node:http + fs.createReadStream file server in the same run. Each server runs in a process of
 // its own (bench/blob-server-process.ts): its RSS growth during the downloads (peak minus the
 // reading just before) is its own. The file is made in a temp dir and deleted after.
@@ -13,32 +13,38 @@ import { request } from 'node:http';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { makeRepo, makeTempDir, removeDir } from '../reconciler/src/edges/git/test-repo.ts';
-import { blobPath, deviceAuthorization } from '../schemas/protocol.ts';
+import { blobPath } from '../schemas/protocol.ts';
+import { blobRequestAuthorization } from '../schemas/device-auth.ts';
+import { generateSigningKeyPair, publicKeyToPem, signingKey } from '../schemas/signing.ts';
 import type { BenchResult } from './measure.ts';
 
 const SIZE = Number(process.env.DEPLOYX_BENCH_BLOB_MB ?? 1024) * 1024 * 1024;
 const CLIENTS = Number(process.env.DEPLOYX_BENCH_BLOB_CLIENTS ?? 50);
 const RSS_TARGET_MB = 64;
 const CHILD = path.resolve(path.dirname(new URL(import.meta.url).pathname), 'blob-server-process.ts');
-const device = { id: 'bench-blob', credential: 'dxc_bench-blob-credential' };
+const deviceKey = generateSigningKeyPair().privateKey;
+const device = { id: 'bench-blob', key: signingKey(deviceKey), publicKey: publicKeyToPem(deviceKey) };
 
 interface ServerProcess {
   child: ChildProcess;
   url: string;
+  /** The DeployX server's current key (what device requests are addressed to). */
+  serverKey?: string;
   stop(): Promise<void>;
 }
 
 async function startChild(args: string[]): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
+  const { url, serverKey } = await new Promise<{ url: string; serverKey?: string }>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+    lines.once('line', (line) => resolve(JSON.parse(line) as { url: string; serverKey?: string }));
     child.once('exit', (code) => reject(new Error(`server process exited with ${code} before serving`)));
   });
   return {
     child,
     url,
+    ...(serverKey === undefined ? {} : { serverKey }),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
@@ -52,9 +58,9 @@ async function rssMb(pid: number): Promise<number> {
 }
 
 /** GETs `url` and counts the body; resolves with the byte count (the status must be 200). */
-function download(url: string, headers: Record<string, string>, method = 'GET'): Promise<number> {
+function download(url: string, headers: () => Record<string, string>, method = 'GET'): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, agent: false }, (res) => {
+    const req = request(url, { method, headers: headers(), agent: false }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
         reject(new Error(`${method} ${url}: HTTP ${res.statusCode}`));
@@ -71,7 +77,7 @@ function download(url: string, headers: Record<string, string>, method = 'GET'):
 }
 
 /** CLIENTS concurrent downloads; the server's RSS sampled every 50 ms. */
-async function measure(server: ServerProcess, url: string, headers: Record<string, string>): Promise<{ mbPerS: number; rssGrowthMb: number; rssBeforeMb: number; seconds: number }> {
+async function measure(server: ServerProcess, url: string, headers: () => Record<string, string>): Promise<{ mbPerS: number; rssGrowthMb: number; rssBeforeMb: number; seconds: number }> {
   const pid = server.child.pid!;
   await new Promise((r) => setTimeout(r, 500));
   const rssBeforeMb = await rssMb(pid);
@@ -113,10 +119,13 @@ export async function benchBlobServe(): Promise<BenchResult[]> {
       'fleet.yaml': 'apiVersion: deployx.dev/v1\nkind: Fleet\nmetadata: { name: bench }\nspec: {}\n',
       'image.yaml': `apiVersion: deployx.dev/v1\nkind: FileDeployment\nmetadata: { name: image }\nspec:\n  path: /srv/image.wim\n  url: ${plain.url}/image.wim\n  sha256: ${sha256}\n`,
     });
-    const deployx = await startChild(['deployx', repo.dir, path.join(dir, 'data'), device.id, device.credential]);
+    const deployx = await startChild(['deployx', repo.dir, path.join(dir, 'data'), device.id, Buffer.from(device.publicKey).toString('base64'), sha256]);
     servers.push(deployx);
     const blobUrl = deployx.url + blobPath(sha256);
-    const headers = { authorization: deviceAuthorization(device.id, device.credential) };
+    // Every request signs afresh, as an agent does (a statement is accepted once).
+    const headers = () => ({
+      authorization: blobRequestAuthorization({ deviceId: device.id, serverKey: deployx.serverKey!, sha256, key: device.key, now: new Date() }),
+    });
     // Until the revision is accepted and the url source stored (the first use downloads it).
     const deadline = Date.now() + 300_000;
     for (;;) {
@@ -129,7 +138,7 @@ export async function benchBlobServe(): Promise<BenchResult[]> {
       }
     }
 
-    const base = await measure(plain, `${plain.url}/image.wim`, {});
+    const base = await measure(plain, `${plain.url}/image.wim`, () => ({}));
     console.log(`plain node:http: ${base.mbPerS.toFixed(0)} MB/s, RSS ${base.rssBeforeMb.toFixed(0)} → +${base.rssGrowthMb.toFixed(1)} MB (${base.seconds.toFixed(1)} s)`);
     const ours = await measure(deployx, blobUrl, headers);
     console.log(`DeployX blob route: ${ours.mbPerS.toFixed(0)} MB/s, RSS ${ours.rssBeforeMb.toFixed(0)} → +${ours.rssGrowthMb.toFixed(1)} MB (${ours.seconds.toFixed(1)} s)`);

@@ -1,5 +1,5 @@
-// Handshake refusals against a real server: a bad enrollment token, a forged device id, the
-// credential of a deleted device; and API/blob routes without credentials.
+// Handshake refusals against a real server: a bad enrollment token, a forged device id, another
+// device's key, the key of a deleted device; and API/blob routes without credentials.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import type { RunningServer } from '../reconciler/src/main.ts';
 import { createEnrollmentToken } from '../cli/src/commands/token.ts';
 import { testFleet } from './fleet.ts';
 import { startTestServer, tempDir, waitFor } from './harness.ts';
+import { blobAuthorization, keyAuth, testDeviceKey } from './device-auth.ts';
 
 const FACTS = { hostname: 'auth-test', os: { family: 'debian' } };
 
@@ -21,7 +22,9 @@ describe('agent authentication', { timeout: 60_000 }, () => {
   /** Connects with `auth`; resolves with the enrollment (if any) or rejects with the refusal. */
   function handshake(auth: Record<string, unknown>): Promise<{ enrollment?: Enrollment; close: () => void }> {
     return new Promise((resolve, reject) => {
-      const socket = connect(server.url + AGENT_NAMESPACE, { transports: ['websocket'], auth, reconnection: false, timeout: 5000 });
+      // An enrollment sends a fresh device key's public half, as an agent does.
+      const full = 'enrollmentToken' in auth && !('publicKey' in auth) ? { ...auth, publicKey: testDeviceKey().publicKey } : auth;
+      const socket = connect(server.url + AGENT_NAMESPACE, { transports: ['websocket'], auth: full, reconnection: false, timeout: 5000 });
       const close = () => socket.close();
       socket.on('connect_error', (error: Error & { data?: { code?: string; reason?: string } }) => {
         close();
@@ -66,24 +69,33 @@ describe('agent authentication', { timeout: 60_000 }, () => {
     await assert.rejects(handshake({ enrollmentToken: old.token, machineId: 'm-late', facts: FACTS }), (e: Error & { data?: { reason: string } }) => e.data?.reason === 'token-expired');
   });
 
-  test('a forged device id and a wrong credential are refused; the right pair connects', async () => {
+  test("a forged device id, another device's key and a bare credential are refused; the device's own key connects", async () => {
     const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'pair', maxUses: 2 });
-    const a = await handshake({ enrollmentToken: token, machineId: 'm-a', facts: { ...FACTS, hostname: 'device-a' } });
-    const b = await handshake({ enrollmentToken: token, machineId: 'm-b', facts: { ...FACTS, hostname: 'device-b' } });
+    const keyA = testDeviceKey();
+    const keyB = testDeviceKey();
+    const a = await handshake({ enrollmentToken: token, machineId: 'm-a', facts: { ...FACTS, hostname: 'device-a' }, publicKey: keyA.publicKey });
+    const b = await handshake({ enrollmentToken: token, machineId: 'm-b', facts: { ...FACTS, hostname: 'device-b' }, publicKey: keyB.publicKey });
     a.close();
     b.close();
     const ea = a.enrollment!;
     const eb = b.enrollment!;
     assert.notEqual(ea.deviceId, eb.deviceId);
-    await assert.rejects(handshake({ deviceId: eb.deviceId, credential: ea.credential }), /auth.refused/, "A's credential does not open B");
-    await assert.rejects(handshake({ deviceId: ea.deviceId, credential: ea.credential + 'x' }), /auth.refused/);
-    const ok = await handshake({ deviceId: ea.deviceId, credential: ea.credential });
+    assert.deepEqual(Object.keys(ea), ['deviceId'], 'enrollment hands out no secret');
+    const refusal = (reason: string) => (e: Error & { data?: { reason?: string } }) => e.message === 'auth.refused' && e.data?.reason === reason;
+    await assert.rejects(handshake(keyAuth(server, eb.deviceId, keyA)), refusal('handshake-bad-signature'), "A's key does not open B");
+    await assert.rejects(handshake({ ...keyAuth(server, ea.deviceId, keyA), deviceId: eb.deviceId }), refusal('handshake-bad-signature'), "A's handshake does not open B");
+    await assert.rejects(handshake({ deviceId: ea.deviceId, credential: 'dxc_guess' }), refusal('key-required'));
+    const elsewhere = { deviceId: ea.deviceId, handshake: (await import('../schemas/device-auth.ts')).signDeviceHandshake({ deviceId: ea.deviceId, serverKey: `sha256:${'0'.repeat(64)}`, key: keyA.key, now: new Date() }) };
+    await assert.rejects(handshake(elsewhere), refusal('handshake-wrong-server'), 'a handshake made for another server');
+    await assert.rejects(handshake(keyAuth(server, ea.deviceId, keyA, new Date(Date.now() - 10 * 60_000))), refusal('handshake-stale'));
+    const ok = await handshake(keyAuth(server, ea.deviceId, keyA));
     ok.close();
   });
 
   test('the credential of a deleted device is refused, and so are its blob downloads', async () => {
     const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'doomed', maxUses: 1 });
-    const { enrollment, close } = await handshake({ enrollmentToken: token, machineId: 'm-doomed', facts: { ...FACTS, hostname: 'doomed' } });
+    const key = testDeviceKey();
+    const { enrollment, close } = await handshake({ enrollmentToken: token, machineId: 'm-doomed', facts: { ...FACTS, hostname: 'doomed' }, publicKey: key.publicKey });
     close();
     const state = await waitFor('the device counted in the stats', () => server.reconciler.statuses.get(enrollment!.deviceId)?.state);
     // /metrics counts the states the loop keeps, one gauge per state.
@@ -101,32 +113,38 @@ describe('agent authentication', { timeout: 60_000 }, () => {
     // Gone from what the loop keeps: /metrics counts it no more.
     assert.equal(server.reconciler.statuses.has(enrollment!.deviceId), false);
     assert.equal(await gauge(), counted - 1);
-    await assert.rejects(handshake({ deviceId: enrollment!.deviceId, credential: enrollment!.credential }), /auth.refused/);
+    await assert.rejects(handshake(keyAuth(server, enrollment!.deviceId, key)), /auth.refused/);
     const blob = await fetch(`${server.url}/api/v1/blobs/sha256/${'0'.repeat(64)}`, {
-      headers: { authorization: `Basic ${Buffer.from(`${enrollment!.deviceId}:${enrollment!.credential}`).toString('base64')}` },
+      headers: { authorization: blobAuthorization(server, enrollment!.deviceId, key, '0'.repeat(64)) },
     });
     assert.equal(blob.status, 401);
   });
 
-  test('a device downloads blobs with its credential, whole or by Range', async () => {
+  test('a device downloads its blobs with a signed request each time, whole or by Range', async () => {
     await waitFor('the first revision', async () => server.reconciler.revision);
-    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'blobs', maxUses: 1 });
-    const { enrollment, close } = await handshake({ enrollmentToken: token, machineId: 'm-blobs', facts: { ...FACTS, hostname: 'blobs' } });
+    const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: 'blobs', maxUses: 1, labels: { role: 'web' } });
+    const key = testDeviceKey();
+    const { enrollment, close } = await handshake({ enrollmentToken: token, machineId: 'm-blobs', facts: { ...FACTS, hostname: 'blobs' }, publicKey: key.publicKey });
     close();
     const content = 'Managed by DeployX\n';
     const sha = createHash('sha256').update(content).digest('hex');
-    const auth = { authorization: `Basic ${Buffer.from(`${enrollment!.deviceId}:${enrollment!.credential}`).toString('base64')}` };
+    const signed = (hex = sha) => ({ authorization: blobAuthorization(server, enrollment!.deviceId, key, hex) });
+    const auth = signed();
     const whole = await fetch(`${server.url}/api/v1/blobs/sha256/${sha}`, { headers: auth });
     assert.equal(whole.status, 200);
     assert.equal(await whole.text(), content);
-    const part = await fetch(`${server.url}/api/v1/blobs/sha256/${sha}`, { headers: { ...auth, range: 'bytes=8-9' } });
+    const replayed = await fetch(`${server.url}/api/v1/blobs/sha256/${sha}`, { headers: auth });
+    assert.equal(replayed.status, 401, 'a signed request is used once');
+    const part = await fetch(`${server.url}/api/v1/blobs/sha256/${sha}`, { headers: { ...signed(), range: 'bytes=8-9' } });
     assert.equal(part.status, 206);
     assert.equal(part.headers.get('content-range'), `bytes 8-9/${content.length}`);
     assert.equal(await part.text(), 'by');
-    const beyond = await fetch(`${server.url}/api/v1/blobs/sha256/${sha}`, { headers: { ...auth, range: 'bytes=500-' } });
+    const beyond = await fetch(`${server.url}/api/v1/blobs/sha256/${sha}`, { headers: { ...signed(), range: 'bytes=500-' } });
     assert.equal(beyond.status, 416);
-    const missing = await fetch(`${server.url}/api/v1/blobs/sha256/${'1'.repeat(64)}`, { headers: auth });
-    assert.equal(missing.status, 404);
+    const elsewhere = await fetch(`${server.url}/api/v1/blobs/sha256/${'1'.repeat(64)}`, { headers: signed() });
+    assert.equal(elsewhere.status, 401, 'a request signed for one blob does not fetch another');
+    const notMine = await fetch(`${server.url}/api/v1/blobs/sha256/${'1'.repeat(64)}`, { headers: signed('1'.repeat(64)) });
+    assert.equal(notMine.status, 403, 'a blob no desired state or job of the device references');
   });
 
   test('the API refuses requests without the token', async () => {

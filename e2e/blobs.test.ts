@@ -7,17 +7,17 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { blobPath, deviceAuthorization } from '../schemas/protocol.ts';
+import { blobPath } from '../schemas/protocol.ts';
 import { createBlobFetcher } from '../agent/src/transport/blob-client.ts';
+import { blobAuthorization, testDeviceKey } from './device-auth.ts';
 import { makeRepo } from '../reconciler/src/edges/git/test-repo.ts';
-import { hashSecret } from '../reconciler/src/edges/transport/agent-gateway.ts';
 import type { RunningServer } from '../reconciler/src/main.ts';
 import { KERNEL, pxeFleet } from '../pxe/test/pxe-fleet.ts';
 import { testFleet } from './fleet.ts';
 import { startTestServer, tempDir, waitFor } from './harness.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const device = { deviceId: 'blob-dev', credential: 'dxc_blob-test-credential' };
+const device = { deviceId: 'blob-dev', key: testDeviceKey() };
 
 async function acceptedHead(server: RunningServer, oid: string): Promise<void> {
   server.reconciler.enqueueSource();
@@ -48,9 +48,25 @@ describe('blob store', { timeout: 120_000 }, () => {
       machineId: 'm-blob',
       labels: {},
       facts: {},
-      credentialHash: hashSecret(device.credential),
+      publicKey: device.key.publicKey,
       now: new Date().toISOString(),
     });
+    // A job planned against the first revision, still open when the server goes down: what
+    // entitles the device to that revision's blobs (a device reads only what its jobs and desired
+    // state reference).
+    await server.store.createJobs([
+      {
+        id: 'job-old',
+        deviceId: device.deviceId,
+        revision: `main@sha1:${repo.first}`,
+        idempotencyKey: 'job-old',
+        steps: [
+          { action: 'file.write', key: 'file/app-conf', path: '/etc/e2e/app.conf', sha256: sha256(oldConf), size: Buffer.byteLength(oldConf) },
+          { action: 'file.write', key: 'file/motd', path: '/etc/e2e/motd', sha256: sha256(oldMotd), size: Buffer.byteLength(oldMotd) },
+        ],
+        createdAt: new Date().toISOString(),
+      },
+    ]);
     await server.close();
     open = false;
 
@@ -64,47 +80,49 @@ describe('blob store', { timeout: 120_000 }, () => {
     await acceptedHead(server, second);
 
     // The agent's own client, as a job pinned to the first revision would use it.
-    const fetchBlob = createBlobFetcher({ server: server.url, identity: () => device, attempts: 1 });
+    const fetchBlob = createBlobFetcher({ server: server.url, authorize: (sha) => blobAuthorization(server, device.deviceId, device.key, sha), attempts: 1 });
     assert.equal(Buffer.from(await fetchBlob(sha256(oldConf))).toString(), oldConf);
     assert.equal(Buffer.from(await fetchBlob(sha256(oldMotd))).toString(), oldMotd);
 
     const url = server.url + blobPath(sha256(oldConf));
-    const authorization = deviceAuthorization(device.deviceId, device.credential);
+    // Each request signs afresh: a statement is used once.
+    const signed = (sha = sha256(oldConf)) => blobAuthorization(server, device.deviceId, device.key, sha);
     const size = Buffer.byteLength(oldConf);
 
-    const middle = await fetch(url, { headers: { authorization, range: 'bytes=7-10' } });
+    const middle = await fetch(url, { headers: { authorization: signed(), range: 'bytes=7-10' } });
     assert.equal(middle.status, 206);
     assert.equal(middle.headers.get('content-range'), `bytes 7-10/${size}`);
     assert.equal(middle.headers.get('etag'), `"${sha256(oldConf)}"`);
     assert.equal(await middle.text(), oldConf.slice(7, 11));
 
-    const suffix = await fetch(url, { headers: { authorization, range: 'bytes=-5' } });
+    const suffix = await fetch(url, { headers: { authorization: signed(), range: 'bytes=-5' } });
     assert.equal(suffix.status, 206);
     assert.equal(await suffix.text(), oldConf.slice(-5));
 
-    const open_ = await fetch(url, { headers: { authorization, range: `bytes=${size - 3}-` } });
+    const open_ = await fetch(url, { headers: { authorization: signed(), range: `bytes=${size - 3}-` } });
     assert.equal(open_.status, 206);
     assert.equal(await open_.text(), oldConf.slice(-3));
 
-    const beyond = await fetch(url, { headers: { authorization, range: `bytes=${size}-` } });
+    const beyond = await fetch(url, { headers: { authorization: signed(), range: `bytes=${size}-` } });
     assert.equal(beyond.status, 416);
     assert.equal(beyond.headers.get('content-range'), `bytes */${size}`);
     await beyond.body?.cancel();
 
-    const head = await fetch(url, { method: 'HEAD', headers: { authorization } });
+    const head = await fetch(url, { method: 'HEAD', headers: { authorization: signed() } });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-length'), String(size));
     assert.equal(head.headers.get('accept-ranges'), 'bytes');
     assert.equal(head.headers.get('etag'), `"${sha256(oldConf)}"`);
 
     // A Range that is stale for this ETag (If-Range) gets the whole blob.
-    const stale = await fetch(url, { headers: { authorization, range: 'bytes=0-1', 'if-range': '"0000"' } });
+    const stale = await fetch(url, { headers: { authorization: signed(), range: 'bytes=0-1', 'if-range': '"0000"' } });
     assert.equal(stale.status, 200);
     assert.equal(await stale.text(), oldConf);
 
-    const unknown = await fetch(server.url + blobPath(sha256('never committed')), { headers: { authorization } });
-    assert.equal(unknown.status, 404);
-    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'blob.not-found');
+    // A blob no job or desired state of the device references is refused before the store is asked.
+    const unknown = await fetch(server.url + blobPath(sha256('never committed')), { headers: { authorization: signed(sha256('never committed')) } });
+    assert.equal(unknown.status, 403);
+    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'blob.forbidden');
     assert.deepEqual(await readdir(leftoverDir), [], 'temp leftovers are removed at start');
   });
 

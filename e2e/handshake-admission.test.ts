@@ -17,7 +17,9 @@ import { memorySigningKeys } from '../reconciler/src/edges/keys/server-keys.ts';
 import { formatEnrollmentToken } from '../schemas/enrollment-token.ts';
 import { MemoryServerTrust } from '../agent/src/state/server-trust.ts';
 import { ServerTrust } from '../agent/src/transport/server-trust.ts';
-import { AgentGateway, hashSecret } from '../reconciler/src/edges/transport/agent-gateway.ts';
+import { AgentGateway } from '../reconciler/src/edges/transport/agent-gateway.ts';
+import { deviceSigningKey, newDeviceKey } from '../agent/src/state/credentials.ts';
+import { publicKeyToPem } from '../schemas/signing.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
@@ -31,8 +33,10 @@ test('a handshake storm beyond the admission limit is told server.busy with a ji
   const store = await openSqliteStore({ file: path.join(dir, 'deployx.db') });
   cleanups.push(() => store.close());
   const now = new Date().toISOString();
+  const deviceKeys = Array.from({ length: DEVICES }, () => newDeviceKey());
   for (let i = 0; i < DEVICES; i++) {
-    await store.enrollDevice({ id: `d${i}`, machineId: `m${i}`, labels: {}, facts: {}, credentialHash: hashSecret(`cred-${i}`), now });
+    const publicKey = publicKeyToPem(deviceSigningKey({ privateKey: deviceKeys[i]! }).privateKey);
+    await store.enrollDevice({ id: `d${i}`, machineId: `m${i}`, labels: {}, facts: {}, publicKey, now });
   }
 
   const http = createServer();
@@ -59,7 +63,7 @@ test('a handshake storm beyond the admission limit is told server.busy with a ji
   const connections = Array.from({ length: DEVICES }, (_, i) => {
     const connection = new Connection({
       server: url,
-      credentials: { read: async () => ({ deviceId: `d${i}`, credential: `cred-${i}` }), write: async () => {} },
+      credentials: { read: async () => ({ deviceId: `d${i}`, privateKey: deviceKeys[i]! }), write: async () => {} },
       enrollment: { machineId: `m${i}`, facts: async () => ({}) },
       trust: new ServerTrust(new MemoryServerTrust(), formatEnrollmentToken('unused', keys.current)),
       onSession: (session) => connected.add(session.identity.deviceId),

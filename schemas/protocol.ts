@@ -4,7 +4,8 @@
 //   /agent  agents. Handshake `auth` is AgentAuth. Events below (AgentToServer, ServerToAgent).
 //   /ui     the dashboard: server → browser deltas (UiServerToClient).
 // File and script bodies never travel in socket messages: the agent downloads
-// `GET /api/v1/blobs/sha256/<hex>` with its device credential and verifies the hash.
+// `GET /api/v1/blobs/sha256/<hex>`, authenticated by a statement signed with its device key
+// (schemas/device-auth.ts), and verifies the hash.
 //
 // Trust (docs/protocol.md "Signed jobs"): the server's first message on every connection is
 // `server:hello`, a DSSE envelope (schemas/signing.ts) answering the agent's `challenge` and
@@ -20,10 +21,14 @@ export const PROTOCOL_VERSION = 1;
 /**
  * `challenge`: fresh random text (base64url, 16–128 chars) per connection attempt; the server's
  * `server:hello` must carry it back, signed by a key the agent trusts.
+ * `handshake`: a DEVICE_HANDSHAKE envelope signed by the device key (schemas/device-auth.ts).
+ * `publicKey`: the device key's public half (SPKI PEM), sent at enrollment, and once by an agent
+ * enrolled before keys together with its old `credential` (which is then cleared).
  */
 export type AgentAuth =
-  | { deviceId: string; credential: string; protocol?: number; challenge?: string }
-  | { enrollmentToken: string; machineId: string; facts: Facts; protocol?: number; challenge?: string };
+  | { deviceId: string; handshake: Envelope; protocol?: number; challenge?: string }
+  | { deviceId: string; handshake: Envelope; credential: string; publicKey: string; protocol?: number; challenge?: string }
+  | { enrollmentToken: string; machineId: string; facts: Facts; publicKey: string; protocol?: number; challenge?: string };
 
 /** One server public key, named by its fingerprint (`sha256:<hex>` of the SPKI DER). */
 export interface ServerPublicKey {
@@ -65,9 +70,9 @@ export interface JobPayload {
 }
 
 /** Sent once after an enrollment handshake; the agent stores it (0600) and acks. */
+/** The server's answer to an enrollment: the device id the public key was recorded for. */
 export interface Enrollment {
   deviceId: string;
-  credential: string;
 }
 
 // ---- observed resources (agent → server) ----
@@ -546,12 +551,4 @@ export const UI_NAMESPACE = '/ui';
 /** Path of a content-addressed blob (files, script bodies, boot artifacts). */
 export function blobPath(sha256: string): string {
   return `/api/v1/blobs/sha256/${sha256}`;
-}
-
-/**
- * The `Authorization` header an agent sends with HTTP requests: Basic with the device id as the
- * user and its credential as the password. The server compares the credential's hash.
- */
-export function deviceAuthorization(deviceId: string, credential: string): string {
-  return `Basic ${btoa(`${deviceId}:${credential}`)}`;
 }

@@ -12,7 +12,8 @@ import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import type { Job, Step } from '../../schemas/protocol.ts';
 import { Agent, type AgentOptions } from './agent.ts';
 import { isAgentError } from './errors.ts';
-import { credentialsPath } from './state/credentials.ts';
+import { credentialsPath, deviceSigningKey } from './state/credentials.ts';
+import { publicKeyToPem } from '../../schemas/signing.ts';
 import { Spool } from './state/spool.ts';
 import { exec } from './system/exec.ts';
 import { startProtocolServer, type ProtocolServer } from './test-support/protocol-server.ts';
@@ -29,6 +30,11 @@ const logLines: string[] = [];
 const running: Agent[] = [];
 const servers: ProtocolServer[] = [];
 const issuedCredentials = new Set<string>();
+/** The base64 lines of a stored device key: none may appear in a log line. */
+function rememberKey(stateFile: string): void {
+  const { privateKey } = JSON.parse(stateFile) as { privateKey: string };
+  for (const line of privateKey.split('\n')) if (line.length >= 16 && !line.startsWith('-----')) issuedCredentials.add(line);
+}
 
 beforeEach(async () => {
   dir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'deployx-agent-')));
@@ -80,7 +86,7 @@ async function enrolled(s: ProtocolServer, options: Partial<AgentOptions> = {}):
   const made = agent(s, { token: TOKEN, ...options });
   await made.agent.start();
   await s.waitFor(() => s.reports.length > 0, 10_000, 'the first report');
-  for (const d of s.devices.values()) issuedCredentials.add(d.credential);
+  rememberKey(readFileSync(credentialsPath(stateDir), 'utf8'));
   return { ...made, deviceId: made.agent.deviceId! };
 }
 
@@ -120,7 +126,9 @@ describe('Agent: enrollment', () => {
     assert.equal(s.enrollments[0]!.facts.labels && (s.enrollments[0]!.facts.labels as Record<string, string>).site, 'lab');
     assert.equal(typeof s.enrollments[0]!.facts.hostname, 'string');
     assert.equal(onDisk.length, 1);
-    assert.deepEqual(JSON.parse(onDisk[0]!), { deviceId: first.deviceId, credential: issued.credential }, 'on disk when the ack arrived');
+    const onDiskThen = JSON.parse(onDisk[0]!) as { deviceId: string; privateKey: string };
+    assert.equal(onDiskThen.deviceId, first.deviceId, 'on disk when the ack arrived');
+    assert.equal(publicKeyToPem(deviceSigningKey(onDiskThen).privateKey), issued.publicKey, 'the key whose public half the server recorded');
     assert.equal((await stat(credentialsPath(stateDir))).mode & 0o777, 0o600);
 
     const report = s.reports[0]!;
@@ -170,9 +178,10 @@ describe('Agent: enrollment', () => {
         ['enrollment', true],
       ],
     );
-    const stored = JSON.parse(await readFile(credentialsPath(stateDir), 'utf8')) as { deviceId: string; credential: string };
-    issuedCredentials.add(stored.credential);
-    assert.equal(stored.credential, s.devices.get(stored.deviceId)!.credential);
+    const text = await readFile(credentialsPath(stateDir), 'utf8');
+    rememberKey(text);
+    const stored = JSON.parse(text) as { deviceId: string; privateKey: string };
+    assert.equal(publicKeyToPem(deviceSigningKey(stored).privateKey), s.devices.get(stored.deviceId)!.publicKey);
   });
 
   it('fails at once without a credential and without a token (transport.not-enrolled)', async () => {

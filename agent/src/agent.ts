@@ -45,7 +45,7 @@ import { ChildRegistry } from './system/orphans.ts';
 import { resolveManagedPath } from './system/paths.ts';
 import { removeLeftoverTemps } from './system/temp-cleanup.ts';
 import type { BackoffPolicy } from './transport/backoff.ts';
-import { createBlobFetcher, removeStaleParts } from './transport/blob-client.ts';
+import { createBlobFetcher, deviceBlobAuthorizer, removeStaleParts } from './transport/blob-client.ts';
 import { fetchTrusting } from './transport/trusted-fetch.ts';
 import { systemClock, type Clock } from './transport/clock.ts';
 import { DeviceLink, type LinkEvent, type StopOptions } from './transport/device-link.ts';
@@ -126,13 +126,14 @@ export class Agent {
     const secrets = o.secrets ?? new SecretSet();
     secrets.add(o.token);
 
+    const trust = new ServerTrust(new ServerTrustFiles(stateDir), o.token);
     const stale = await removeStaleParts(path.join(stateDir, 'downloads'), now());
     if (stale > 0) o.logger.info('removed downloads abandoned for a week', { files: stale });
     const fetchBlob: FetchBlob =
       o.fetchBlob ??
       createBlobFetcher({
         server: o.server,
-        identity: () => this.link?.identity,
+        authorize: deviceBlobAuthorizer(() => this.link?.identity, () => trust.trusted[0]?.keyid, now),
         // Part files survive an agent restart: the next attempt resumes where this one stopped.
         partDir: path.join(stateDir, 'downloads'),
         clock,
@@ -212,7 +213,7 @@ export class Agent {
       ...(o.ca === undefined ? {} : { ca: o.ca }),
       credentials: { read: () => readCredentials(stateDir), write: (c) => writeCredentials(stateDir, c) },
       enrollment: { ...(o.token === undefined ? {} : { token: o.token }), machineId, facts },
-      trust: new ServerTrust(new ServerTrustFiles(stateDir), o.token),
+      trust,
       journal: spool,
       inventory,
       sequence,

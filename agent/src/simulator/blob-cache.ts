@@ -3,7 +3,6 @@
 // server checks every device's access the same way); the bytes are verified by the blob client
 // before they are cached; failures are not cached. Bounded by `maxBytes` (oldest evicted).
 import type { FetchBlob } from '../executors/context.ts';
-import type { Credentials } from '../state/credentials.ts';
 import { createBlobFetcher, type BlobFetcherOptions } from '../transport/blob-client.ts';
 
 export interface BlobCacheStats {
@@ -19,12 +18,12 @@ export class SharedBlobCache {
   readonly stats: BlobCacheStats = { hits: 0, downloads: 0, bytes: 0 };
 
   constructor(
-    private readonly options: Omit<BlobFetcherOptions, 'identity'> & { maxBytes?: number },
+    private readonly options: Omit<BlobFetcherOptions, 'authorize'> & { maxBytes?: number },
   ) {}
 
-  /** A FetchBlob for one device: its credential is used when the blob is not cached yet. */
-  forDevice(identity: () => Credentials | undefined): FetchBlob {
-    const download = createBlobFetcher({ ...this.options, identity });
+  /** A FetchBlob for one device: its signed request is used when the blob is not cached yet. */
+  forDevice(authorize: BlobFetcherOptions['authorize']): FetchBlob {
+    const download = createBlobFetcher({ ...this.options, authorize });
     return async (sha256, { signal } = {}) => {
       let entry = this.entries.get(sha256);
       if (entry) {

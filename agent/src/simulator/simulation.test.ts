@@ -11,6 +11,8 @@ import { startProtocolServer, type ProtocolServer } from '../test-support/protoc
 import { pinnedToken } from '../test-support/server-key.ts';
 import { simulatedFailure } from './faults.ts';
 import { startSimulation, type SimulationOptions } from './simulation.ts';
+import { deviceSigningKey } from '../state/credentials.ts';
+import { publicKeyToPem } from '../../../schemas/signing.ts';
 
 const TOKEN = pinnedToken('sim-token-0123456789');
 let dir: string;
@@ -79,13 +81,13 @@ describe('startSimulation', () => {
     assert.equal(new Set(macs).size, 50);
     assert.ok(macs.every((m) => /^02(:[0-9a-f]{2}){5}$/.test(m)));
 
-    // Credentials: one 0600 file for all.
+    // Device keys: one 0600 file for all; the server holds each public half.
     const credFile = path.join(stateDir, 'simulator-credentials.json');
     assert.equal((await stat(credFile)).mode & 0o777, 0o600);
-    const stored = JSON.parse(await readFile(credFile, 'utf8')) as { devices: Record<string, { deviceId: string; credential: string }> };
+    const stored = JSON.parse(await readFile(credFile, 'utf8')) as { devices: Record<string, { deviceId: string; privateKey: string }> };
     assert.equal(Object.keys(stored.devices).length, 50);
     for (const [name, c] of Object.entries(stored.devices)) {
-      assert.equal(s.devices.get(c.deviceId)?.credential, c.credential, name);
+      assert.equal(s.devices.get(c.deviceId)?.publicKey, publicKeyToPem(deviceSigningKey(c).privateKey), name);
     }
 
     // A job on every device.

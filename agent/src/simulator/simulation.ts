@@ -18,6 +18,7 @@
 // - Blobs are fetched once per SHA-256 for all devices (blob-cache.ts) and verified.
 import { SharedServerTrust } from '../state/server-trust.ts';
 import { ServerTrust } from '../transport/server-trust.ts';
+import { deviceBlobAuthorizer } from '../transport/blob-client.ts';
 import type { Job } from '../../../schemas/protocol.ts';
 import type { Facts } from '../../../schemas/facts.ts';
 import { AGENT_VERSION } from '../agent.ts';
@@ -186,7 +187,8 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
     let markSettled: () => void = () => {};
     settled.push(new Promise<void>((resolve) => (markSettled = resolve)));
     settleAll.push(() => markSettled());
-    const fetchBlob = blobs.forDevice(() => link?.identity);
+    const trust = new ServerTrust(sharedTrust.forDevice(), options.token);
+    const fetchBlob = blobs.forDevice(deviceBlobAuthorizer(() => link?.identity, () => trust.trusted[0]?.keyid, now));
     const contextFor = (signal: AbortSignal): ExecContext =>
       createExecContext({
         exec: noExec,
@@ -258,7 +260,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
       credentials: credentials.forDevice(name),
       enrollment: { ...(options.token === undefined ? {} : { token: options.token }), machineId: `${prefix}-${index}`, facts: async () => facts },
       // The simulator verifies every hello and job like a real agent (server keys shared in its state dir).
-      trust: new ServerTrust(sharedTrust.forDevice(), options.token),
+      trust,
       journal: new MemoryJournal(now),
       inventory,
       // In memory like the journal: a restarted simulator is a device with a new state dir.

@@ -1,6 +1,7 @@
 // A small server that speaks schemas/protocol.ts on 127.0.0.1:<port 0> — namespace /agent with
-// auth in `io.use`, enrollment, `job` dispatch with ack + timeout, `job:cancel`, and the blob
-// route with Basic device auth — and RECORDS everything it received, so agent tests assert on
+// auth in `io.use` (device handshakes signed by the device key, checked like the real server
+// does with schemas/device-auth.ts), enrollment, `job` dispatch with ack + timeout, `job:cancel`,
+// and the blob route with signed device requests — and RECORDS everything it received, so agent tests assert on
 // the wire. It stands in for the real reconciler, which is written elsewhere from the same file.
 //
 // Trust: like the real server it answers every connection with a `server:hello` signed by its
@@ -11,10 +12,10 @@
 // Recording rules a real server follows too: a `job:result` is recorded once per
 // idempotencyKey when acknowledged (every delivery is still logged in `resultEvents`); a refused
 // handshake is an Error with `data.code` (`auth.refused`).
-import { randomBytes } from 'node:crypto';
+import { checkBlobRequest, checkDeviceHandshake, parseBlobAuthorization, ReplayGuard } from '../../../schemas/device-auth.ts';
 import { parseEnrollmentToken } from '../../../schemas/enrollment-token.ts';
 import { sealJob } from '../../../schemas/job-envelope.ts';
-import { publicKeyToPem, SERVER_HELLO_PAYLOAD_TYPE, signEnvelope, type Envelope, type SigningKey } from '../../../schemas/signing.ts';
+import { publicKeyFromPem, publicKeyToPem, SERVER_HELLO_PAYLOAD_TYPE, signEnvelope, type Envelope, type SigningKey } from '../../../schemas/signing.ts';
 import { TEST_SERVER_KEY } from './server-key.ts';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,7 +37,6 @@ import {
 interface SocketData {
   deviceId: string;
   auth: 'credential' | 'enrollment';
-  issued?: string;
   challenge?: string;
 }
 
@@ -73,6 +73,12 @@ export interface ProtocolServerOptions {
   jobTtlMs?: number;
 }
 
+export interface TestDevice {
+  publicKey?: string;
+  credential?: string;
+  machineId: string;
+}
+
 export interface ProtocolServer {
   url: string;
   handshakes: RecordedHandshake[];
@@ -85,8 +91,11 @@ export interface ProtocolServer {
   results: Map<string, JobResult>;
   jobAcks: Array<{ deviceId: string; jobId: string; ack: JobAck | { timeout: true } }>;
   blobRequests: Array<{ sha256: string; deviceId?: string; status: number }>;
-  /** deviceId → credential, machineId. */
-  devices: Map<string, { credential: string; machineId: string }>;
+  /**
+   * deviceId → its public key (SPKI PEM) and machineId. A test may add a device from before keys
+   * (`credential`, no key): it registers a key with that credential, as with the real server.
+   */
+  devices: Map<string, TestDevice>;
   blobs: Map<string, Uint8Array>;
   /** Sends a job (to `to`, default job.deviceId); resolves with the agent's ack (or `{timeout: true}`). */
   dispatch(job: Job, to?: string): Promise<JobAck | { timeout: true }>;
@@ -108,7 +117,15 @@ export interface ProtocolServer {
 export async function startProtocolServer(options: ProtocolServerOptions = {}): Promise<ProtocolServer> {
   const tokens = new Set(options.tokens ?? []);
   const ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
-  const devices = new Map<string, { credential: string; machineId: string }>();
+  const devices = new Map<string, TestDevice>();
+  const replay = new ReplayGuard();
+  const check = (deviceId: string, publicKey: string) => ({
+    deviceId,
+    publicKey: publicKeyFromPem(publicKey),
+    serverKeys: new Set([key.keyid]),
+    now: new Date(),
+    replay,
+  });
   const blobs = new Map<string, Uint8Array>();
   const sockets = new Map<string, Set<AgentServerSocket>>();
   const outstanding = new Map<string, Job>();
@@ -151,11 +168,11 @@ export async function startProtocolServer(options: ProtocolServerOptions = {}): 
       return;
     }
     const sha256 = match[1]!;
-    const [scheme, encoded] = (req.headers.authorization ?? '').split(' ');
-    const [deviceId, credential] = scheme === 'Basic' && encoded ? Buffer.from(encoded, 'base64').toString().split(':') : [];
+    const parsed = parseBlobAuthorization(req.headers.authorization);
+    const deviceId = parsed?.deviceId;
     const known = deviceId ? devices.get(deviceId) : undefined;
     let status = 200;
-    if (!known || known.credential !== credential) status = 401;
+    if (!parsed || known?.publicKey === undefined || !checkBlobRequest(parsed.envelope, sha256, check(parsed.deviceId, known.publicKey)).ok) status = 401;
     else if (!blobs.has(sha256)) status = 404;
     recorded.blobRequests.push({ sha256, ...(deviceId ? { deviceId } : {}), status });
     if (status !== 200) {
@@ -175,9 +192,18 @@ export async function startProtocolServer(options: ProtocolServerOptions = {}): 
   nsp.use((socket, next) => {
     const auth = socket.handshake.auth as Partial<AgentAuth> & Record<string, unknown>;
     if (typeof auth.challenge === 'string') socket.data.challenge = auth.challenge;
-    if (typeof auth.deviceId === 'string' && typeof auth.credential === 'string') {
+    if (typeof auth.deviceId === 'string' && auth.handshake !== undefined) {
       const known = devices.get(auth.deviceId);
-      const accepted = known !== undefined && known.credential === auth.credential;
+      // A device from before keys registers the key it sends, with its credential.
+      const legacy = known !== undefined && known.publicKey === undefined && typeof auth.credential === 'string' && auth.credential === known.credential;
+      const publicKey = legacy && typeof auth.publicKey === 'string' ? auth.publicKey : known?.publicKey;
+      let accepted = false;
+      try {
+        accepted = publicKey !== undefined && checkDeviceHandshake(auth.handshake, check(auth.deviceId, publicKey)).ok;
+      } catch {
+        accepted = false;
+      }
+      if (accepted && legacy && known) devices.set(auth.deviceId, { publicKey: publicKey!, machineId: known.machineId });
       recorded.handshakes.push({
         at: Date.now(),
         kind: 'credential',
@@ -185,7 +211,7 @@ export async function startProtocolServer(options: ProtocolServerOptions = {}): 
         deviceId: auth.deviceId,
         ...(accepted ? {} : { code: 'auth.refused' }),
       });
-      if (!accepted) return refuse(next, 'auth.refused', 'auth.refused: unknown device or wrong credential');
+      if (!accepted) return refuse(next, 'auth.refused', 'auth.refused: unknown device or bad handshake');
       socket.data.deviceId = auth.deviceId;
       socket.data.auth = 'credential';
       return next();
@@ -197,13 +223,15 @@ export async function startProtocolServer(options: ProtocolServerOptions = {}): 
       }
       const existing = [...devices].find(([, d]) => d.machineId === auth.machineId)?.[0];
       const deviceId = existing ?? `dev-${nextDevice++}`;
-      const credential = randomBytes(24).toString('base64url');
-      devices.set(deviceId, { credential, machineId: auth.machineId });
+      if (typeof auth.publicKey !== 'string') {
+        recorded.handshakes.push({ at: Date.now(), kind: 'enrollment', accepted: false, machineId: auth.machineId, code: 'auth.refused' });
+        return refuse(next, 'auth.refused', 'auth.refused: enrollment without a public key');
+      }
+      devices.set(deviceId, { publicKey: auth.publicKey, machineId: auth.machineId });
       recorded.handshakes.push({ at: Date.now(), kind: 'enrollment', accepted: true, deviceId, machineId: auth.machineId });
       recorded.enrollments.push({ deviceId, machineId: auth.machineId, facts: (auth.facts ?? {}) as Facts });
       socket.data.deviceId = deviceId;
       socket.data.auth = 'enrollment';
-      socket.data.issued = credential;
       return next();
     }
     recorded.handshakes.push({ at: Date.now(), kind: 'credential', accepted: false, code: 'auth.invalid' });
@@ -254,7 +282,7 @@ export async function startProtocolServer(options: ProtocolServerOptions = {}): 
       if (socket.data.auth === 'enrollment') {
         const enrollment = recorded.enrollments.findLast((e) => e.deviceId === deviceId);
         try {
-          const ack = await socket.timeout(ackTimeoutMs).emitWithAck('enrolled', { deviceId, credential: socket.data.issued! });
+          const ack = await socket.timeout(ackTimeoutMs).emitWithAck('enrolled', { deviceId });
           if (enrollment) enrollment.ack = ack;
           options.onEnrolledAck?.(deviceId, ack);
         } catch {

@@ -1,19 +1,31 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { deviceAuthorization } from '../../../schemas/protocol.ts';
+import { checkBlobRequest, parseBlobAuthorization, ReplayGuard } from '../../../schemas/device-auth.ts';
 import { isAgentError } from '../errors.ts';
-import { createBlobFetcher, removeStaleParts } from './blob-client.ts';
+import { deviceSigningKey, newDeviceKey, type Credentials } from '../state/credentials.ts';
+import { createBlobFetcher, deviceBlobAuthorizer, removeStaleParts } from './blob-client.ts';
 
 const body = Buffer.from('#!/bin/sh\necho hello\n');
 const sha = createHash('sha256').update(body).digest('hex');
 const other = createHash('sha256').update('other').digest('hex');
-const identity = { deviceId: 'dev-7', credential: 'cred-abcdef' };
+const identity: Credentials = { deviceId: 'dev-7', privateKey: newDeviceKey() };
+const SERVER_KEY = `sha256:${'a'.repeat(64)}`;
+const replay = new ReplayGuard();
+const authorize = (id: Credentials | undefined = identity) => deviceBlobAuthorizer(() => id, () => SERVER_KEY);
+/** Whether a request carries a fresh statement of dev-7's key for the blob it asks for. */
+function signedForPath(url: string | undefined, authorization: string | undefined): boolean {
+  const parsed = parseBlobAuthorization(authorization);
+  const requested = /([0-9a-f]{64})$/.exec(url ?? '')?.[1];
+  if (!parsed || parsed.deviceId !== identity.deviceId || requested === undefined) return false;
+  const publicKey = createPublicKey(deviceSigningKey(identity).privateKey);
+  return checkBlobRequest(parsed.envelope, requested, { deviceId: identity.deviceId, publicKey, serverKeys: new Set([SERVER_KEY]), now: new Date(), replay }).ok;
+}
 
 let server: Server;
 let url: string;
@@ -25,7 +37,7 @@ const seen: Array<{ path: string; authorization: string | undefined }> = [];
 before(async () => {
   server = createServer((req, res) => {
     seen.push({ path: req.url ?? '', authorization: req.headers.authorization });
-    if (req.headers.authorization !== deviceAuthorization(identity.deviceId, identity.credential)) return void res.writeHead(401).end();
+    if (!signedForPath(req.url, req.headers.authorization)) return void res.writeHead(401).end();
     if (req.url !== `/api/v1/blobs/sha256/${sha}`) return void res.writeHead(404).end();
     const status = script.shift() ?? 200;
     if (status !== 200) return void res.writeHead(status).end();
@@ -42,13 +54,16 @@ beforeEach(() => {
 });
 
 const fetcher = (id = identity) =>
-  createBlobFetcher({ server: url, identity: () => id, backoff: { baseMs: 5, capMs: 20 }, attempts: 4 });
+  createBlobFetcher({ server: url, authorize: authorize(id), backoff: { baseMs: 5, capMs: 20 }, attempts: 4 });
 
 describe('createBlobFetcher', () => {
-  it('GETs the blob path with the device Basic credential and returns verified bytes', async () => {
+  it('GETs the blob path with a statement signed by the device key for that blob, and returns verified bytes', async () => {
     const bytes = await fetcher()(sha);
     assert.equal(Buffer.from(bytes).toString(), body.toString());
-    assert.deepEqual(seen, [{ path: `/api/v1/blobs/sha256/${sha}`, authorization: `Basic ${btoa('dev-7:cred-abcdef')}` }]);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.path, `/api/v1/blobs/sha256/${sha}`);
+    assert.match(seen[0]!.authorization ?? '', /^DeployX-Device dev-7 [A-Za-z0-9_-]+$/);
+    assert.ok(!(seen[0]!.authorization ?? '').includes('PRIVATE'), 'no key material is sent');
   });
 
   it('retries transient statuses (503, 429) and then succeeds', async () => {
@@ -58,11 +73,11 @@ describe('createBlobFetcher', () => {
     assert.equal(seen.length, 3);
   });
 
-  it('does not retry a 401, nor a 404 once the restart grace is over (blob.fetch)', async () => {
-    const noGrace = createBlobFetcher({ server: url, identity: () => identity, backoff: { baseMs: 5, capMs: 20 }, attempts: 4, notFoundGraceMs: 0 });
+  it('does not retry a 401 (another key), nor a 404 once the restart grace is over (blob.fetch)', async () => {
+    const noGrace = createBlobFetcher({ server: url, authorize: authorize(), backoff: { baseMs: 5, capMs: 20 }, attempts: 4, notFoundGraceMs: 0 });
     await assert.rejects(noGrace(other), (e) => isAgentError(e, 'blob.fetch') && /HTTP 404/.test(e.message));
     assert.equal(seen.length, 1);
-    await assert.rejects(fetcher({ deviceId: 'dev-7', credential: 'wrong' })(sha), (e) => isAgentError(e, 'blob.fetch') && /HTTP 401/.test(e.message));
+    await assert.rejects(fetcher({ deviceId: 'dev-7', privateKey: newDeviceKey() })(sha), (e) => isAgentError(e, 'blob.fetch') && /HTTP 401/.test(e.message));
     assert.equal(seen.length, 2);
   });
 
@@ -77,8 +92,8 @@ describe('createBlobFetcher', () => {
     await assert.rejects(fetcher()(sha), (e) => isAgentError(e, 'blob.fetch') && /after 4 attempts/.test(e.message));
   });
 
-  it('fails without a credential', async () => {
-    const fetch = createBlobFetcher({ server: url, identity: () => undefined });
+  it('fails without a device key', async () => {
+    const fetch = createBlobFetcher({ server: url, authorize: () => undefined });
     await assert.rejects(fetch(sha), (e) => isAgentError(e, 'blob.fetch'));
     assert.equal(seen.length, 0);
   });
@@ -133,7 +148,7 @@ describe('createBlobFetcher: resume and outages', () => {
     try {
       const fetchBlob = createBlobFetcher({
         server: `http://127.0.0.1:${srv.port}`,
-        identity: () => identity,
+        authorize: authorize(),
         backoff: { baseMs: 5, capMs: 20 },
         partDir,
       });
@@ -164,7 +179,7 @@ describe('createBlobFetcher: resume and outages', () => {
       // The default attempts and a fixed jitter: only the policy's shape is the test's.
       const fetchBlob = createBlobFetcher({
         server: `http://127.0.0.1:${port}`,
-        identity: () => identity,
+        authorize: authorize(),
         backoff: { baseMs: 200, capMs: 1_000 },
         random: () => 0.5,
         partDir,
@@ -186,7 +201,7 @@ describe('createBlobFetcher: resume and outages', () => {
       res.writeHead(200).end(big);
     });
     try {
-      const fetchBlob = createBlobFetcher({ server: `http://127.0.0.1:${srv.port}`, identity: () => identity, backoff: { baseMs: 5, capMs: 20 } });
+      const fetchBlob = createBlobFetcher({ server: `http://127.0.0.1:${srv.port}`, authorize: authorize(), backoff: { baseMs: 5, capMs: 20 } });
       const bytes = await fetchBlob(bigSha, { signal: AbortSignal.timeout(10_000) });
       assert.equal(bytes.length, big.length);
       assert.equal(answers, 3);
@@ -198,7 +213,7 @@ describe('createBlobFetcher: resume and outages', () => {
   it('stops retrying when the job signal aborts', async () => {
     const srv = await serve((_req, res) => void res.writeHead(503).end());
     try {
-      const fetchBlob = createBlobFetcher({ server: `http://127.0.0.1:${srv.port}`, identity: () => identity, backoff: { baseMs: 5, capMs: 20 } });
+      const fetchBlob = createBlobFetcher({ server: `http://127.0.0.1:${srv.port}`, authorize: authorize(), backoff: { baseMs: 5, capMs: 20 } });
       const started = Date.now();
       await assert.rejects(fetchBlob(bigSha, { signal: AbortSignal.timeout(300) }), (e: unknown) => (e as Error).name === 'TimeoutError');
       assert.ok(Date.now() - started < 5_000);

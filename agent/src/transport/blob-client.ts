@@ -1,5 +1,5 @@
-// Downloads content-addressed blobs: `GET <server>/api/v1/blobs/sha256/<hex>` with the device's
-// Basic credential (protocol.ts deviceAuthorization), via the global fetch.
+// Downloads content-addressed blobs: `GET <server>/api/v1/blobs/sha256/<hex>`, each attempt with a
+// fresh statement signed by the device key (schemas/device-auth.ts), via the global fetch.
 //
 // Contract:
 // - The bytes are verified against the requested SHA-256 before anyone sees them: a mismatch
@@ -16,18 +16,19 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { blobPath, deviceAuthorization } from '../../../schemas/protocol.ts';
+import { blobPath } from '../../../schemas/protocol.ts';
+import { blobRequestAuthorization } from '../../../schemas/device-auth.ts';
 import { AgentError, describeError, isAgentError } from '../errors.ts';
 import type { FetchBlob } from '../executors/context.ts';
-import type { Credentials } from '../state/credentials.ts';
+import { deviceSigningKey, type Credentials } from '../state/credentials.ts';
 import { Backoff, type BackoffPolicy } from './backoff.ts';
 import { sleep, systemClock, type Clock } from './clock.ts';
 import { silentLogger, type Logger } from '../../../schemas/log.ts';
 
 export interface BlobFetcherOptions {
   server: string;
-  /** The current device identity; a fetch before enrollment fails. */
-  identity: () => Credentials | undefined;
+  /** The Authorization header of one download attempt; undefined before enrollment (the fetch fails). */
+  authorize: (sha256: string) => string | undefined;
   fetch?: typeof globalThis.fetch;
   clock?: Clock;
   logger?: Logger;
@@ -67,6 +68,23 @@ interface Part {
   discard(): Promise<void>;
 }
 
+/**
+ * Signs each download with the device key, for the blob and addressed to the server key the agent
+ * trusts (`serverKey`); undefined before enrollment.
+ */
+export function deviceBlobAuthorizer(
+  identity: () => Credentials | undefined,
+  serverKey: () => string | undefined,
+  now: () => Date = () => new Date(),
+): (sha256: string) => string | undefined {
+  return (sha256) => {
+    const id = identity();
+    const server = serverKey();
+    if (id === undefined || server === undefined) return undefined;
+    return blobRequestAuthorization({ deviceId: id.deviceId, serverKey: server, sha256, key: deviceSigningKey(id), now: now() });
+  };
+}
+
 export function createBlobFetcher(options: BlobFetcherOptions): FetchBlob {
   const doFetch = options.fetch ?? globalThis.fetch;
   const clock = options.clock ?? systemClock;
@@ -86,15 +104,15 @@ export function createBlobFetcher(options: BlobFetcherOptions): FetchBlob {
     let last: unknown;
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
-      const identity = options.identity();
-      if (identity === undefined) throw new AgentError('blob.fetch', 'the agent has no device credential yet');
+      const authorization = options.authorize(sha256);
+      if (authorization === undefined) throw new AgentError('blob.fetch', 'the agent has no device key yet');
       let received = 0;
       try {
         return await fetchOnce({
           doFetch,
           url: `${base}${blobPath(sha256)}`,
           sha256,
-          identity,
+          authorization,
           signal,
           stallMs: options.stallTimeoutMs ?? 60_000,
           clock,
@@ -147,7 +165,7 @@ interface AttemptInput {
   doFetch: typeof globalThis.fetch;
   url: string;
   sha256: string;
-  identity: Credentials;
+  authorization: string;
   signal: AbortSignal | undefined;
   stallMs: number;
   clock: Clock;
@@ -171,7 +189,7 @@ async function fetchOnce(input: AttemptInput): Promise<Uint8Array> {
   try {
     const have = await part.size();
     const headers: Record<string, string> = {
-      authorization: deviceAuthorization(input.identity.deviceId, input.identity.credential),
+      authorization: input.authorization,
       accept: 'application/octet-stream',
     };
     if (have > 0) headers.range = `bytes=${have}-`;

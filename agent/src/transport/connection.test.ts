@@ -10,6 +10,9 @@ import { systemClock } from './clock.ts';
 import { classifyConnectError, Connection, type ConnectionEvent } from './connection.ts';
 import { silentLogger } from '../../../schemas/log.ts';
 import { signedHello, testTrust } from '../test-support/server-key.ts';
+import { newDeviceKey } from '../state/credentials.ts';
+
+const TEST_DEVICE_KEY = newDeviceKey();
 
 describe('classifyConnectError', () => {
   const table: Array<[name: string, error: unknown, refused: boolean, code: string]> = [
@@ -61,7 +64,7 @@ describe('Connection', () => {
     let i = 0;
     const connection = new Connection({
       server: `http://127.0.0.1:${port}`,
-      credentials: { read: async () => ({ deviceId: 'd', credential: 'secret-credential' }), write: async () => {} },
+      credentials: { read: async () => ({ deviceId: 'd', privateKey: TEST_DEVICE_KEY }), write: async () => {} },
       enrollment: { machineId: 'm', facts: async () => ({}) },
       trust: testTrust(),
       onSession: () => assert.fail('no session expected'),
@@ -123,7 +126,7 @@ describe('Connection', () => {
     let sessions = 0;
     const connection = new Connection({
       server: server.url,
-      credentials: { read: async () => ({ deviceId: 'd', credential: 'secret-credential' }), write: async () => {} },
+      credentials: { read: async () => ({ deviceId: 'd', privateKey: TEST_DEVICE_KEY }), write: async () => {} },
       enrollment: { machineId: 'm', facts: async () => ({}) },
       trust: testTrust(),
       onSession: () => void sessions++,
@@ -166,7 +169,7 @@ describe('Connection', () => {
     const events: ConnectionEvent[] = [];
     const connection = new Connection({
       server: server.url,
-      credentials: { read: async () => ({ deviceId: 'd', credential: 'secret-credential' }), write: async () => {} },
+      credentials: { read: async () => ({ deviceId: 'd', privateKey: TEST_DEVICE_KEY }), write: async () => {} },
       enrollment: { machineId: 'm', facts: async () => ({}) },
       trust: testTrust(),
       onSession: () => {},

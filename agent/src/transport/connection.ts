@@ -2,12 +2,13 @@
 //
 // socket.io-client's built-in reconnection is off: it cannot rebuild `auth` between attempts
 // and its jitter is partial. Here every attempt
-//   1. builds `auth` afresh: the stored credential (`{deviceId, credential}`), or — when there is
-//      none, or the server refused it and a token is at hand — `{enrollmentToken, machineId,
-//      facts}`;
+//   1. builds `auth` afresh: `{deviceId, handshake}`, a statement signed by the device key
+//      (schemas/device-auth.ts: fresh nonce and time, bound to the pinned server key), or — when
+//      there is no stored identity, or the server refused it and a token is at hand —
+//      `{enrollmentToken, machineId, facts, publicKey}` with a key made for this enrollment;
 //   2. opens one socket (`transports: ['websocket']`, `reconnection: false`, `forceNew`, so 10,000
 //      simulated devices in one process get 10,000 connections rather than one multiplexed one);
-//   3. on `enrolled` writes the credential (0600, atomically) BEFORE acking it; an enrolling
+//   3. on `enrolled` writes the device id and key (0600, atomically) BEFORE acking it; an enrolling
 //      socket becomes a session only once that is done, so nothing runs without an identity;
 //   4. when the socket ends, waits and goes again (ReconnectBackoff, schemas/backoff.ts): full
 //      jitter, at most 5 s apart during the first minute of an outage (a server restart) and
@@ -32,6 +33,8 @@
 // that cannot serve the handshake yet refuses with `{code: 'server.busy', retryAfterMs}`: that
 // wait (already jittered by the server) is taken as it is, and does not grow the count.
 import { randomBytes } from 'node:crypto';
+import { signDeviceHandshake } from '../../../schemas/device-auth.ts';
+import { publicKeyToPem } from '../../../schemas/signing.ts';
 import { io, type Socket } from 'socket.io-client';
 import type { Facts } from '../../../schemas/facts.ts';
 import {
@@ -44,7 +47,7 @@ import {
   type ServerToAgent,
 } from '../../../schemas/protocol.ts';
 import { AgentError, describeError, isAgentError } from '../errors.ts';
-import type { Credentials } from '../state/credentials.ts';
+import { deviceSigningKey, newDeviceKey, type Credentials } from '../state/credentials.ts';
 import { Backoff, CONNECT_BACKOFF, ReconnectBackoff, REFUSED_BACKOFF, type BackoffPolicy, type ReconnectPolicy } from './backoff.ts';
 import { sleep, type Clock, type ClockTimer } from './clock.ts';
 import type { ServerTrust } from './server-trust.ts';
@@ -113,6 +116,8 @@ export interface ConnectErrorClass {
   refused: boolean;
   code: string;
   message: string;
+  /** The server's reason for a refusal (`data.reason`), e.g. `handshake-stale`. */
+  reason?: string;
   retryAfterMs?: number;
 }
 
@@ -125,7 +130,7 @@ const REFUSAL_CODE = /^(auth|protocol)\.[a-z0-9.-]+$/i;
 export function classifyConnectError(error: unknown): ConnectErrorClass {
   const e = (typeof error === 'object' && error !== null ? error : {}) as { message?: unknown; data?: unknown };
   const message = typeof e.message === 'string' ? e.message : String(error);
-  const data = (typeof e.data === 'object' && e.data !== null ? e.data : {}) as { code?: unknown; retryAfterMs?: unknown };
+  const data = (typeof e.data === 'object' && e.data !== null ? e.data : {}) as { code?: unknown; retryAfterMs?: unknown; reason?: unknown };
   const dataCode = typeof data.code === 'string' ? data.code : undefined;
   const messageCode = REFUSAL_CODE.test(message.trim()) ? message.trim() : undefined;
   const tls = tlsFailure(error);
@@ -139,6 +144,7 @@ export function classifyConnectError(error: unknown): ConnectErrorClass {
     refused: REFUSAL_CODE.test(code),
     code,
     message,
+    ...(typeof data.reason === 'string' && /^[a-z0-9.-]{1,64}$/.test(data.reason) ? { reason: data.reason } : {}),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   };
 }
@@ -174,6 +180,8 @@ interface BuiltAuth {
   identity?: Credentials;
 }
 
+type ChosenAuth = { kind: 'credential'; identity: Credentials } | { kind: 'enrollment'; token: string };
+
 export class Connection {
   private stopped = false;
   private readonly stopController = new AbortController();
@@ -182,6 +190,8 @@ export class Connection {
   /** The server refused the stored credential: enroll with the token until a new one is stored. */
   private credentialRefused = false;
   private known: Credentials | undefined;
+  /** The key made for the enrollment under way (PKCS#8 PEM), stored once the server answers. */
+  private enrollKey: string | undefined;
   private readonly backoff: ReconnectBackoff;
   private readonly stableSessionMs: number;
   private readonly refusedBackoff: Backoff;
@@ -242,6 +252,11 @@ export class Connection {
         delay = this.refusedBackoff.next();
         logger.error('server not trusted: it did not prove it holds a pinned key; disconnected', { code: outcome.code, reason: outcome.message, retryInMs: delay });
         this.emit({ type: 'connect-failed', code: outcome.code, refused: true, retryInMs: delay });
+      } else if (outcome.refused && outcome.reason === 'handshake-stale') {
+        // The key is fine; the clocks disagree. Enrolling again would not help.
+        delay = this.refusedBackoff.next();
+        logger.error("handshake refused: this device's clock and the server's differ by more than 5 minutes; set the time (NTP)", { code: outcome.code, retryInMs: delay });
+        this.emit({ type: 'connect-failed', code: outcome.code, refused: true, retryInMs: delay });
       } else if (outcome.refused) {
         if (built.kind === 'credential') {
           if (this.options.enrollment.token === undefined) {
@@ -277,14 +292,36 @@ export class Connection {
   }
 
   private async buildAuth(): Promise<BuiltAuth> {
-    const { enrollment, logger } = this.options;
-    const built = await this.chooseAuth();
+    const { enrollment, clock } = this.options;
+    const chosen = await this.chooseAuth();
     // After choosing: no credential and no token is `transport.not-enrolled` whatever the trust.
     await this.options.trust.load();
-    return built;
+    if (chosen.kind === 'enrollment') {
+      this.enrollKey ??= newDeviceKey();
+      return {
+        kind: 'enrollment',
+        auth: {
+          enrollmentToken: chosen.token,
+          machineId: enrollment.machineId,
+          facts: await enrollment.facts(),
+          publicKey: publicKeyToPem(deviceSigningKey({ privateKey: this.enrollKey }).privateKey),
+          protocol: PROTOCOL_VERSION,
+        },
+      };
+    }
+    const { identity } = chosen;
+    const serverKey = this.options.trust.trusted[0]?.keyid;
+    if (serverKey === undefined) throw new AgentError('trust.no-pin', 'no trusted server key to address the handshake to');
+    const key = deviceSigningKey(identity);
+    const handshake = signDeviceHandshake({ deviceId: identity.deviceId, serverKey, key, now: clock.now() });
+    const auth: AgentAuth =
+      identity.legacyCredential === undefined
+        ? { deviceId: identity.deviceId, handshake, protocol: PROTOCOL_VERSION }
+        : { deviceId: identity.deviceId, handshake, credential: identity.legacyCredential, publicKey: publicKeyToPem(key.privateKey), protocol: PROTOCOL_VERSION };
+    return { kind: 'credential', auth, identity };
   }
 
-  private async chooseAuth(): Promise<BuiltAuth> {
+  private async chooseAuth(): Promise<ChosenAuth> {
     const { enrollment, logger } = this.options;
     let stored: Credentials | undefined;
     if (!this.credentialRefused) {
@@ -297,24 +334,11 @@ export class Connection {
     }
     if (stored) {
       this.known = stored;
-      this.secrets.add(stored.credential);
-      return {
-        kind: 'credential',
-        auth: { deviceId: stored.deviceId, credential: stored.credential, protocol: PROTOCOL_VERSION },
-        identity: stored,
-      };
+      this.secrets.add(stored.privateKey);
+      this.secrets.add(stored.legacyCredential);
+      return { kind: 'credential', identity: stored };
     }
-    if (enrollment.token !== undefined) {
-      return {
-        kind: 'enrollment',
-        auth: {
-          enrollmentToken: enrollment.token,
-          machineId: enrollment.machineId,
-          facts: await enrollment.facts(),
-          protocol: PROTOCOL_VERSION,
-        },
-      };
-    }
+    if (enrollment.token !== undefined) return { kind: 'enrollment', token: enrollment.token };
     throw new AgentError(
       'transport.not-enrolled',
       'no stored credential and no enrollment token: give --token (or DEPLOYX_ENROLLMENT_TOKEN) for the first connection',
@@ -366,6 +390,7 @@ export class Connection {
         sessionStartedAt = clock.now().getTime();
         this.backoff.connected(sessionStartedAt);
         logger.info('connected', { deviceId: identity.deviceId, auth: built.kind });
+        if (identity.legacyCredential !== undefined) this.forgetLegacyCredential(identity);
         try {
           this.options.onSession({ socket, identity, closed });
         } catch (error) {
@@ -415,7 +440,7 @@ export class Connection {
         }).then((stored) => {
           if (settled) return;
           if (!stored) {
-            failed('enroll.store-failed', 'could not store the issued credential');
+            failed('enroll.store-failed', 'could not store the device key');
             return;
           }
           identity = stored;
@@ -443,7 +468,22 @@ export class Connection {
     });
   }
 
-  /** Stores the issued credential, then acks. Resolves with it, or undefined when it could not. */
+  /**
+   * The server registered the key of an identity from before keys (the session began): the old
+   * credential opens nothing any more, and is dropped from the state file.
+   */
+  private forgetLegacyCredential(identity: Credentials): void {
+    const current = { deviceId: identity.deviceId, privateKey: identity.privateKey };
+    this.options.credentials.write(current).then(
+      () => {
+        if (this.known === identity) this.known = current;
+        this.options.logger.info('device key registered; the old credential is forgotten', { deviceId: identity.deviceId });
+      },
+      (error: unknown) => this.options.logger.warn('could not rewrite the state file without the old credential', { error: describeError(error) }),
+    );
+  }
+
+  /** Stores the device id and the enrollment's key, then acks. Resolves with them, or undefined when it could not. */
   private async acceptEnrollment(enrollment: Enrollment, ack: (res: Ack) => void): Promise<Credentials | undefined> {
     const { logger } = this.options;
     const reply = (res: Ack): void => {
@@ -458,22 +498,23 @@ export class Connection {
       enrollment === null ||
       typeof enrollment.deviceId !== 'string' ||
       enrollment.deviceId === '' ||
-      typeof enrollment.credential !== 'string' ||
-      enrollment.credential === ''
+      enrollment.deviceId.length > 256 ||
+      this.enrollKey === undefined
     ) {
-      reply({ ok: false, error: 'enrollment needs a deviceId and a credential', code: 'enroll.invalid' });
+      reply({ ok: false, error: 'enrollment needs a deviceId', code: 'enroll.invalid' });
       logger.error('invalid enrollment from the server');
       return undefined;
     }
-    const credentials = { deviceId: enrollment.deviceId, credential: enrollment.credential };
-    this.secrets.add(credentials.credential);
+    const credentials: Credentials = { deviceId: enrollment.deviceId, privateKey: this.enrollKey };
+    this.secrets.add(credentials.privateKey);
     try {
       await this.options.credentials.write(credentials);
     } catch (error) {
-      reply({ ok: false, error: 'the agent could not store its credential', code: 'state.write-failed' });
-      logger.error('cannot store the credential', { error: describeError(error) });
+      reply({ ok: false, error: 'the agent could not store its device key', code: 'state.write-failed' });
+      logger.error('cannot store the device key', { error: describeError(error) });
       return undefined;
     }
+    this.enrollKey = undefined;
     this.known = credentials;
     this.credentialRefused = false;
     reply({ ok: true });

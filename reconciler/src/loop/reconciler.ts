@@ -300,6 +300,20 @@ export class Reconciler {
     return 'hostname';
   }
 
+  /**
+   * Whether a device may download a blob: one of its open jobs (planned at whatever revision)
+   * references it, or its desired state at the accepted revision does. A device reads the bodies
+   * of its own files and scripts, never another profile's.
+   */
+  async mayFetchBlob(deviceId: string, sha256: string): Promise<boolean> {
+    const open = (await this.deps.store.openJobsMany([deviceId])).get(deviceId) ?? [];
+    if (open.some((job) => job.steps.some((step) => (step.action === 'file.write' || step.action === 'script.run') && step.sha256 === sha256))) return true;
+    const device = await this.deps.store.getDevice(deviceId);
+    if (!device || device.deletedAt !== undefined || device.approval === 'pending') return false;
+    const desired = this.desiredFor(device);
+    return desired?.resources.some((r) => r.type !== 'package' && r.sha256 === sha256) ?? false;
+  }
+
   /** Desired state of a device at the accepted revision (undefined before the first one). */
   desiredFor(device: DeviceRecord): DesiredState | undefined {
     const model = this.#model;

@@ -2,7 +2,7 @@
 // is the one place that picks status codes (from the error's `code`). Every /api/v1 route is
 // authenticated: people with a session cookie (state changes also need the session's CSRF
 // header), tools with a Bearer token (API tokens carry a role; the data dir's token is admin),
-// blobs with a device credential (Basic), webhooks with their HMAC signature. Roles are checked
+// blobs with a statement signed by the device key (schemas/device-auth.ts), webhooks with their HMAC signature. Roles are checked
 // here, on the server: viewer reads, operator acts on rollouts, admin deletes devices.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -93,9 +93,13 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/api/v1/blobs/sha256/:hex', async (req, res) => {
-    await requireDevice(deps, req);
     const hex = String(req.params.hex);
     if (!/^[0-9a-f]{64}$/.test(hex)) throw new HttpError(400, 'blob.invalid', 'not a sha256');
+    const deviceId = await requireDevice(deps, req, hex);
+    if (!(await deps.reconciler.mayFetchBlob(deviceId, hex))) {
+      deps.log.warn('blob refused: not the device\'s', { device: deviceId, sha256: hex });
+      throw new HttpError(403, 'blob.forbidden', `blob ${hex} is not referenced by the desired state or an open job of device ${deviceId}`);
+    }
     const blob = await deps.blobs.get(hex);
     if (!blob) throw new HttpError(404, 'blob.not-found', `no blob ${hex} in any accepted revision; check the job's revision`);
     await sendBlob(req, res, blob);
@@ -322,17 +326,12 @@ function summaryOf(deps: AppDeps, device: Parameters<typeof summariseDevice>[0])
   });
 }
 
-async function requireDevice(deps: AppDeps, req: Request): Promise<string> {
-  const match = /^Basic (\S+)$/.exec(req.headers.authorization ?? '');
-  const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) throw new HttpError(401, 'auth.required', 'a device credential is required');
-  const deviceId = decoded.slice(0, colon);
-  const credentialHash = hashSecret(decoded.slice(colon + 1));
-  if (deps.gateway().connectedWith(deviceId, credentialHash)) return deviceId;
-  const device = await deps.store.findDeviceByCredential(deviceId, credentialHash);
-  if (!device) throw new HttpError(401, 'auth.refused', 'bad device credential');
-  return device.id;
+/** The device a blob download comes from: its signed statement for this blob (schemas/device-auth.ts). */
+async function requireDevice(deps: AppDeps, req: Request, sha256: string): Promise<string> {
+  const verdict = await deps.gateway().authenticateBlobRequest(req.headers.authorization, sha256);
+  if (verdict.ok) return verdict.deviceId;
+  if (verdict.reason === 'missing') throw new HttpError(401, 'auth.required', 'a signed device statement is required (Authorization: DeployX-Device)');
+  throw new HttpError(401, 'auth.refused', `device statement refused (${verdict.reason})`);
 }
 
 function clampInt(value: unknown, fallback: number, min: number, max: number): number {

@@ -1,10 +1,14 @@
 // The /agent Socket.IO namespace: authentication at the handshake, reports and results in,
 // jobs out with acknowledgement and timeout.
 //
-// Handshake (io.use): `{deviceId, credential}` is checked against the stored hash; a first
-// contact `{enrollmentToken, machineId, facts}` consumes one use of the token and creates (or
-// re-binds) the device, whose new credential is sent in `enrolled` right after connecting. Any
-// other handshake is refused with `auth.refused` (error data `{ code, reason }`).
+// Handshake (io.use): `{deviceId, handshake}` is a statement signed by the device's key
+// (schemas/device-auth.ts): checked against the stored public key, the server's own keys, the
+// clock and the nonces already seen, so nothing secret arrives and nothing read off the wire can
+// be used again. A first contact `{enrollmentToken, machineId, facts, publicKey}` consumes one
+// use of the token and creates (or re-binds) the device with that public key; its id is sent in
+// `enrolled` right after connecting. A device enrolled before keys sends its old credential once
+// with a new public key and a handshake signed by it: the key is registered and the credential
+// cleared. Any other handshake is refused with `auth.refused` (error data `{ code, reason }`).
 //
 // Admission: at most `handshakes.maxConcurrent` handshakes are checked at once. One beyond that
 // (a reconnect storm after a restart) is refused at once with `{code: 'server.busy',
@@ -23,7 +27,7 @@
 //
 // Reports arrive in bursts; they are buffered for a few milliseconds and written in one batch,
 // and each is acknowledged only after the batch is stored.
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { Facts } from '../../../../schemas/facts.ts';
 import {
@@ -42,7 +46,8 @@ import {
 } from '../../../../schemas/protocol.ts';
 import { parseEnrollmentToken } from '../../../../schemas/enrollment-token.ts';
 import { sealJob } from '../../../../schemas/job-envelope.ts';
-import { SERVER_HELLO_PAYLOAD_TYPE, signEnvelope, type Envelope, type SigningKey } from '../../../../schemas/signing.ts';
+import { publicKeyFromPem, SERVER_HELLO_PAYLOAD_TYPE, signEnvelope, type Envelope, type SigningKey } from '../../../../schemas/signing.ts';
+import { checkBlobRequest, checkDeviceHandshake, parseBlobAuthorization, ReplayGuard, type StatementRefusal } from '../../../../schemas/device-auth.ts';
 import type { Logger } from '../../../../schemas/log.ts';
 import type { JobRecord, Store } from '../store/store.ts';
 import { observationOrder } from '../../core/observation-order.ts';
@@ -52,9 +57,10 @@ import type { EnrollmentAutoApprove } from '../../../../schemas/kinds.ts';
 
 interface SocketData {
   deviceId: string;
-  /** Hash of the credential this connection authenticated with. */
-  credentialHash: string;
-  enrollment?: { credential: string };
+  /** The device's public key, checked at the handshake (blob requests of connected devices). */
+  publicKey: KeyObject;
+  /** Set while `enrolled` has not been sent. */
+  enrollment?: true;
   /**
    * The device waits for an operator's approval (core/enrollment-approval.ts): connected, but
    * sent no job, and its reports, progress and results are not stored.
@@ -124,6 +130,13 @@ export function newSecret(prefix: 'dxe' | 'dxc' | 'dxa' | 'dxs'): string {
 
 const MAX_OBSERVED = 20_000;
 const MAX_ID = 256;
+/** An Ed25519 SPKI PEM is 113 characters. */
+const MAX_PUBLIC_KEY = 1024;
+/** Parsed public keys kept (by PEM); beyond this the cache starts over. */
+const KEY_CACHE_SIZE = 50_000;
+
+/** Why a blob request was refused (HTTP 401). */
+export type BlobAuthRefusal = 'missing' | 'unknown-device' | StatementRefusal;
 
 /** Report ingest counters, for /metrics and benchmarks. */
 export interface IngestStats {
@@ -163,6 +176,10 @@ export class AgentGateway {
   #handshaking = 0;
   /** Handshakes refused with server.busy since start (for /metrics and benchmarks). */
   busyRefusals = 0;
+  /** Nonces of the device statements accepted lately (handshakes and blob requests). */
+  readonly #replay = new ReplayGuard();
+  /** Parsed device public keys, by PEM. */
+  readonly #keys = new Map<string, KeyObject>();
 
   constructor(
     io: Server,
@@ -190,8 +207,8 @@ export class AgentGateway {
       this.#handshaking++;
       this.#authenticate(socket).finally(() => this.#handshaking--).then(
         () => {
-          // The handshake lives as long as the socket: keep neither the plaintext credential or
-          // enrollment token nor the enrolling machine's facts in it (10,000 sockets' worth).
+          // The handshake lives as long as the socket: keep neither the enrollment token nor the
+          // enrolling machine's facts in it (10,000 sockets' worth).
           socket.handshake.auth = {};
           next();
         },
@@ -219,12 +236,46 @@ export class AgentGateway {
   }
 
   /**
-   * Whether a device is connected right now with this credential (its hash): HTTP requests from
-   * connected agents (blob downloads) are authenticated without a store query.
+   * Checks a blob download's `Authorization` (schemas/device-auth.ts): a statement for this blob,
+   * signed by the device's key (a connected device's key is at hand; others are read from the
+   * store), fresh and never used before. Resolves with the device id or the refusal.
    */
-  connectedWith(deviceId: string, credentialHash: string): boolean {
-    const known = this.#sockets.get(deviceId)?.data.credentialHash;
-    return known !== undefined && known.length === credentialHash.length && timingSafeEqual(Buffer.from(known), Buffer.from(credentialHash));
+  async authenticateBlobRequest(header: string | undefined, sha256: string): Promise<{ ok: true; deviceId: string } | { ok: false; reason: BlobAuthRefusal }> {
+    const parsed = parseBlobAuthorization(header);
+    if (!parsed) return { ok: false, reason: 'missing' };
+    let publicKey = this.#sockets.get(parsed.deviceId)?.data.publicKey;
+    if (publicKey === undefined) {
+      const found = await this.deps.store.findDeviceKey(parsed.deviceId);
+      publicKey = found === undefined ? undefined : this.#publicKey(found.publicKey);
+    }
+    if (publicKey === undefined) return { ok: false, reason: 'unknown-device' };
+    const verdict = checkBlobRequest(parsed.envelope, sha256, this.#statementCheck(parsed.deviceId, publicKey));
+    return verdict.ok ? { ok: true, deviceId: parsed.deviceId } : { ok: false, reason: verdict.reason };
+  }
+
+  #statementCheck(deviceId: string, publicKey: KeyObject) {
+    return {
+      deviceId,
+      publicKey,
+      serverKeys: new Set(this.deps.keys.publicKeys().map((k) => k.keyid)),
+      now: this.deps.now(),
+      replay: this.#replay,
+    };
+  }
+
+  /** A device public key from its PEM (parsed once); undefined when it is not an Ed25519 key. */
+  #publicKey(pem: string): KeyObject | undefined {
+    let key = this.#keys.get(pem);
+    if (key === undefined) {
+      try {
+        key = publicKeyFromPem(pem);
+      } catch {
+        return undefined;
+      }
+      if (this.#keys.size >= KEY_CACHE_SIZE) this.#keys.clear();
+      this.#keys.set(pem, key);
+    }
+    return key;
   }
 
   onlineDevices(): string[] {
@@ -321,29 +372,51 @@ export class AgentGateway {
   // ---- handshake ----
 
   async #authenticate(socket: AgentSocket): Promise<void> {
-    const auth = socket.handshake.auth as Partial<AgentAuth> & Record<string, unknown>;
+    const auth = socket.handshake.auth as Partial<Record<keyof AgentAuth | 'credential' | 'publicKey' | 'handshake' | 'enrollmentToken' | 'machineId' | 'facts' | 'deviceId', unknown>> & Record<string, unknown>;
     const refuse = (reason: string) => Object.assign(new Error(reason), { reason });
     if (typeof auth.challenge === 'string' && /^[A-Za-z0-9_-]{16,128}$/.test(auth.challenge)) socket.data.challenge = auth.challenge;
-    if (typeof auth.deviceId === 'string' && typeof auth.credential === 'string') {
-      if (auth.deviceId.length > MAX_ID || auth.credential.length > MAX_ID) throw refuse('invalid');
-      const credentialHash = hashSecret(auth.credential);
-      const device = await this.deps.store.findDeviceByCredential(auth.deviceId, credentialHash);
-      if (!device) throw refuse('bad-credential');
+    if (typeof auth.deviceId === 'string' && auth.handshake !== undefined) {
+      if (auth.deviceId.length > MAX_ID) throw refuse('invalid');
+      const deviceId = auth.deviceId;
+      const found = await this.deps.store.findDeviceKey(deviceId);
+      let device = found?.device;
+      let publicKey = found === undefined ? undefined : this.#publicKey(found.publicKey);
+      if (found === undefined) {
+        // Enrolled before keys: the old credential, once, with the new key (checked below first).
+        if (typeof auth.credential !== 'string' || typeof auth.publicKey !== 'string') throw refuse('unknown-device');
+        if (auth.credential.length > MAX_ID || auth.publicKey.length > MAX_PUBLIC_KEY) throw refuse('invalid');
+        publicKey = this.#publicKey(auth.publicKey);
+        if (publicKey === undefined) throw refuse('invalid-key');
+      }
+      if (publicKey === undefined) throw refuse('invalid-key');
+      const verdict = checkDeviceHandshake(auth.handshake, this.#statementCheck(deviceId, publicKey));
+      if (!verdict.ok) throw refuse(verdict.reason);
+      if (device === undefined) {
+        device = await this.deps.store.registerDeviceKey(deviceId, hashSecret(auth.credential as string), auth.publicKey as string);
+        if (device === undefined) throw refuse('bad-credential');
+        this.deps.log.info('device registered its key; its credential is cleared', { device: deviceId });
+      }
       socket.data.deviceId = device.id;
-      socket.data.credentialHash = credentialHash;
+      socket.data.publicKey = publicKey;
       socket.data.pending = device.approval === 'pending';
       return;
+    }
+    if (typeof auth.deviceId === 'string' && typeof auth.credential === 'string') {
+      // A bearer credential alone opens nothing any more: the agent must make a key.
+      throw refuse('key-required');
     }
     if (typeof auth.enrollmentToken === 'string' && typeof auth.machineId === 'string') {
       const facts = auth.facts;
       if (auth.enrollmentToken.length > MAX_ID || auth.machineId.length > MAX_ID || !isRecord(facts)) {
         throw refuse('invalid');
       }
+      if (typeof auth.publicKey !== 'string' || auth.publicKey.length > MAX_PUBLIC_KEY) throw refuse('key-required');
+      const publicKey = this.#publicKey(auth.publicKey);
+      if (publicKey === undefined) throw refuse('invalid-key');
       const now = this.deps.now().toISOString();
       // Only the secret part is checked: the key part (`.<hex>`) is for the agent to pin.
       const consumed = await this.deps.store.consumeEnrollmentToken(hashSecret(parseEnrollmentToken(auth.enrollmentToken).secret), now);
       if (!consumed.ok) throw refuse(`token-${consumed.reason}`);
-      const credential = newSecret('dxc');
       const token = consumed.token;
       const byFacts = this.deps.hooks.declaredDeviceFor(facts as Facts);
       const candidates = [token.boundDevice, byFacts, deviceIdFrom(facts as Facts, auth.machineId)];
@@ -357,7 +430,7 @@ export class AgentGateway {
             machineId: auth.machineId,
             labels: token.labels,
             facts: facts as Facts,
-            credentialHash: hashSecret(credential),
+            publicKey: auth.publicKey,
             now,
             ...(approval.approved ? {} : { pending: { claim: approval.claim } }),
           });
@@ -371,7 +444,7 @@ export class AgentGateway {
         machineId: auth.machineId,
         labels: token.labels,
         facts: facts as Facts,
-        credentialHash: hashSecret(credential),
+        publicKey: auth.publicKey,
         now,
       });
       this.deps.log.info(enrolled.approval === 'pending' ? 'device enrolled, pending approval' : 'device enrolled', {
@@ -381,8 +454,8 @@ export class AgentGateway {
       });
       socket.data.deviceId = enrolled.id;
       socket.data.pending = enrolled.approval === 'pending';
-      socket.data.credentialHash = hashSecret(credential);
-      socket.data.enrollment = { credential };
+      socket.data.publicKey = publicKey;
+      socket.data.enrollment = true;
       return;
     }
     throw refuse('missing-credentials');
@@ -490,12 +563,11 @@ export class AgentGateway {
       }
     });
 
-    const enrollment = socket.data.enrollment;
-    if (enrollment) {
+    if (socket.data.enrollment) {
       delete socket.data.enrollment;
       socket
         .timeout(30_000)
-        .emitWithAck('enrolled', { deviceId, credential: enrollment.credential })
+        .emitWithAck('enrolled', { deviceId })
         .then(
           () => {
             if (!socket.data.pending) this.deps.hooks.connected(deviceId);

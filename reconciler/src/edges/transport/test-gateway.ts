@@ -10,7 +10,9 @@ import { createLogger } from '../../../../schemas/log.ts';
 import type { JobRecord } from '../store/store.ts';
 import { tempStore, type TempStore } from '../store/test-support.ts';
 import { memorySigningKeys } from '../keys/server-keys.ts';
-import { AgentGateway, hashSecret, type StoredReport } from './agent-gateway.ts';
+import { AgentGateway, type StoredReport } from './agent-gateway.ts';
+import { signDeviceHandshake } from '../../../../schemas/device-auth.ts';
+import { generateSigningKeyPair, publicKeyToPem, signingKey } from '../../../../schemas/signing.ts';
 import { AGENT_MAX_MESSAGE_BYTES } from './payload-bounds.ts';
 
 export interface TestGateway extends TempStore {
@@ -28,9 +30,10 @@ export async function startTestGateway(t: TestContext): Promise<TestGateway> {
   const io = new Server(http, { transports: ['websocket'], maxHttpBufferSize: AGENT_MAX_MESSAGE_BYTES, serveClient: false });
   const reported: TestGateway['reported'] = [];
   const resulted: TestGateway['resulted'] = [];
+  const keys = memorySigningKeys();
   const gateway = new AgentGateway(io, {
     store: temp.store,
-    keys: memorySigningKeys(),
+    keys,
     log: createLogger({ level: 'error', write: () => undefined }),
     now: () => new Date(),
     hooks: {
@@ -56,16 +59,17 @@ export async function startTestGateway(t: TestContext): Promise<TestGateway> {
     reported,
     resulted,
     async connectDevice(deviceId) {
-      const credential = `cred-${deviceId}`;
+      const { privateKey } = generateSigningKeyPair();
       await temp.store.enrollDevice({
         id: deviceId,
         machineId: `machine-${deviceId}`,
         labels: {},
         facts: { hostname: deviceId },
-        credentialHash: hashSecret(credential),
+        publicKey: publicKeyToPem(privateKey),
         now: new Date().toISOString(),
       });
-      const socket = connectClient(`${url}${AGENT_NAMESPACE}`, { auth: { deviceId, credential }, transports: ['websocket'], reconnection: false });
+      const handshake = signDeviceHandshake({ deviceId, serverKey: keys.current, key: signingKey(privateKey), now: new Date() });
+      const socket = connectClient(`${url}${AGENT_NAMESPACE}`, { auth: { deviceId, handshake }, transports: ['websocket'], reconnection: false });
       clients.push(socket);
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', resolve);
