@@ -6,7 +6,7 @@
 //   the other profile's file is refused, with a clear reason.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { io as connect } from 'socket.io-client';
@@ -14,7 +14,9 @@ import { AGENT_NAMESPACE, blobPath } from '../schemas/protocol.ts';
 import { makeRepo, type FileTree } from '../reconciler/src/edges/git/test-repo.ts';
 import type { RunningServer } from '../reconciler/src/main.ts';
 import { createEnrollmentToken } from '../cli/src/commands/token.ts';
-import { deviceBlobAuthorization } from './device-auth.ts';
+import { deviceBlobAuthorization, keyAuth, testDeviceKey } from './device-auth.ts';
+import { hashSecret } from '../reconciler/src/edges/transport/agent-gateway.ts';
+import { ServerTrustFiles } from '../agent/src/state/server-trust.ts';
 import { spawnAgent, startTestServer, tempDir, waitFor, type AgentProcess } from './harness.ts';
 import { capturedHandshakes, startWiretap, type Wiretap } from './wiretap.ts';
 
@@ -138,6 +140,40 @@ describe('device keys', { timeout: 120_000 }, () => {
     const { error } = (await other.json()) as { error: { code: string; message: string } };
     assert.equal(error.code, 'blob.forbidden');
     assert.match(error.message, /not referenced by the desired state or an open job of device/);
+  });
+
+  test('an agent enrolled before device keys registers a key with its old credential once; the credential then opens nothing', async () => {
+    const legacyState = path.join(work.dir, 'legacy-agent');
+    const root = path.join(work.dir, 'legacy-root');
+    await server.store.enrollDevice({
+      id: 'legacy-01',
+      machineId: 'm-legacy-01',
+      labels: { role: 'web' },
+      facts: { hostname: 'legacy-01' },
+      credentialHash: hashSecret('dxc_legacy-secret'),
+      now: new Date().toISOString(),
+    });
+    // The state a first-wave agent left: its bearer credential, and the server key it trusts.
+    await mkdir(legacyState, { recursive: true, mode: 0o700 });
+    await writeFile(path.join(legacyState, 'credential.json'), JSON.stringify({ deviceId: 'legacy-01', credential: 'dxc_legacy-secret' }), { mode: 0o600 });
+    await new ServerTrustFiles(legacyState).writeKeys([{ keyid: server.serverKeys.current }]);
+    const legacy = await spawnAgent({ server: server.url, stateDir: legacyState, root });
+    try {
+      const web = path.join(root, 'etc', 'keys', 'web.conf');
+      await waitFor('web.conf written by the upgraded agent', async () => (await readFile(web, 'utf8').catch(() => '')) === WEB_CONF, 60_000);
+      assert.ok(await server.store.findDeviceKey('legacy-01'), 'the server holds its public key');
+      assert.equal(await server.store.findDeviceByCredential('legacy-01', hashSecret('dxc_legacy-secret')), undefined, 'the credential is cleared');
+      await waitFor('the agent forgot the old credential', async () => {
+        const state = JSON.parse(await readFile(path.join(legacyState, 'credential.json'), 'utf8')) as Record<string, unknown>;
+        return state.legacyCredential === undefined && typeof state.privateKey === 'string';
+      });
+      // Whoever learnt the old credential cannot register a key of their own any more.
+      const thief = testDeviceKey();
+      await assert.rejects(handshake(server.url, { ...keyAuth(server, 'legacy-01', thief), credential: 'dxc_legacy-secret', publicKey: thief.publicKey }), /auth.refused/);
+      await assert.rejects(handshake(server.url, { deviceId: 'legacy-01', credential: 'dxc_legacy-secret' }), /auth.refused/);
+    } finally {
+      await legacy.kill();
+    }
   });
 });
 

@@ -20,11 +20,11 @@ describe('createLogger', () => {
     log.error('server said s3cr3t-credential-value is bad', {
       credential: 'x',
       enrollmentToken: 'y',
-      nested: { authorization: 'Basic zzz', note: 'has s3cr3t-credential-value inside' },
+      nested: { authorization: 'Basic zzz', note: 'has s3cr3t-credential-value inside', privateKey: 'MC4CAQAwBQYDK2VwBCIEIkey' },
       error: new Error('echo s3cr3t-credential-value'),
     });
     const text = lines.join('\n');
-    assert.doesNotMatch(text, /s3cr3t-credential-value|Basic zzz/);
+    assert.doesNotMatch(text, /s3cr3t-credential-value|Basic zzz|MC4CAQAwBQYDK2VwBCIEIkey/);
     const line = JSON.parse(lines[0]!);
     assert.equal(line.credential, '[redacted]');
     assert.equal(line.enrollmentToken, '[redacted]');

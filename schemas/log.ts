@@ -38,7 +38,7 @@ export class SecretSet {
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const SECRET_KEY = /credential|token|password|secret|authorization|cookie/i;
+const SECRET_KEY = /credential|token|password|secret|authorization|cookie|private_?key/i;
 const MAX_DEPTH = 4;
 
 export interface LoggerOptions {
