@@ -14,6 +14,7 @@ import { makeRepo } from '../reconciler/src/edges/git/test-repo.ts';
 import { createEnrollmentToken } from '../cli/src/commands/token.ts';
 import { testFleet } from './fleet.ts';
 import { startTestServer, tempDir, waitFor } from './harness.ts';
+import { testDeviceKey } from './device-auth.ts';
 
 describe('dispatch', { timeout: 60_000 }, () => {
   const cleanups: Array<() => Promise<unknown> | void> = [];
@@ -34,7 +35,7 @@ describe('dispatch', { timeout: 60_000 }, () => {
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
-      auth: { enrollmentToken: token, machineId: 'ack-lost-machine', facts: { hostname: 'ack-lost', os: { family: 'debian' } } },
+      auth: { enrollmentToken: token, machineId: 'ack-lost-machine', facts: { hostname: 'ack-lost', os: { family: 'debian' } }, publicKey: testDeviceKey().publicKey },
     });
     cleanups.push(() => void socket.disconnect());
     socket.on('enrolled', (_enrollment: unknown, ack: (res: Ack) => void) => ack({ ok: true }));

@@ -16,6 +16,7 @@ import { AGENT_NAMESPACE, type Ack, type AgentReport, type Job, type JobResult, 
 import { createEnrollmentToken } from '../cli/src/commands/token.ts';
 import { makeRepo } from '../reconciler/src/edges/git/test-repo.ts';
 import { startTestServer, tempDir, waitFor } from './harness.ts';
+import { testDeviceKey } from './device-auth.ts';
 
 const PATH = '/etc/order/site.conf';
 const FLEET = {
@@ -56,7 +57,7 @@ test('a stale report that arrives after the job result keeps the newer observed 
 
   const jobs: Job[] = [];
   const socket: Socket = connectClient(`${server.url}${AGENT_NAMESPACE}`, {
-    auth: { enrollmentToken: token, machineId: 'machine-order-1', facts: { hostname: 'order-1', os: { family: 'debian' } } },
+    auth: { enrollmentToken: token, machineId: 'machine-order-1', facts: { hostname: 'order-1', os: { family: 'debian' } }, publicKey: testDeviceKey().publicKey },
     transports: ['websocket'],
     reconnection: false,
   });

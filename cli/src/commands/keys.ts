@@ -9,6 +9,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../../schemas/duration.ts';
 import { readKeyring, rotateServerKeys } from '../../../reconciler/src/edges/keys/server-keys.ts';
+import { cliActor, recordAudit } from '../../../reconciler/src/actions/audit.ts';
+import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
 import type { CommandIo } from '../io.ts';
 
 const HELP = `usage: deployx keys show [--data DIR]
@@ -45,7 +47,19 @@ export async function runKeys(args: string[], io: CommandIo): Promise<number> {
     if (sub === 'rotate') {
       const graceMs = parseDuration(values.grace, { zero: true });
       const rotation = rotateServerKeys(dataDir, graceMs, new Date());
-      // Audit: a key rotation is an operator action; the audit log (issue 12, audit-tls) records it here.
+      // An operator action: recorded in the audit log of the store in the same data dir.
+      const store = await openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
+      try {
+        await recordAudit(store, {
+          actor: cliActor(),
+          action: 'server-key.rotate',
+          target: `server-key:${rotation.current.keyid}`,
+          outcome: 'success',
+          details: { retired: rotation.retired.keyid, validUntil: rotation.retired.validUntil },
+        });
+      } finally {
+        await store.close();
+      }
       io.out(rotation.current.keyid);
       io.err(`new signing key ${rotation.current.keyid}; ${rotation.retired.keyid} stays valid until ${rotation.retired.validUntil}`);
       return 0;
