@@ -83,6 +83,9 @@ test('a key rotation reaches a connected real agent; the old key is dropped afte
   cleanups.push(() => agent.kill('SIGKILL'));
 
   const deviceId = await until(() => gateway.onlineDevices()[0], 30_000, 'the agent to enroll');
+  // Online at the gateway before the agent has stored its key and begun its session: a job sent
+  // then would find no session to take it.
+  await until(() => lines.join('').includes('"msg":"connected"'), 30_000, "the agent's session");
   const trustedByAgent = async () => (JSON.parse(await readFile(join(stateDir, 'server-keys.json'), 'utf8')) as { keys: Array<{ keyid: string }> }).keys.map((k) => k.keyid);
   await until(async () => (await trustedByAgent())[0] === oldKey && (await trustedByAgent()).length === 1, 5_000, 'the agent to store the pinned key');
   let n = 0;

@@ -61,6 +61,8 @@ interface SocketData {
   publicKey: KeyObject;
   /** Set while `enrolled` has not been sent. */
   enrollment?: true;
+  /** Set until the agent acked `enrolled` (it stored its identity and began its session). */
+  enrolling?: true;
   /**
    * The device waits for an operator's approval (core/enrollment-approval.ts): connected, but
    * sent no job, and its reports, progress and results are not stored.
@@ -291,7 +293,12 @@ export class AgentGateway {
    * valid key) and sends it; offline devices' jobs are not sealed (no sequence spent).
    */
   async sendJobs(jobs: readonly Job[], timeoutMs: number): Promise<DispatchResult[]> {
-    const online = jobs.filter((job) => { const socket = this.#sockets.get(job.deviceId); return socket !== undefined && !socket.data.pending; });
+    // An enrolling socket is not online for jobs until the agent acked `enrolled` (it has no
+    // session to take them before): `connected` dispatches what waits for it then.
+    const online = jobs.filter((job) => {
+      const socket = this.#sockets.get(job.deviceId);
+      return socket !== undefined && !socket.data.pending && socket.data.enrolling !== true;
+    });
     const sequences = online.length === 0 ? [] : await this.deps.store.nextJobSequences(online.map((j) => j.deviceId));
     const signers = online.length === 0 ? [] : this.deps.keys.signers();
     const issuedAt = this.deps.now();
@@ -565,11 +572,13 @@ export class AgentGateway {
 
     if (socket.data.enrollment) {
       delete socket.data.enrollment;
+      socket.data.enrolling = true;
       socket
         .timeout(30_000)
         .emitWithAck('enrolled', { deviceId })
         .then(
           () => {
+            delete socket.data.enrolling;
             if (!socket.data.pending) this.deps.hooks.connected(deviceId);
           },
           () => this.deps.log.warn('enrollment not acknowledged', { device: deviceId }),
