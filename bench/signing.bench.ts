@@ -1,12 +1,16 @@
 // Sign and verify cost per job: what the server pays at each dispatch (seal: build the payload,
 // serialise once, Ed25519 sign with each valid key) and what the agent pays before running it
 // (verifyJob: decode, verify, parse, check). A typical job: four steps (a package, two files, a
-// script), signed by one key, and by two during a rotation's grace period.
+// script), signed by one key, and by two during a rotation's grace period. And a device key's
+// statements (schemas/device-auth.ts): what an agent pays to sign its handshake, and what the
+// server pays to check one (signature, window, replay guard) at every connection.
 import { sealJob } from '../schemas/job-envelope.ts';
 import type { Job } from '../schemas/protocol.ts';
 import { generateSigningKeyPair, publicKeyToPem, signingKey } from '../schemas/signing.ts';
 import { trustedKeyMap, verifyJob } from '../agent/src/core/verify-server.ts';
 import type { BenchResult } from './measure.ts';
+import { checkDeviceHandshake, ReplayGuard, signDeviceHandshake } from '../schemas/device-auth.ts';
+import { createPublicKey } from 'node:crypto';
 
 const N = 5_000;
 
@@ -53,5 +57,26 @@ export async function benchSigning(): Promise<BenchResult[]> {
       { name: `verify a 4-step job, ${label} (agent)`, value: Math.round(verifyUs), unit: 'µs', target: '≤ 500 µs', detail: `${N} jobs, one trusted key` },
     );
   }
+  // Device handshakes: one per device, as a reconnect storm brings them.
+  const devices = Array.from({ length: 2_000 }, () => signingKey(generateSigningKeyPair().privateKey));
+  const publicKeys = devices.map((d) => createPublicKey(d.privateKey));
+  const serverKeys = new Set([current.keyid]);
+  const now = new Date();
+  for (let i = 0; i < 200; i++) signDeviceHandshake({ deviceId: `d${i}`, serverKey: current.keyid, key: devices[i]!, now });
+  let t = performance.now();
+  const handshakes = devices.map((key, i) => signDeviceHandshake({ deviceId: `d${i}`, serverKey: current.keyid, key, now }));
+  const signUs = ((performance.now() - t) * 1000) / devices.length;
+  const replay = new ReplayGuard();
+  t = performance.now();
+  let ok = 0;
+  for (const [i, handshake] of handshakes.entries()) {
+    if (checkDeviceHandshake(handshake, { deviceId: `d${i}`, publicKey: publicKeys[i]!, serverKeys, now, replay }).ok) ok++;
+  }
+  const checkUs = ((performance.now() - t) * 1000) / devices.length;
+  if (ok !== devices.length) throw new Error(`only ${ok} of ${devices.length} handshakes verified`);
+  results.push(
+    { name: 'sign a device handshake (agent, per connection)', value: Math.round(signUs), unit: 'µs', target: 'report', detail: `${devices.length} device keys` },
+    { name: 'check a device handshake (server, per connection)', value: Math.round(checkUs), unit: 'µs', target: '≤ 500 µs', detail: 'Ed25519 verify with the stored key, window, replay guard' },
+  );
   return results;
 }
