@@ -162,7 +162,20 @@ async function converge(agents: number): Promise<BenchResult[]> {
       children.push(child);
     }
     const inSync = () => [...server.reconciler.statuses.values()].filter((s) => s.state === 'in_sync').length;
-    await until(`${agents} devices in sync`, () => inSync() >= agents, 600_000);
+    // Says where a slow first convergence stands, every 30 s and in the timeout's message.
+    const states = () => {
+      const counts = new Map<string, number>();
+      for (const s of server.reconciler.statuses.values()) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
+      return `${server.gateway.connectedCount} connected; ${[...counts].map(([k, n]) => `${k} ${n}`).join(', ') || 'no statuses'}`;
+    };
+    const progress = setInterval(() => console.error(`converge ${agents}: ${((performance.now() - started) / 1000).toFixed(0)} s, ${states()}`), 30_000);
+    try {
+      await until(`${agents} devices in sync`, () => inSync() >= agents, 600_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message} (${states()})`);
+    } finally {
+      clearInterval(progress);
+    }
     const enrolled = (performance.now() - started) / 1000;
 
     // Memory per idle agent: right after the first convergence, and once the server has been
