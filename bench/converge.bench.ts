@@ -1,6 +1,7 @@
 // Commit-to-converged with N simulated agents (in child processes, speaking the real protocol)
 // against a real server in this process: a one-group change and a fleet-wide change; server
 // memory per connected idle agent; how long reports wait between arrival and being stored.
+// DEPLOYX_BENCH_SYNC_TIMEOUT_S (default 600) bounds the first convergence.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -66,8 +67,9 @@ spec:
 }
 
 /**
- * With DEPLOYX_BENCH_CPU_PROFILE=DIR, the server's CPU profile of each change (commit → last
- * result) is written to DIR/<bench>.cpuprofile (open it in Chrome's DevTools).
+ * With DEPLOYX_BENCH_CPU_PROFILE=DIR, the server's CPU profile of the first convergence and of
+ * each change (commit → last result) is written to DIR/<bench>.cpuprofile (open it in Chrome's
+ * DevTools).
  */
 async function startProfile(): Promise<{ stop: (name: string) => Promise<void> } | undefined> {
   const dir = process.env.DEPLOYX_BENCH_CPU_PROFILE;
@@ -169,12 +171,14 @@ async function converge(agents: number): Promise<BenchResult[]> {
       return `${server.gateway.connectedCount} connected; ${[...counts].map(([k, n]) => `${k} ${n}`).join(', ') || 'no statuses'}`;
     };
     const progress = setInterval(() => console.error(`converge ${agents}: ${((performance.now() - started) / 1000).toFixed(0)} s, ${states()}`), 30_000);
+    const firstProfile = await startProfile();
     try {
-      await until(`${agents} devices in sync`, () => inSync() >= agents, 600_000);
+      await until(`${agents} devices in sync`, () => inSync() >= agents, Number(process.env.DEPLOYX_BENCH_SYNC_TIMEOUT_S ?? 600) * 1000);
     } catch (error) {
       throw new Error(`${(error as Error).message} (${states()})`);
     } finally {
       clearInterval(progress);
+      await firstProfile?.stop(`first-convergence-${agents}`);
     }
     const enrolled = (performance.now() - started) / 1000;
 
