@@ -168,7 +168,7 @@ async function converge(agents: number): Promise<BenchResult[]> {
     const states = () => {
       const counts = new Map<string, number>();
       for (const s of server.reconciler.statuses.values()) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
-      return `${server.gateway.connectedCount} connected; ${[...counts].map(([k, n]) => `${k} ${n}`).join(', ') || 'no statuses'}`;
+      return `${server.gateway.connectedCount} connected, ${server.gateway.busyRefusals} handshakes told server.busy; ${[...counts].map(([k, n]) => `${k} ${n}`).join(', ') || 'no statuses'}`;
     };
     const progress = setInterval(() => console.error(`converge ${agents}: ${((performance.now() - started) / 1000).toFixed(0)} s, ${states()}`), 30_000);
     const firstProfile = await startProfile();

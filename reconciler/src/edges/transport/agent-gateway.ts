@@ -12,8 +12,9 @@
 //
 // Admission: at most `handshakes.maxConcurrent` handshakes are checked at once. One beyond that
 // (a reconnect storm after a restart) is refused at once with `{code: 'server.busy',
-// retryAfterMs}` — a wait drawn uniformly from `handshakes.retryAfterMs`, so the refused come
-// back spread out — instead of queuing store reads behind thousands of others until their
+// retryAfterMs}` — a wait drawn uniformly from `handshakes.retryAfterMs`, whose upper bound
+// grows while refusals keep outnumbering admissions (busy-wait.ts), so the refused come back
+// spread out over the time the server needs to take them — instead of queuing store reads behind thousands of others until their
 // connect timeout fires. The agent waits exactly that long (agent/src/transport/connection.ts).
 //
 // Trust (docs/protocol.md): the first message on every connection is `server:hello`, signed by
@@ -52,6 +53,7 @@ import type { Logger } from '../../../../schemas/log.ts';
 import type { JobRecord, Store } from '../store/store.ts';
 import { observationOrder } from '../../core/observation-order.ts';
 import { checkPayload } from './payload-bounds.ts';
+import { BusyWait } from './busy-wait.ts';
 import { enrollmentApproval } from '../../core/enrollment-approval.ts';
 import type { EnrollmentAutoApprove } from '../../../../schemas/kinds.ts';
 
@@ -197,17 +199,20 @@ export class AgentGateway {
   ) {
     this.#namespace = io.of(AGENT_NAMESPACE) as unknown as AgentNamespace;
     const admission = deps.handshakes ?? DEFAULT_HANDSHAKE_ADMISSION;
+    const busyWait = new BusyWait(admission.retryAfterMs);
     this.#namespace.use((socket, next) => {
       if (this.#handshaking >= admission.maxConcurrent) {
         this.busyRefusals++;
-        const [min, max] = admission.retryAfterMs;
-        const retryAfterMs = Math.round(min + (admission.random ?? Math.random)() * (max - min));
+        const retryAfterMs = busyWait.refused(performance.now(), admission.random ?? Math.random);
         socket.handshake.auth = {};
         next(Object.assign(new Error('server.busy'), { data: { code: 'server.busy', retryAfterMs } }));
         return;
       }
       this.#handshaking++;
-      this.#authenticate(socket).finally(() => this.#handshaking--).then(
+      this.#authenticate(socket).finally(() => {
+        this.#handshaking--;
+        busyWait.admitted(performance.now());
+      }).then(
         () => {
           // The handshake lives as long as the socket: keep neither the enrollment token nor the
           // enrolling machine's facts in it (10,000 sockets' worth).
