@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { RevisionsResponse, Role } from '../../../../schemas/protocol.ts';
-import { hashSecret } from '../transport/agent-gateway.ts';
 import type { UiGateway } from '../transport/ui-gateway.ts';
 import type { Store } from '../store/store.ts';
 import type { Logger } from '../../../../schemas/log.ts';
