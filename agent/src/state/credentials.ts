@@ -7,11 +7,12 @@
 // key at once and stores both (`legacyCredential`), so the agent can register the key with its
 // old credential on its next connection, and forgets the credential once a session began.
 import type { KeyObject } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { generateSigningKeyPair, privateKeyFromPem, privateKeyToPem, signingKey, type SigningKey } from '../../../schemas/signing.ts';
 import { AgentError } from '../errors.ts';
 import { writeFileAtomic } from '../system/fs-atomic.ts';
+import { readStateJson } from './state-json.ts';
 
 export interface Credentials {
   deviceId: string;
@@ -46,19 +47,8 @@ export function deviceSigningKey(credentials: Pick<Credentials, 'privateKey'>): 
 
 /** undefined when the agent has not enrolled yet. */
 export async function readCredentials(stateDir: string): Promise<Credentials | undefined> {
-  let text: string;
-  try {
-    text = await readFile(credentialsPath(stateDir), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new AgentError('state.corrupt', `${credentialsPath(stateDir)} is not valid JSON`);
-  }
+  const value = await readStateJson(credentialsPath(stateDir));
+  if (value === undefined) return undefined;
   const stored = asCredentials(value);
   if (stored === undefined) {
     const legacy = value as { deviceId?: unknown; credential?: unknown } | null;

@@ -6,11 +6,12 @@
 //   job-sequence.json   { deviceId, highest } — the highest job sequence accepted, written BEFORE
 //                       the job is journalled or run (a crash after it never lets that job, or
 //                       any older one, in again; a redelivery is recognised by the journal).
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { TrustedServerKey } from '../core/verify-server.ts';
 import { AgentError } from '../errors.ts';
 import { writeFileAtomic } from '../system/fs-atomic.ts';
+import { readStateJson, STATE_REMEDY } from './state-json.ts';
 
 /** Where trusted keys and the job high-water mark live (files here; memory in the simulator). */
 export interface ServerTrustStore {
@@ -82,20 +83,9 @@ export class MemoryServerTrust implements ServerTrustStore {
 }
 
 async function readJson<T>(file: string, check: (value: unknown) => value is T): Promise<T | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new AgentError('state.corrupt', `${file} is not valid JSON; remove the agent's state dir and enroll again with a new token`);
-  }
-  if (!check(value)) throw new AgentError('state.corrupt', `${file} is not what the agent wrote; remove the agent's state dir and enroll again with a new token`);
+  const value = await readStateJson(file);
+  if (value === undefined) return undefined;
+  if (!check(value)) throw new AgentError('state.corrupt', `${file} is not what the agent wrote; ${STATE_REMEDY}`);
   return value;
 }
 
