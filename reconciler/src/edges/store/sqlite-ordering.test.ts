@@ -72,3 +72,18 @@ test('another epoch (a wiped state dir) is taken as newer; unstamped messages (o
   await store.saveReports([{ deviceId: 'wiped', receivedAt: at(3), report: report([pkg('nginx', '3')], { epoch: 'new', seq: 2 }) }]);
   assert.deepEqual((await store.getObserved('wiped'))?.resources, [pkg('nginx', '3')]);
 });
+
+test('a first report stored after a newer job result still counts as changed: the device’s snapshot gains its report time', async (t) => {
+  // Seen at 10,000 devices: the job result's pass ran before any report was stored ("never
+  // reported"), the stale first report then triggered no pass, and the device stayed unknown.
+  const { store } = await tempStore(t);
+  await enroll(store, 'a');
+  await store.createJobs([newJob('j1', 'a')]);
+  await store.recordJobResults([jobResult('j1', { observed: [pkg('nginx', '2.0')], epoch: 'e1', seq: 3 })], at(3));
+  assert.equal((await store.getObserved('a'))?.reportedAt, undefined);
+  const first = await store.saveReports([{ deviceId: 'a', receivedAt: at(4), report: report([], { epoch: 'e1', seq: 2 }) }]);
+  assert.deepEqual(first, { saved: 1, skipped: [], observedChanged: ['a'], stale: ['a'] });
+  const snapshot = await store.getObserved('a');
+  assert.equal(snapshot?.reportedAt, at(4));
+  assert.deepEqual(snapshot?.resources, [pkg('nginx', '2.0')]);
+});

@@ -94,12 +94,16 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
             if (p && row.observed_epoch === p.epoch && row.observed_seq === p.seq) fresh.add(row.id);
           }
         }
-        const observedChanged = await writeObservedSets(
+        const written = await writeObservedSets(
           c,
           accepted.filter((p) => fresh.has(p.deviceId)).map((p) => [p.deviceId, p.observed]),
         );
+        // A device's first report changes its snapshot even when stale (a job result's newer
+        // resources stay): it now has a report time, and a pass that read none said "never reported".
+        const observedChanged = new Set(written);
+        for (const p of accepted) if (lastReportAt.get(p.deviceId) === null) observedChanged.add(p.deviceId);
         const stale = accepted.filter((p) => !fresh.has(p.deviceId)).map((p) => p.deviceId);
-        return { saved: accepted.length, skipped: [...skipped], observedChanged, stale };
+        return { saved: accepted.length, skipped: [...skipped], observedChanged: [...observedChanged], stale };
       });
     },
 

@@ -219,7 +219,8 @@ export interface SaveReportsResult {
   /** Device ids skipped: unknown, deleted, already holding a newer report, or sent a malformed one. */
   skipped: string[];
   /**
-   * Saved devices whose observed set is not what was stored before (or none was): the reports
+   * Saved devices whose observed set is not what was stored before (or none was), and devices
+   * reporting for the first time (stale or not: their snapshot gains a report time): the reports
    * that can change a plan by what they observed. A heartbeat that observes the same is not here.
    */
   observedChanged: string[];
