@@ -177,6 +177,48 @@ describe('deployx plan', { concurrency: true }, () => {
     ]);
   });
 
+  it('takes the revisions reviewers and CI write: HEAD~1, HEAD^2 on a merge, a tag, a short SHA, main...feature', async () => {
+    // Its own repository: main moves on (a README commit), then merges web-1.26 with a merge commit.
+    const own = await makeTempDir('deployx-plan-revs-');
+    scratch.push(own);
+    const planned = await makePlanRepo(own);
+    await runGit(own, ['tag', '--annotate', 'v1', '--message', 'the fleet before nginx 1.26', planned.base]);
+    await writeFile(join(own, 'README.md'), '# infrastructure\n\nMain moved on.\n');
+    await runGit(own, ['commit', '--quiet', '--all', '--message', 'readme']);
+    const moved = await runGit(own, ['rev-parse', 'HEAD']);
+    await runGit(own, ['merge', '--quiet', '--no-ff', '--no-edit', 'web-1.26']);
+    const merge = await runGit(own, ['rev-parse', 'HEAD']);
+    const expected = (await golden('plan.txt')).split('\n');
+    const plan = async (base: string, head: string | undefined, baseOid: string, headOid: string) => {
+      const run = await deployxPlan(['--repo', '.', '--path', FLEET_PATH, '--base', base, ...(head ? ['--head', head] : []), '--inventory', INVENTORY_FILE], { cwd: own });
+      const what = `--base ${base} --head ${head ?? '(none)'}`;
+      assert.equal(run.code, 0, `${what}: ${run.stderr}`);
+      const lines = run.stdout.split('\n');
+      assert.match(lines[0]!, new RegExp(`^deployx plan  (\\S+@)?sha1:${baseOid} → (\\S+@)?sha1:${headOid}$`), what);
+      // The same change as the golden plan: only revision strings and the digest differ.
+      assert.deepStrictEqual(lines.slice(1, -2), expected.slice(1, -2), what);
+    };
+    await plan('HEAD~1', 'HEAD^2', moved, planned.head); // HEAD is the merge: ~1 = main before it, ^2 = web-1.26
+    await plan('HEAD^^', 'web-1.26', planned.base, planned.head); // the merge's first parent's parent
+    await plan(`${merge.slice(0, 7)}~2`, `${planned.head.slice(0, 8)}`, planned.base, planned.head);
+    await plan('v1', 'web-1.26', planned.base, planned.head); // an annotated tag, peeled
+    await plan('v1^0', 'HEAD^2', planned.base, planned.head);
+    await plan(`${moved.slice(0, 10)}...web-1.26`, 'web-1.26', planned.base, planned.head); // the merge base
+    await plan('main~1...web-1.26', undefined, planned.base, planned.head); // head: the right side
+
+    for (const [base, why] of [
+      ['HEAD~40', /HEAD~40 names no commit: its first-parent line ends at the root commit/],
+      ['HEAD~1^2', /HEAD~1\^2 names no commit: [0-9a-f]{12} has 1 parent, not a parent 2/],
+      ['HEAD~x', /"HEAD~x" is not a valid ref name/],
+      ['main..web-1.26', /"main\.\.web-1\.26" is not a valid ref name/],
+    ] as const) {
+      const run = await deployxPlan(['--repo', '.', '--path', FLEET_PATH, '--base', base, '--head', 'main', '--inventory', INVENTORY_FILE], { cwd: own });
+      assert.equal(run.code, 2, base);
+      assert.match(run.stderr, why, base);
+      assert.equal(run.stderr.trimEnd().split('\n').length, 1, `one line: ${run.stderr}`);
+    }
+  });
+
   it('exits 2 when a ref does not resolve or the directory is not a repository', async () => {
     const unknown = await deployxPlan(args().map((a) => (a === 'web-1.26' ? 'no-such-branch' : a)), { cwd: dir });
     assert.equal(unknown.code, 2);

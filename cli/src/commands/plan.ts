@@ -18,6 +18,7 @@ import {
 } from '../../../reconciler/src/actions/plan-revision.ts';
 import { renderJson, renderMarkdown, renderText } from '../../../reconciler/src/core/plan/render.ts';
 import { planWaves } from '../../../reconciler/src/core/rollout/waves.ts';
+import { splitMergeBase } from '../../../reconciler/src/edges/git/revision-expression.ts';
 import { cliVerifier, signatureLines } from '../../../reconciler/src/actions/verify-signatures.ts';
 import { loadCommitVerification } from '../../../reconciler/src/config.ts';
 import type { CommandIo } from '../io.ts';
@@ -30,8 +31,10 @@ updated (~), deleted (-) or left in place (=), the devices joining or leaving pr
 groups that match no device, offline devices, rollout waves and totals, with a digest.
   --repo DIR|URL     a Git repository: a directory inside it, or an http(s) URL (the branches
                      named are fetched into a temporary mirror; an oid must be on one of them)
-  --base REF         the commit the change applies to (branch, tag, origin/main, oid)
-  --head REF         the commit with the change
+  --base REF         the commit the change applies to: a branch, tag, origin/main, (short)
+                     oid, or an expression on one: HEAD~1, main^, HEAD^2 (a merge's second
+                     parent), main...feature (their merge base; --head defaults to feature)
+  --head REF         the commit with the change (the same forms)
   --path SUBDIR      the fleet root inside the repository (default: --repo's directory inside
                      its repository, else the repository root)
   --inventory FILE   devices and their last reported facts, as GET /api/v1/inventory exports them
@@ -84,6 +87,9 @@ export async function runPlan(args: string[], io: CommandIo, env: NodeJS.Process
   }
   const format = o.format as Format;
   if (!FORMATS.includes(format)) return usage(io, `unknown format "${format}"`);
+  // `--base main...feature` alone: the change on feature since it left main (head: the right side).
+  const range = o.base ? splitMergeBase(o.base) : undefined;
+  if (o.head === undefined && range) o.head = range[1];
   for (const name of ['repo', 'base', 'head'] as const) {
     if (o[name] === undefined || o[name] === '') return usage(io, `--${name} is required`);
   }

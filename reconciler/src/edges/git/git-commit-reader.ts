@@ -16,12 +16,13 @@ import { mapLimit } from './map-limit.ts';
 import { enableDeltaBaseCache } from './pack-delta-cache.ts';
 import type { RevisionEntry, RevisionReader } from './revision-reader.ts';
 import { readRawCommit } from './raw-commit.ts';
+import { mergeBase, parseRevisionExpression, splitMergeBase, walkParents } from './revision-expression.ts';
 
 /** Where the repository is: a working repository (`dir`, gitdir `dir/.git`) or a git directory. */
 export type GitRepoLocation = { dir: string; gitdir?: string } | { gitdir: string; dir?: undefined };
 
 export type GitCommitReaderOptions = GitRepoLocation & {
-  /** A branch, tag, other ref, `HEAD`, or a (possibly abbreviated) commit oid. */
+  /** A branch, tag, other ref, `HEAD`, a (possibly abbreviated) commit oid, or an expression (`HEAD~1`, `A...B`). */
   ref: string;
   /** The fleet root inside the repository; the repository root when omitted. */
   path?: string;
@@ -322,8 +323,33 @@ function fileAccess(fs: FsClient): FileAccess | undefined {
   return { readFile: (path) => readFile.call(promises, path), readdir: (path) => readdir.call(promises, path) };
 }
 
-/** A ref or oid → the object it names and the short name to show in the revision string. */
+/**
+ * A ref, oid or revision expression (`HEAD~1`, `main^2`, `main...feature`: revision-expression.ts)
+ * → the object it names and the short name to show in the revision string (none for an
+ * expression: `HEAD~1` is not a name the commit keeps).
+ */
 async function resolveRef(
+  fs: FsClient,
+  gitdir: string,
+  ref: string,
+  cache: object,
+): Promise<{ oid: string; refName: string | undefined }> {
+  const repo = { fs, gitdir, cache };
+  const sides = splitMergeBase(ref);
+  if (sides) {
+    const [left, right] = await Promise.all(sides.map((side) => resolveRef(fs, gitdir, side, cache)));
+    return { oid: await mergeBase(repo, ref, left!.oid, right!.oid), refName: undefined };
+  }
+  const expression = parseRevisionExpression(ref);
+  if (expression && expression.steps.length > 0) {
+    const start = await resolveName(fs, gitdir, expression.name, cache);
+    return { oid: await walkParents(repo, ref, start.oid, expression.steps), refName: undefined };
+  }
+  return resolveName(fs, gitdir, ref, cache);
+}
+
+/** A ref or oid → the object it names and the short name to show in the revision string. */
+async function resolveName(
   fs: FsClient,
   gitdir: string,
   ref: string,
