@@ -10,6 +10,8 @@
 // node_modules linked), one run after the other, and reports the ratio.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
+import os from 'node:os';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -151,8 +153,10 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
     const token = await tokenFor(tree, dataDir);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const startServer = (): ChildProcess => {
-      const child = spawn(process.execPath, [cli, 'serve', '--repo', path.join(dir, 'repo'), '--data', dataDir, '--port', String(port), '--host', '127.0.0.1', '--poll', '1s'], {
+    const profileDir = process.env.DEPLOYX_BENCH_STORM_PROFILE;
+    const startServer = (profile = false): ChildProcess => {
+      const flags = profile && profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : [];
+      const child = spawn(process.execPath, [...flags, cli, 'serve', '--repo', path.join(dir, 'repo'), '--data', dataDir, '--port', String(port), '--host', '127.0.0.1', '--poll', '1s'], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, DEPLOYX_LOG_LEVEL: 'warn' },
       });
@@ -191,8 +195,9 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
     server.kill('SIGKILL');
     await new Promise((r) => (server!.exitCode !== null || server!.signalCode !== null ? r(null) : server!.once('exit', r)));
     await until('every device to notice', () => total('connected') === 0, 60_000);
-    server = startServer();
+    server = startServer(true);
     let upMs = NaN;
+    let lastProgress = performance.now();
     let connectedMs = NaN;
     const STORM_LIMIT_MS = 300_000;
     const reconnected = await until(
@@ -200,6 +205,11 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
       async () => {
         if (Number.isNaN(upMs) && (await metrics(url)) !== undefined) upMs = performance.now() - killed;
         if (Number.isNaN(connectedMs) && total('connected') >= agents) connectedMs = performance.now() - killed;
+        if (performance.now() - lastProgress >= 5_000) {
+          lastProgress = performance.now();
+          const m = await metrics(url);
+          console.log(`storm +${((lastProgress - killed) / 1000).toFixed(0)} s (${label}): connected ${total('connected')}, reports acknowledged ${total('reportsAcked') - reportsBefore}, server.busy refusals ${m?.get('deployx_handshakes_busy_total') ?? '?'}`);
+        }
         return total('connected') >= agents && total('reportsAcked') - reportsBefore >= agents;
       },
       STORM_LIMIT_MS,
@@ -208,6 +218,9 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
       () => false,
     );
     if (!reconnected) {
+      const kept = path.join(os.tmpdir(), `deployx-storm-${agents}-server.log`);
+      await copyFile(path.join(dir, 'server.log'), kept).catch(() => undefined);
+      console.log(`the server's log is kept in ${kept}`);
       // A tree that cannot recover within the limit is a result too (the old code at 10,000 on a
       // loaded machine), not a reason to lose the other run's figures.
       const name = `reconnect storm after a server SIGKILL, ${agents.toLocaleString('en')} devices (${label})`;

@@ -78,7 +78,7 @@ for (const name of names) {
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const rows: string[] = [];
 const base = process.env.DEPLOYX_BENCH_BASE;
-const row = (r: BenchResult, suffix = '') => `| ${r.name}${suffix} | ${r.value.toFixed(r.unit === 'ms' ? 0 : 1)} ${r.unit} | ${r.target} | ${r.detail ?? ''} |`;
+const row = (r: BenchResult, suffix = '') => `| ${r.name}${suffix} | ${typeof r.value === 'number' && Number.isFinite(r.value) ? r.value.toFixed(r.unit === 'ms' ? 0 : 1) : 'not measured'} ${r.unit} | ${r.target} | ${r.detail ?? ''} |`;
 for (const name of names) {
   const runs = name === 'converge' ? (process.env.DEPLOYX_BENCH_AGENTS ?? '1000,10000').split(',').map((n) => ({ DEPLOYX_BENCH_AGENTS: n })) : [{}];
   for (const env of runs) {

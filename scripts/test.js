@@ -3,7 +3,8 @@
 // (node --test only expands glob patterns from Node 21 on; we support Node 20.19.)
 // Arguments narrow the run to files whose path contains one of them: `npm test -- agent/ compile`.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const ROOTS = ['schemas', 'reconciler', 'agent', 'cli', 'dashboard', 'pxe', 'e2e', 'scripts', 'bench'];
@@ -33,8 +34,15 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.DEPLOYX_TEST_CONCURRENCY ?? '2';
+// Servers the tests start announce themselves here, not where `deployx token` … would find a
+// server the developer runs (cli/src/running-server.ts); and the tests see none of those.
+const runtimeDir = mkdtempSync(path.join(os.tmpdir(), 'deployx-test-runtime-'));
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
   cwd: root,
   stdio: 'inherit',
+  env: { ...process.env, DEPLOYX_RUNTIME_DIR: runtimeDir },
 });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+child.on('exit', (code, signal) => {
+  rmSync(runtimeDir, { recursive: true, force: true });
+  process.exit(code ?? (signal ? 1 : 0));
+});

@@ -1,35 +1,35 @@
 // `deployx` — the one entry point for every command. Each command is a module exporting
 // `run(args, io) → exit code`; nothing here reads the environment (commands that need
 // configuration take it from `reconciler/src/config.ts`).
-import { runAgent } from './commands/agent.ts';
-import { runAudit } from './commands/audit.ts';
-import { runDemo } from './commands/demo.ts';
-import { runDevice } from './commands/device.ts';
-import { runPlan } from './commands/plan.ts';
-import { runRollout } from './commands/rollout.ts';
-import { runServe } from './commands/serve.ts';
-import { runSimulate } from './commands/simulate.ts';
-import { runToken } from './commands/token.ts';
-import { runUser } from './commands/user.ts';
-import { runKeys } from './commands/keys.ts';
-import { runValidate } from './commands/validate.ts';
-import type { CommandIo } from './io.ts';
+import { runAgent, HELP as AGENT_HELP } from './commands/agent.ts';
+import { runAudit, HELP as AUDIT_HELP } from './commands/audit.ts';
+import { runDemo, HELP as DEMO_HELP } from './commands/demo.ts';
+import { runDevice, HELP as DEVICE_HELP } from './commands/device.ts';
+import { runPlan, HELP as PLAN_HELP } from './commands/plan.ts';
+import { runRollout, HELP as ROLLOUT_HELP } from './commands/rollout.ts';
+import { runServe, HELP as SERVE_HELP } from './commands/serve.ts';
+import { runSimulate, HELP as SIMULATE_HELP } from './commands/simulate.ts';
+import { runToken, HELP as TOKEN_HELP } from './commands/token.ts';
+import { runUser, HELP as USER_HELP } from './commands/user.ts';
+import { runKeys, HELP as KEYS_HELP } from './commands/keys.ts';
+import { runValidate, HELP as VALIDATE_HELP } from './commands/validate.ts';
+import { type CommandIo, errorLine, UsageError, usageLine } from './io.ts';
 
 type Command = (args: string[], io: CommandIo) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  validate: { run: runValidate, summary: 'validate a fleet repository (working tree or --ref)' },
-  plan: { run: runPlan, summary: 'what merging a change does to the fleet (per profile and device)' },
-  rollout: { run: runRollout, summary: 'list rollouts; promote, pause or resume one' },
-  serve: { run: runServe, summary: 'run the reconciler on a Git repository' },
-  device: { run: runDevice, summary: 'list devices; approve or reject pending ones; arm a machine to install' },
-  token: { run: runToken, summary: 'create, list and revoke enrollment and API tokens' },
-  user: { run: runUser, summary: 'create, list and delete dashboard users' },
-  audit: { run: runAudit, summary: 'verify the audit log\'s hash chain; list its newest entries' },
-  keys: { run: runKeys, summary: 'show and rotate the server\'s job-signing keys' },
-  agent: { run: runAgent, summary: 'run the agent on this machine (or confined to --root)' },
-  simulate: { run: runSimulate, summary: 'simulated devices speaking the real protocol' },
-  demo: { run: runDemo, summary: 'the example fleet, simulated devices and a sandboxed agent (npm start)' },
+const COMMANDS: Record<string, { run: Command; help: string; summary: string }> = {
+  validate: { run: runValidate, help: VALIDATE_HELP, summary: 'validate a fleet repository (working tree or --ref)' },
+  plan: { run: runPlan, help: PLAN_HELP, summary: 'what merging a change does to the fleet (per profile and device)' },
+  rollout: { run: runRollout, help: ROLLOUT_HELP, summary: 'list rollouts; promote, pause or resume one' },
+  serve: { run: runServe, help: SERVE_HELP, summary: 'run the reconciler on a Git repository' },
+  device: { run: runDevice, help: DEVICE_HELP, summary: 'list devices; approve or reject pending ones; arm a machine to install' },
+  token: { run: runToken, help: TOKEN_HELP, summary: 'create, list and revoke enrollment and API tokens' },
+  user: { run: runUser, help: USER_HELP, summary: 'create, list and delete dashboard users' },
+  audit: { run: runAudit, help: AUDIT_HELP, summary: 'verify the audit log\'s hash chain; list its newest entries' },
+  keys: { run: runKeys, help: KEYS_HELP, summary: 'show and rotate the server\'s job-signing keys' },
+  agent: { run: runAgent, help: AGENT_HELP, summary: 'run the agent on this machine (or confined to --root)' },
+  simulate: { run: runSimulate, help: SIMULATE_HELP, summary: 'simulated devices speaking the real protocol' },
+  demo: { run: runDemo, help: DEMO_HELP, summary: 'the example fleet, simulated devices and a sandboxed agent (npm start)' },
 };
 
 const USAGE = `usage: deployx <command> [options]
@@ -39,20 +39,70 @@ ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
   .join('\n')}
 
-Run "deployx <command> --help" for a command's options.`;
+Run "deployx <command> --help" for a command's options. Every command also takes --debug,
+which prints the stack of an unexpected error.`;
 
 export async function main(argv: string[], io: CommandIo = processIo()): Promise<number> {
-  const [name, ...args] = argv;
+  // `--debug` belongs to every command: an unexpected error is printed with its stack.
+  const debug = argv.includes('--debug');
+  const [name, ...args] = debug ? argv.filter((a) => a !== '--debug') : argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(USAGE);
     return name === undefined ? 2 : 0;
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.err(`deployx: unknown command "${name}"\n\n${USAGE}`);
+    io.err(`deployx: unknown command "${name}" (see "deployx --help" for the commands)`);
     return 2;
   }
-  return command.run(args, io);
+  if (wantsHelp(args)) {
+    io.out(command.help);
+    return 0;
+  }
+  try {
+    return await command.run(args, { ...io, debug });
+  } catch (error) {
+    return reportUnexpected(name, error, args, { ...io, debug });
+  }
+}
+
+/** `--help` or `-h` anywhere before a `--` (`deployx token create --help` too). */
+function wantsHelp(args: readonly string[]): boolean {
+  for (const arg of args) {
+    if (arg === '--') return false;
+    if (arg === '--help' || arg === '-h') return true;
+  }
+  return false;
+}
+
+/**
+ * An error a command did not turn into its own message, as one line: what, why, what to do. The
+ * stack (and a store's own text) only with --debug.
+ */
+function reportUnexpected(name: string, error: unknown, args: readonly string[], io: CommandIo): number {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) {
+    io.err(usageLine(name, message));
+    return 2;
+  }
+  if (code === 'EADDRINUSE') {
+    const port = (error as { port?: number }).port ?? portOf(args);
+    io.err(`deployx ${name}: port ${port ?? '(the one asked for)'} is in use by another program; stop it, or pick another port with --port`);
+  } else if (code === 'EACCES' && (error as { syscall?: string }).syscall === 'listen') {
+    io.err(`deployx ${name}: not allowed to listen on port ${(error as { port?: number }).port ?? portOf(args) ?? '?'}; pick one above 1023 with --port`);
+  } else {
+    const line = errorLine(name, error, io.debug);
+    io.err(line.includes('--debug') || io.debug ? line : `${line} (run again with --debug for details)`);
+  }
+  if (io.debug && error instanceof Error && error.stack) io.err(error.stack);
+  return 1;
+}
+
+function portOf(args: readonly string[]): string | undefined {
+  const at = args.indexOf('--port');
+  if (at >= 0) return args[at + 1];
+  return args.find((a) => a.startsWith('--port='))?.slice('--port='.length);
 }
 
 function processIo(): CommandIo {

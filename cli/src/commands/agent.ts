@@ -16,10 +16,10 @@ import { Agent } from '../../../agent/src/agent.ts';
 import { describeError, isAgentError } from '../../../agent/src/errors.ts';
 import { exec } from '../../../agent/src/system/exec.ts';
 import { createLogger, SecretSet } from '../../../schemas/log.ts';
-import { UsageError, type CommandIo } from '../io.ts';
+import { UsageError, type CommandIo, usageLine } from '../io.ts';
 import { onTermination, parseInterval, parseLabels, parseLogLevel, parseServerUrl, plainHttpWarning, type LogLevelName } from './agent-args.ts';
 
-const HELP = `usage: deployx agent --server URL [--token T] [--state DIR] [--root DIR]
+export const HELP = `usage: deployx agent --server URL [--token T] [--state DIR] [--root DIR]
                      [--heartbeat 30s] [--labels k=v,...] [--log-level info] [--ca FILE]
 
 Runs the DeployX agent on this machine until SIGINT or SIGTERM.
@@ -94,7 +94,7 @@ export async function runAgent(args: string[], io: CommandIo): Promise<number> {
   try {
     options = resolveAgentOptions(args, io.cwd, process.env);
   } catch (error) {
-    io.err(`deployx agent: ${(error as Error).message}\n\n${HELP}`);
+    io.err(usageLine('agent', (error as Error).message));
     return 2;
   }
   if (options === 'help') {
@@ -102,7 +102,7 @@ export async function runAgent(args: string[], io: CommandIo): Promise<number> {
     return 0;
   }
   if (options.heartbeatMs < 1000) {
-    io.err(`deployx agent: --heartbeat must be at least 1s\n\n${HELP}`);
+    io.err(usageLine('agent', '--heartbeat must be at least 1s'));
     return 2;
   }
 

@@ -10,14 +10,16 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { verifyAuditLog } from '../../../reconciler/src/actions/audit.ts';
 import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
-import type { CommandIo } from '../io.ts';
+import { type CommandIo, errorLine, usageLine } from '../io.ts';
+import { resolveDataDir } from '../running-server.ts';
 
-const HELP = `usage: deployx audit verify [--data DIR]
+export const HELP = `usage: deployx audit verify [--data DIR]
        deployx audit list [--limit 50] [--data DIR]
 
 verify  recompute the audit log's hash chain; exit 1 naming the first edited or removed entry
 list    the newest entries, one per line
-  --data DIR   the server's data directory (default .deployx/server)`;
+  --data DIR   the server's data dir (default: the one of the server running on this machine
+               (deployx serve, npm start), else .deployx/server; the choice is printed)`;
 
 export async function runAudit(args: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = args;
@@ -26,13 +28,13 @@ export async function runAudit(args: string[], io: CommandIo): Promise<number> {
     ({ values } = parseArgs({
       args: rest,
       options: {
-        data: { type: 'string', default: '.deployx/server' },
+        data: { type: 'string' },
         limit: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (error) {
-    io.err(`deployx audit: ${(error as Error).message}\n\n${HELP}`);
+    io.err(usageLine('audit', (error as Error).message));
     return 2;
   }
   if (values.help || sub === '--help' || sub === '-h') {
@@ -40,7 +42,7 @@ export async function runAudit(args: string[], io: CommandIo): Promise<number> {
     return 0;
   }
   if (sub !== 'verify' && sub !== 'list') {
-    io.err(`deployx audit: ${sub ? `unknown subcommand "${sub}"` : 'a subcommand is required'}\n\n${HELP}`);
+    io.err(usageLine('audit', sub ? `unknown subcommand "${sub}"` : 'a subcommand is required'));
     return 2;
   }
   const limit = values.limit === undefined ? 50 : Number(values.limit);
@@ -48,7 +50,7 @@ export async function runAudit(args: string[], io: CommandIo): Promise<number> {
     io.err(`deployx audit: --limit ${values.limit}: use a positive whole number`);
     return 2;
   }
-  const file = path.join(path.resolve(io.cwd, values.data), 'deployx.sqlite');
+  const file = path.join(resolveDataDir('audit', values.data, io), 'deployx.sqlite');
   try {
     await access(file);
   } catch {
@@ -78,7 +80,7 @@ export async function runAudit(args: string[], io: CommandIo): Promise<number> {
     io.out(result.head ? `audit log intact: ${result.entries} entries, head ${result.head.seq} ${result.head.hash}` : 'audit log intact: no entries yet');
     return 0;
   } catch (error) {
-    io.err(`deployx audit: ${(error as Error).message}`);
+    io.err(errorLine('audit', error, io.debug));
     return 2;
   } finally {
     await store.close();

@@ -14,6 +14,7 @@ import { loadServerConfig } from '../../../reconciler/src/config.ts';
 import { createLogger } from '../../../schemas/log.ts';
 import { startServer } from '../../../reconciler/src/main.ts';
 import type { CommandIo } from '../io.ts';
+import { announceServer } from '../running-server.ts';
 import { createEnrollmentToken } from './token.ts';
 
 const run = promisify(execFile);
@@ -28,6 +29,16 @@ const FLEET: Array<{ name: string; count: number; labels: Record<string, string>
   { name: 'desk-eu', count: 5, labels: { role: 'desktop', site: 'eu', env: 'prod' } },
   { name: 'kiosk-eu', count: 3, labels: { role: 'kiosk', site: 'eu', env: 'prod' } },
 ];
+
+export const HELP = `usage: deployx demo [--port 8080] [--dir .deployx/demo] [--no-agent]
+
+The example fleet (fleet-repo-example) in a Git repository made for the demo, served with the
+embedded SQLite store; simulated devices whose labels match the example's groups; one real agent
+confined to a sandbox directory (--no-agent: none). Everything lives under --dir, which is
+emptied at start. Stop with Ctrl-C.
+  --port N     the dashboard and agent port on 127.0.0.1 (default 8080)
+  --dir DIR    where the demo's repository, data dir and logs live (default .deployx/demo)
+  --no-agent   only simulated devices`;
 
 export async function runDemo(args: string[], io: CommandIo): Promise<number> {
   const { values } = parseArgs({
@@ -53,9 +64,12 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
   const logFile = path.join(root, 'server.log');
   const logStream = createWriteStream(logFile, { flags: 'a' });
   const server = await startServer(config, { log: createLogger({ level: 'info', write: (line) => logStream.write(line + '\n') }) });
+  // deployx token, user, rollout … run on this machine find the demo's server (running-server.ts).
+  const unannounce = announceServer({ url: server.url, dataDir: config.dataDir });
   const simulations: Simulation[] = [];
   let agent: ChildProcess | undefined;
   const stop = async () => {
+    unannounce();
     agent?.kill('SIGTERM');
     await Promise.all(simulations.map((s) => s.stop()));
     await server.close();

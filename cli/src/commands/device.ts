@@ -1,7 +1,7 @@
-// deployx device list [--pending] --server URL [--json]
-// deployx device approve NAME --server URL
-// deployx device reject NAME --server URL
-// deployx device provision NAME [--for 2h] [--cancel] --server URL
+// deployx device list [--pending] [--server URL | --data DIR] [--json]
+// deployx device approve NAME [--server URL | --data DIR]
+// deployx device reject NAME [--server URL | --data DIR]
+// deployx device provision NAME [--for 2h] [--cancel] [--server URL | --data DIR]
 //
 // Operator decisions on devices through the server's API (edges/http/enrollment-routes.ts):
 // approving or rejecting an agent that claimed a declared device with a token not bound to it,
@@ -9,22 +9,25 @@
 // server refused (unknown device, not pending, no provisioning profile). Exit 2: usage, no API
 // token, the server unreachable or failing.
 import { parseArgs } from 'node:util';
-import { UsageError, type CommandIo } from '../io.ts';
+import { UsageError, type CommandIo, usageLine } from '../io.ts';
+import { resolveApiServer } from '../running-server.ts';
 import { RefusedError, callApi } from '../api-client.ts';
 import { parseServerUrl } from './agent-args.ts';
 
-const HELP = `usage: deployx device list [--pending] --server URL [--json]
-       deployx device approve NAME --server URL
-       deployx device reject NAME --server URL
-       deployx device provision NAME [--for 2h] [--cancel] --server URL
+export const HELP = `usage: deployx device list [--pending] [--server URL | --data DIR] [--json]
+       deployx device approve NAME [--server URL | --data DIR]
+       deployx device reject NAME [--server URL | --data DIR]
+       deployx device provision NAME [--for 2h] [--cancel] [--server URL | --data DIR]
 
   list       devices with their state; those waiting for approval say "pending approval"
   approve    let a pending device in: it gets its jobs
   reject     refuse a pending device: it is deleted and disconnected, its name is free again
   provision  arm a declared machine's next network boot to install (once, within --for;
              default 2h, at most 7d); unarmed machines boot from their disk. --cancel disarms.
-  --server URL   the DeployX server; the API token is taken from DEPLOYX_API_TOKEN (operator role
-                 to act, viewer to list)
+  --server URL   the DeployX server, with an API token from DEPLOYX_TOKEN (or DEPLOYX_API_TOKEN)
+  --data DIR     the server running on this data dir (its URL and api-token)
+                 (neither: the server running on this machine, deployx serve or npm start)
+                 (operator role to act, viewer to list)
   --json         print the API's JSON
 
 A device is pending when its agent claimed a declared Device (by MAC, hostname or serial) with an
@@ -53,7 +56,7 @@ interface PendingRow {
   enrolledAt: string | null;
 }
 
-/** `env` is read for DEPLOYX_API_TOKEN only. */
+/** `env` is read for the API token and the running-server discovery (running-server.ts) only. */
 export async function runDevice(args: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let parsed;
   try {
@@ -62,6 +65,7 @@ export async function runDevice(args: string[], io: CommandIo, env: NodeJS.Proce
       allowPositionals: true,
       options: {
         server: { type: 'string' },
+        data: { type: 'string' },
         pending: { type: 'boolean' },
         for: { type: 'string' },
         cancel: { type: 'boolean' },
@@ -88,9 +92,7 @@ export async function runDevice(args: string[], io: CommandIo, env: NodeJS.Proce
     if ((values.for !== undefined || values.cancel) && sub !== 'provision') throw new UsageError('--for and --cancel are options of provision');
     if (values.for !== undefined && values.cancel) throw new UsageError('--for and --cancel exclude each other');
     if (values.pending && sub !== 'list') throw new UsageError('--pending is an option of list');
-    server = parseServerUrl(values.server);
-    token = env.DEPLOYX_API_TOKEN ?? '';
-    if (token === '') throw new UsageError('no API token: set DEPLOYX_API_TOKEN (the server writes one to <data>/api-token)');
+    ({ url: server, token } = resolveApiServer('device', { server: values.server === undefined ? undefined : parseServerUrl(values.server), data: values.data }, io, env));
   } catch (error) {
     return usage(io, (error as Error).message);
   }
@@ -140,7 +142,7 @@ export async function runDevice(args: string[], io: CommandIo, env: NodeJS.Proce
 }
 
 function usage(io: CommandIo, message: string): number {
-  io.err(`deployx device: ${message}\n\n${HELP}`);
+  io.err(usageLine('device', message));
   return 2;
 }
 

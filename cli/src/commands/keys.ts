@@ -11,14 +11,17 @@ import { parseDuration } from '../../../schemas/duration.ts';
 import { readKeyring, rotateServerKeys } from '../../../reconciler/src/edges/keys/server-keys.ts';
 import { cliActor, recordAudit } from '../../../reconciler/src/actions/audit.ts';
 import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
-import type { CommandIo } from '../io.ts';
+import { type CommandIo, errorLine, usageLine } from '../io.ts';
+import { resolveDataDir } from '../running-server.ts';
 
-const HELP = `usage: deployx keys show [--data DIR]
+export const HELP = `usage: deployx keys show [--data DIR]
        deployx keys rotate [--grace 7d] [--data DIR]
 
 show    each server signing key: fingerprint, state (current, valid until …, expired), created
 rotate  a new key signs from now on; the old one stays valid for --grace (default 7d) so agents
-        that trust only it keep verifying jobs until they reconnect and learn the new one`;
+        that trust only it keep verifying jobs until they reconnect and learn the new one
+  --data DIR   the server's data dir (default: the one of the server running on this machine
+               (deployx serve, npm start), else .deployx/server; the choice is printed)`;
 
 export async function runKeys(args: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = args;
@@ -28,12 +31,12 @@ export async function runKeys(args: string[], io: CommandIo): Promise<number> {
   }
   let values;
   try {
-    ({ values } = parseArgs({ args: rest, options: { grace: { type: 'string', default: '7d' }, data: { type: 'string', default: '.deployx/server' } } }));
+    ({ values } = parseArgs({ args: rest, options: { grace: { type: 'string', default: '7d' }, data: { type: 'string' } } }));
   } catch (error) {
-    io.err(`deployx keys: ${(error as Error).message}\n\n${HELP}`);
+    io.err(usageLine('keys', (error as Error).message));
     return 2;
   }
-  const dataDir = path.resolve(io.cwd, values.data);
+  const dataDir = resolveDataDir('keys', values.data, io);
   try {
     if (sub === 'show') {
       const now = Date.now();
@@ -64,10 +67,10 @@ export async function runKeys(args: string[], io: CommandIo): Promise<number> {
       io.err(`new signing key ${rotation.current.keyid}; ${rotation.retired.keyid} stays valid until ${rotation.retired.validUntil}`);
       return 0;
     }
-    io.err(`deployx keys: ${sub ? `unknown subcommand "${sub}"` : 'a subcommand is required'}\n\n${HELP}`);
+    io.err(usageLine('keys', sub ? `unknown subcommand "${sub}"` : 'a subcommand is required'));
     return 2;
   } catch (error) {
-    io.err(`deployx keys: ${(error as Error).message}`);
+    io.err(errorLine('keys', error, io.debug));
     return 2;
   }
 }

@@ -147,7 +147,7 @@ describe('deployx plan', { concurrency: true }, () => {
     }
   });
 
-  it('exits 2 on usage errors, with the usage', async () => {
+  it('exits 2 on usage errors, in one line pointing at --help', async () => {
     for (const bad of [
       ['--repo', '.', '--base', 'main'],
       [...args('--inventory', INVENTORY_FILE, '--server', 'http://127.0.0.1:9')],
@@ -157,7 +157,7 @@ describe('deployx plan', { concurrency: true }, () => {
       const run = await deployxPlan(bad, { cwd: dir });
       assert.equal(run.code, 2, bad.join(' '));
       assert.equal(run.stdout, '');
-      assert.match(run.stderr, /usage: deployx plan/);
+      assert.match(run.stderr, /^deployx plan: .*\(see "deployx plan --help"\)\n$/);
     }
   });
 

@@ -21,9 +21,9 @@ import { planWaves } from '../../../reconciler/src/core/rollout/waves.ts';
 import { splitMergeBase } from '../../../reconciler/src/edges/git/revision-expression.ts';
 import { cliVerifier, signatureLines } from '../../../reconciler/src/actions/verify-signatures.ts';
 import { loadCommitVerification } from '../../../reconciler/src/config.ts';
-import type { CommandIo } from '../io.ts';
+import { type CommandIo, usageLine } from '../io.ts';
 
-const HELP = `usage: deployx plan --repo DIR|URL --base REF --head REF [--path SUBDIR]
+export const HELP = `usage: deployx plan --repo DIR|URL --base REF --head REF [--path SUBDIR]
                     [--inventory FILE | --server URL] [--format text|markdown|json]
 
 What merging HEAD into BASE does to the fleet: per profile and device, the resources created (+),
@@ -167,7 +167,7 @@ export async function runPlan(args: string[], io: CommandIo, env: NodeJS.Process
 }
 
 function usage(io: CommandIo, message: string): number {
-  io.err(`deployx plan: ${message}\n\n${HELP}`);
+  io.err(usageLine('plan', message));
   return 2;
 }
 

@@ -77,14 +77,16 @@ describe('deployx rollout', () => {
   });
 
   it('exits 2 on usage errors, without an API token, and when the server is not there', async () => {
-    const env = { DEPLOYX_API_TOKEN: 'dxa_test' };
+    // No running server is found here: the discovery dir does not exist.
+    const none = { DEPLOYX_RUNTIME_DIR: '/nonexistent/deployx-runtime' };
+    const env = { ...none, DEPLOYX_API_TOKEN: 'dxa_test' };
     const cases: Array<[string[], RegExp]> = [
       [[], /a subcommand is required/],
       [['rollback', 'ro-1', '--server', 'http://127.0.0.1:1'], /unknown subcommand "rollback"/],
       [['pause', '--server', 'http://127.0.0.1:1'], /pause needs a rollout ID/],
       [['list', 'extra', '--server', 'http://127.0.0.1:1'], /unexpected argument "extra"/],
       [['list', '--limit', '0', '--server', 'http://127.0.0.1:1'], /--limit: a positive integer/],
-      [['list'], /--server URL is required/],
+      [['list'], /no server given and none running here: give --server URL/],
       [['list', '--server', 'ftp://x'], /--server: use an http/],
       [['list', '--bogus'], /Unknown option '--bogus'/],
     ];
@@ -94,8 +96,8 @@ describe('deployx rollout', () => {
       assert.match(out.errors.join('\n'), message, args.join(' '));
     }
     const noToken = io();
-    assert.equal(await runRollout(['list', '--server', 'http://127.0.0.1:1'], noToken, {}), 2);
-    assert.match(noToken.errors[0]!, /no API token: set DEPLOYX_API_TOKEN/);
+    assert.equal(await runRollout(['list', '--server', 'http://127.0.0.1:1'], noToken, none), 2);
+    assert.match(noToken.errors[0]!, /no API token for http:\/\/127\.0\.0\.1:1: set DEPLOYX_TOKEN/);
 
     // A port nobody listens on.
     const port = await new Promise<number>((resolve) => {

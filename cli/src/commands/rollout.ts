@@ -1,6 +1,6 @@
-// deployx rollout list [--status S[,S…]] [--limit N] --server URL [--json]
-// deployx rollout show ID --server URL [--json]
-// deployx rollout promote|pause|resume ID --server URL [--json]
+// deployx rollout list [--status S[,S…]] [--limit N] [--server URL | --data DIR] [--json]
+// deployx rollout show ID [--server URL | --data DIR] [--json]
+// deployx rollout promote|pause|resume ID [--server URL | --data DIR] [--json]
 //
 // Reads and acts on a server's rollouts through its API (reconciler/src/edges/http/rollout-routes.ts).
 // Commands act on the rollout only; they never change desired state (a fix or a revert is a new
@@ -9,15 +9,16 @@
 // unreachable or failing.
 import { parseArgs } from 'node:util';
 import { shortRevision } from '../../../reconciler/src/edges/notify/events.ts';
-import { UsageError, type CommandIo } from '../io.ts';
+import { UsageError, type CommandIo, usageLine } from '../io.ts';
+import { resolveApiServer } from '../running-server.ts';
 import { parseServerUrl } from './agent-args.ts';
 import { RefusedError, callApi as call } from '../api-client.ts';
 
-const HELP = `usage: deployx rollout list [--status S[,S…]] [--limit N] --server URL [--json]
-       deployx rollout show ID --server URL [--json]
-       deployx rollout promote ID --server URL [--json]
-       deployx rollout pause ID --server URL [--json]
-       deployx rollout resume ID --server URL [--json]
+export const HELP = `usage: deployx rollout list [--status S[,S…]] [--limit N] [--server URL | --data DIR] [--json]
+       deployx rollout show ID [--server URL | --data DIR] [--json]
+       deployx rollout promote ID [--server URL | --data DIR] [--json]
+       deployx rollout pause ID [--server URL | --data DIR] [--json]
+       deployx rollout resume ID [--server URL | --data DIR] [--json]
 
 Rollouts deliver an accepted revision to the devices it changes, in waves.
   list       newest first: status, current wave, device counts
@@ -25,7 +26,9 @@ Rollouts deliver an accepted revision to the devices it changes, in waves.
   promote    start the wave that waits for manual promotion
   pause      start no new job or wave (running jobs finish)
   resume     continue a paused rollout
-  --server URL   the DeployX server; the API token is taken from DEPLOYX_API_TOKEN
+  --server URL   the DeployX server, with an API token from DEPLOYX_TOKEN (or DEPLOYX_API_TOKEN)
+  --data DIR     the server running on this data dir (its URL and api-token)
+                 (neither: the server running on this machine, deployx serve or npm start)
   --status S     progressing, paused, halted, completed, partial, failed, superseded
   --json         print the API's JSON
 
@@ -71,7 +74,7 @@ interface RolloutView {
   failedDevices?: Array<{ device: string; wave: number; attempts: number; error?: string; output?: string }>;
 }
 
-/** `env` is read for DEPLOYX_API_TOKEN only. */
+/** `env` is read for the API token and the running-server discovery (running-server.ts) only. */
 export async function runRollout(args: string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let parsed;
   try {
@@ -80,6 +83,7 @@ export async function runRollout(args: string[], io: CommandIo, env: NodeJS.Proc
       allowPositionals: true,
       options: {
         server: { type: 'string' },
+        data: { type: 'string' },
         status: { type: 'string' },
         limit: { type: 'string' },
         json: { type: 'boolean' },
@@ -103,9 +107,7 @@ export async function runRollout(args: string[], io: CommandIo, env: NodeJS.Proc
     if (sub === 'list' ? id !== undefined : id === undefined) throw new UsageError(sub === 'list' ? `unexpected argument "${id}"` : `${sub} needs a rollout ID`);
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
     if (values.limit !== undefined && !/^[1-9]\d*$/.test(values.limit)) throw new UsageError('--limit: a positive integer');
-    server = parseServerUrl(values.server);
-    token = env.DEPLOYX_API_TOKEN ?? '';
-    if (token === '') throw new UsageError('no API token: set DEPLOYX_API_TOKEN (the server writes one to <data>/api-token)');
+    ({ url: server, token } = resolveApiServer('rollout', { server: values.server === undefined ? undefined : parseServerUrl(values.server), data: values.data }, io, env));
   } catch (error) {
     return usage(io, (error as Error).message);
   }
@@ -142,7 +144,7 @@ export async function runRollout(args: string[], io: CommandIo, env: NodeJS.Proc
 const PAST: Record<'promote' | 'pause' | 'resume', string> = { promote: 'promoted', pause: 'paused', resume: 'resumed' };
 
 function usage(io: CommandIo, message: string): number {
-  io.err(`deployx rollout: ${message}\n\n${HELP}`);
+  io.err(usageLine('rollout', message));
   return 2;
 }
 

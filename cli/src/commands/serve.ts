@@ -5,9 +5,10 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadServerConfig } from '../../../reconciler/src/config.ts';
 import { startServer } from '../../../reconciler/src/main.ts';
 import { TrustedKeysError } from '../../../reconciler/src/edges/signatures/commit-verifier.ts';
-import type { CommandIo } from '../io.ts';
+import { type CommandIo, usageLine } from '../io.ts';
+import { announceServer } from '../running-server.ts';
 
-const HELP = `usage: deployx serve --repo DIR|URL [--path SUBDIR] [--branch main] [--data DIR]
+export const HELP = `usage: deployx serve --repo DIR|URL [--path SUBDIR] [--branch main] [--data DIR]
                      [--port 8080] [--host 127.0.0.1] [--poll 30s]
                      [--verify-commits off|head|all] [--trusted-ssh-signers FILE]
                      [--trusted-openpgp-keys FILE]...
@@ -58,7 +59,7 @@ export async function runServe(args: string[], io: CommandIo): Promise<number> {
       },
     }));
   } catch (error) {
-    io.err(`deployx serve: ${(error as Error).message}\n\n${HELP}`);
+    io.err(usageLine('serve', (error as Error).message));
     return 2;
   }
   if (values.help) {
@@ -75,7 +76,7 @@ export async function runServe(args: string[], io: CommandIo): Promise<number> {
     );
   } catch (error) {
     if (error instanceof ConfigError) {
-      io.err(`deployx serve: ${error.message}\n\n${HELP}`);
+      io.err(usageLine('serve', error.message));
       return 2;
     }
     throw error;
@@ -92,10 +93,13 @@ export async function runServe(args: string[], io: CommandIo): Promise<number> {
   }
   io.out(`DeployX serving ${config.branch} of ${config.repo.replace(/\/\/[^@/]+@/, '//')} on ${server.url}`);
   io.out(`admin API token: ${config.dataDir}/api-token`);
+  // deployx token, user, rollout … run on this machine find this server (running-server.ts).
+  const unannounce = announceServer({ url: server.url, dataDir: config.dataDir });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  unannounce();
   await server.close();
   return 0;
 }

@@ -10,10 +10,10 @@ import { parseArgs } from 'node:util';
 import { describeError } from '../../../agent/src/errors.ts';
 import { startSimulation, type SimulationOptions } from '../../../agent/src/simulator/index.ts';
 import { createLogger, SecretSet } from '../../../schemas/log.ts';
-import { UsageError, type CommandIo } from '../io.ts';
+import { UsageError, type CommandIo, usageLine } from '../io.ts';
 import { onTermination, parseInterval, parseLabels, parseList, parseLogLevel, parseServerUrl, type LogLevelName } from './agent-args.ts';
 
-const HELP = `usage: deployx simulate --server URL --agents N [--token T] [--labels k=v,...]
+export const HELP = `usage: deployx simulate --server URL --agents N [--token T] [--labels k=v,...]
                         [--failure-rate 0.1] [--fail-devices a,b] [--latency 50ms]
                         [--prefix sim] [--state DIR] [--heartbeat 30s] [--batch 200]
                         [--duration D] [--stats-every 10s] [--log-level warn]
@@ -109,7 +109,7 @@ export async function runSimulate(args: string[], io: CommandIo): Promise<number
   try {
     options = resolveSimulateOptions(args, io.cwd, process.env);
   } catch (error) {
-    io.err(`deployx simulate: ${(error as Error).message}\n\n${HELP}`);
+    io.err(usageLine('simulate', (error as Error).message));
     return 2;
   }
   if (options === 'help') {

@@ -15,14 +15,25 @@ import type { Store } from '../../../reconciler/src/edges/store/store.ts';
 import { formatEnrollmentToken } from '../../../schemas/enrollment-token.ts';
 import { ensureKeyring, readKeyring } from '../../../reconciler/src/edges/keys/server-keys.ts';
 import { hashSecret, newSecret } from '../../../reconciler/src/edges/transport/agent-gateway.ts';
-import type { CommandIo } from '../io.ts';
+import { type CommandIo, errorLine, usageLine } from '../io.ts';
+import { resolveDataDir } from '../running-server.ts';
 import { readDuration } from '../../../schemas/duration.ts';
 import { ROLES, type Role } from '../../../schemas/protocol.ts';
 
-const HELP = `usage: deployx token create --name N [--expires 7d] [--max-uses N] [--labels k=v,...] [--device ID] [--data DIR]
+export const HELP = `usage: deployx token create --name N [--expires 7d] [--max-uses N] [--labels k=v,...] [--device ID] [--data DIR]
        deployx token create --api --role viewer|operator|admin --name N [--expires 90d] [--data DIR]
        deployx token list [--data DIR]
-       deployx token revoke ID [--data DIR]`;
+       deployx token revoke ID [--data DIR]
+
+Enrollment tokens let agents enroll (printed with the server key they pin); API tokens (--api)
+let tools call the API with a role. A token is printed once; only its hash is stored.
+  --name N        what the token is for (shown in token list and the audit log)
+  --expires 7d    when it stops working (default: never)
+  --max-uses N    enrollments it allows (default unlimited)
+  --labels k=v    labels given to the devices that enroll with it
+  --device ID     bind it to one declared device (enrolls it without approval)
+  --data DIR   the server's data dir (default: the one of the server running on this machine
+               (deployx serve, npm start), else .deployx/server; the choice is printed)`;
 
 export async function runToken(args: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = args;
@@ -39,16 +50,16 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
         device: { type: 'string' },
         api: { type: 'boolean', default: false },
         role: { type: 'string' },
-        data: { type: 'string', default: '.deployx/server' },
+        data: { type: 'string' },
       },
     });
   } catch (error) {
-    io.err(`deployx token: ${(error as Error).message}\n\n${HELP}`);
+    io.err(usageLine('token', (error as Error).message));
     return 2;
   }
   const { values, positionals } = parsed;
   // The data dir may not exist yet: users and tokens can be made before the first `serve`.
-  const dataDir = path.resolve(io.cwd, values.data);
+  const dataDir = resolveDataDir('token', values.data, io);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const store = await openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
   try {
@@ -97,7 +108,8 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
     }
     if (sub === 'list') {
       for (const t of await store.listEnrollmentTokens()) {
-        const state = t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt < new Date().toISOString() ? 'expired' : 'active';
+        const usedUp = t.maxUses !== undefined && t.uses >= t.maxUses;
+        const state = t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt < new Date().toISOString() ? 'expired' : usedUp ? 'used up' : 'active';
         io.out(`${t.id}  enroll  ${t.name.padEnd(20)} ${state.padEnd(8)} uses ${t.uses}/${t.maxUses ?? '∞'}  expires ${t.expiresAt ?? 'never'}`);
       }
       for (const t of await store.listApiTokens()) {
@@ -106,9 +118,14 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
       }
       return 0;
     }
-    if (sub === 'revoke' && positionals[0]) {
+    if (sub === 'revoke') {
       const id = positionals[0];
+      if (!id) return usage(io, 'revoke needs a token ID ("deployx token list" shows them)');
       const isApi = (await store.listApiTokens()).some((t) => t.id === id);
+      if (!isApi && !(await store.listEnrollmentTokens()).some((t) => t.id === id)) {
+        io.err(`deployx token: no token has the id ${id}; "deployx token list" shows them`);
+        return 1;
+      }
       await (isApi ? store.revokeApiToken(id) : store.revokeEnrollmentToken(id));
       const kind = isApi ? 'api-token' : 'enrollment-token';
       await recordAudit(store, { actor: cliActor(), action: `${kind}.revoke`, target: `${kind}:${id}`, outcome: 'success' });
@@ -117,7 +134,7 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
     }
     return usage(io, sub ? `unknown subcommand "${sub}"` : 'a subcommand is required');
   } catch (error) {
-    io.err(`deployx token: ${(error as Error).message}`);
+    io.err(errorLine('token', error, io.debug));
     return 2;
   } finally {
     await store.close();
@@ -125,7 +142,7 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
 }
 
 function usage(io: CommandIo, message: string): number {
-  io.err(`deployx token: ${message}\n\n${HELP}`);
+  io.err(usageLine('token', message));
   return 2;
 }
 

@@ -10,13 +10,17 @@ import { parseArgs } from 'node:util';
 import { cliActor, recordAudit } from '../../../reconciler/src/actions/audit.ts';
 import { createUser } from '../../../reconciler/src/actions/users.ts';
 import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
-import type { CommandIo } from '../io.ts';
+import { type CommandIo, errorLine, usageLine } from '../io.ts';
+import { resolveDataDir } from '../running-server.ts';
 
-const HELP = `usage: deployx user create --name N --role viewer|operator|admin [--reset] [--data DIR]
+export const HELP = `usage: deployx user create --name N --role viewer|operator|admin [--reset] [--data DIR]
        deployx user list [--data DIR]
        deployx user delete NAME [--data DIR]
 
-The password is prompted for, or read from the first line of stdin.`;
+The password is prompted for, or read from the first line of stdin.
+  --reset      change an existing user's role and password
+  --data DIR   the server's data dir (default: the one of the server running on this machine
+               (deployx serve, npm start), else .deployx/server; the choice is printed)`;
 
 export async function runUser(args: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = args;
@@ -29,24 +33,28 @@ export async function runUser(args: string[], io: CommandIo): Promise<number> {
         name: { type: 'string' },
         role: { type: 'string' },
         reset: { type: 'boolean', default: false },
-        data: { type: 'string', default: '.deployx/server' },
+        data: { type: 'string' },
       },
     });
   } catch (error) {
-    io.err(`deployx user: ${(error as Error).message}\n\n${HELP}`);
+    io.err(usageLine('user', (error as Error).message));
     return 2;
   }
   const { values, positionals } = parsed;
-  if (sub !== 'create' && sub !== 'list' && !(sub === 'delete' && positionals[0])) {
-    io.err(`deployx user: ${sub ? `unknown subcommand "${sub}"` : 'a subcommand is required'}\n\n${HELP}`);
+  if (sub !== 'create' && sub !== 'list' && sub !== 'delete') {
+    io.err(usageLine('user', sub ? `unknown subcommand "${sub}"` : 'a subcommand is required'));
+    return 2;
+  }
+  if (sub === 'delete' && !positionals[0]) {
+    io.err(usageLine('user', 'delete needs a user NAME ("deployx user list" shows them)'));
     return 2;
   }
   if (sub === 'create' && (!values.name || !values.role)) {
-    io.err(`deployx user: --name and --role are required\n\n${HELP}`);
+    io.err(usageLine('user', '--name and --role are required'));
     return 2;
   }
   // The data dir may not exist yet: users and tokens can be made before the first `serve`.
-  const dataDir = path.resolve(io.cwd, values.data);
+  const dataDir = resolveDataDir('user', values.data, io);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const store = await openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
   try {
@@ -70,8 +78,9 @@ export async function runUser(args: string[], io: CommandIo): Promise<number> {
     return 0;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    const hint = code === 'store.conflict' ? ' (the user exists: add --reset to change role and password)' : '';
-    io.err(`deployx user: ${(error as Error).message}${hint}`);
+    if (code === 'store.conflict') io.err(`deployx user: a user named ${values.name} exists; add --reset to change its role and password`);
+    else if (code === 'store.not-found') io.err(`deployx user: no user is named ${positionals[0] ?? values.name}; "deployx user list" shows them`);
+    else io.err(errorLine('user', error, io.debug));
     return code === 'user.invalid' || code === 'store.conflict' || code === 'store.not-found' ? 1 : 2;
   } finally {
     await store.close();

@@ -11,9 +11,9 @@ import type { ValidationIssue } from '../../../reconciler/src/core/errors.ts';
 import { cliVerifier, signatureJson, signatureLines } from '../../../reconciler/src/actions/verify-signatures.ts';
 import { loadCommitVerification } from '../../../reconciler/src/config.ts';
 import { describeVerdict } from '../../../reconciler/src/core/signatures/verdict.ts';
-import type { CommandIo } from '../io.ts';
+import { type CommandIo, usageLine } from '../io.ts';
 
-const HELP = `usage: deployx validate [PATH] [--format text|json|github] [--ref REF]
+export const HELP = `usage: deployx validate [PATH] [--format text|json|github] [--ref REF]
 
 Validates every *.yaml/*.yml under PATH (default: the current directory).
   --format text    file:line:col: code: message, then a summary (default)
@@ -50,7 +50,7 @@ export async function runValidate(args: string[], io: CommandIo): Promise<number
       },
     });
   } catch (error) {
-    io.err(`deployx validate: ${(error as Error).message}\n\n${HELP}`);
+    io.err(usageLine('validate', (error as Error).message));
     return 2;
   }
   if (parsed.values.help) {
@@ -59,7 +59,7 @@ export async function runValidate(args: string[], io: CommandIo): Promise<number
   }
   const format = parsed.values.format as Format;
   if (!FORMATS.includes(format) || parsed.positionals.length > 1) {
-    io.err(`deployx validate: ${parsed.positionals.length > 1 ? 'one PATH at most' : `unknown format "${format}"`}\n\n${HELP}`);
+    io.err(usageLine('validate', parsed.positionals.length > 1 ? 'one PATH at most' : `unknown format "${format}"`));
     return 2;
   }
   const given = parsed.positionals[0] ?? '.';
@@ -83,7 +83,7 @@ export async function runValidate(args: string[], io: CommandIo): Promise<number
   try {
     verification = loadCommitVerification(parsed.values, {}, io.cwd);
   } catch (error) {
-    io.err(`deployx validate: ${(error as Error).message}\n\n${HELP}`);
+    io.err(usageLine('validate', (error as Error).message));
     return 2;
   }
   const wantsSignatures = verification.mode !== 'off' || verification.allowedSignersFile !== undefined || verification.openpgpKeyFiles.length > 0;
