@@ -366,6 +366,14 @@ describe('Agent: jobs', () => {
     assert.deepEqual(calls.filter(([file]) => /apt|dpkg/.test(file!)), [], 'no package manager was run');
   });
 
+  it('re-sends a report the server did not store after a short backoff, not a heartbeat later', async () => {
+    // The first two reports are refused (the server could not store them); the heartbeat is a minute.
+    const s = await server({ ackReport: (_report, n) => (n <= 2 ? { ok: false, error: 'not stored, send again', code: 'report.retry' } : true) });
+    const { events } = await enrolled(s);
+    await s.waitFor(() => events.some((e) => e.type === 'report-acked'), 15_000, 'a report stored within the backoff (2 s, then 4 s)');
+    assert.equal(s.reports.length, 3);
+  });
+
   it('sends a report every heartbeat', async () => {
     const s = await server();
     await enrolled(s, { heartbeatMs: 100 });

@@ -56,6 +56,8 @@ export interface ProtocolServerOptions {
   tokens?: string[];
   /** How to answer a `job:result` (default `{ok: true}`): false swallows the ack, an Ack is sent as is. */
   ackResult?: (result: JobResult, delivery: number) => boolean | Ack;
+  /** How to answer the n-th report (1-based) of the server's life: true acks, false sends no ack. Default true. */
+  ackReport?: (report: unknown, n: number) => boolean | Ack;
   /** Re-send, on connect, every dispatched job that has no recorded result. Default false. */
   redispatchOnConnect?: boolean;
   /** Called as soon as the agent's ack of `enrolled` arrives (to check what is on disk then). */
@@ -261,7 +263,8 @@ export async function startProtocolServer(options: ProtocolServerOptions = {}): 
 
     socket.on('report', (report, ack) => {
       recorded.reports.push({ deviceId, report });
-      ack({ ok: true });
+      const answer = options.ackReport ? options.ackReport(report, recorded.reports.length) : true;
+      if (answer !== false) ack(answer === true ? { ok: true } : answer);
     });
     socket.on('job:progress', (progress) => {
       recorded.progress.push({ deviceId, progress });

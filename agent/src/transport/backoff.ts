@@ -18,3 +18,6 @@ export const REFUSED_BACKOFF: BackoffPolicy = { baseMs: 30_000, capMs: 600_000, 
 
 /** Re-sending a job result whose ack did not come: 1 s doubling to 60 s. */
 export const RESULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 60_000 };
+
+/** Re-sending a report the server did not acknowledge: 2 s doubling, never later than the heartbeat. */
+export const REPORT_BACKOFF: BackoffPolicy = { baseMs: 2_000, capMs: 60_000 };

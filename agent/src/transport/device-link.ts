@@ -54,7 +54,7 @@ import { describeError } from '../errors.ts';
 import type { ExecContext, Executors } from '../executors/index.ts';
 import type { Credentials } from '../state/credentials.ts';
 import type { ObservationSource } from '../state/observation-sequence.ts';
-import { Backoff, RESULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { Backoff, REPORT_BACKOFF, RESULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { type Clock, type ClockTimer } from './clock.ts';
 import {
   Connection,
@@ -166,12 +166,16 @@ export class DeviceLink {
   private flushAgain = false;
   private reporting: Promise<void> | undefined;
   private reportAgain = false;
+  /** The last report was not acknowledged: the next one goes after REPORT_BACKOFF, not a heartbeat. */
+  private reportUnacked = false;
+  private readonly reportRetry: Backoff;
   private readonly logger: Logger;
 
   constructor(private readonly options: DeviceLinkOptions) {
     this.logger = options.logger;
     this.revision = options.revision;
     this.resultBackoff = new Backoff(options.resultBackoff ?? RESULT_BACKOFF, options.random);
+    this.reportRetry = new Backoff(REPORT_BACKOFF, options.random);
     this.handler = createJobHandler({
       journal: options.journal,
       inventory: options.inventory,
@@ -275,7 +279,11 @@ export class DeviceLink {
     if (this.session !== session || this.stopping) return;
     const base = this.options.heartbeatMs ?? 30_000;
     const random = this.options.random ?? Math.random;
-    const delay = Math.round(base * (0.9 + 0.2 * random()));
+    // A report the server did not acknowledge (busy, restarting) goes again soon, with backoff:
+    // the server must not plan from a state older than the device's for a whole heartbeat.
+    const retry = this.reportUnacked ? this.reportRetry.next() : undefined;
+    if (!this.reportUnacked) this.reportRetry.reset();
+    const delay = Math.min(retry ?? Number.POSITIVE_INFINITY, Math.round(base * (0.9 + 0.2 * random())));
     this.heartbeatTimer = this.options.clock.setTimeout(() => {
       this.heartbeatTimer = undefined;
       void this.sendReport().finally(() => this.scheduleHeartbeat(session));
@@ -579,15 +587,18 @@ export class DeviceLink {
     try {
       const ack = await socket.timeout(this.options.ackTimeoutMs ?? 10_000).emitWithAck('report', report);
       if (ack?.ok === true) {
+        this.reportUnacked = false;
         this.logger.debug('report delivered', { observed: report.observed.length });
         this.emit({ type: 'report-acked' });
       } else {
-        this.logger.warn('report refused; the next heartbeat sends another', {
+        this.reportUnacked = true;
+        this.logger.warn('report refused; another is sent after a backoff', {
           code: ack && ack.ok === false ? ack.code : undefined,
         });
       }
     } catch {
-      this.logger.warn('report not acknowledged in time; the next heartbeat sends another');
+      this.reportUnacked = true;
+      this.logger.warn('report not acknowledged in time; another is sent after a backoff');
     }
   }
 
