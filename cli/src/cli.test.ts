@@ -167,6 +167,29 @@ describe('the deployx CLI', { concurrency: 4 }, () => {
     }
   });
 
+  it('a server whose dashboard is not built says so in words at /, and how to build it', async () => {
+    const empty = join(dir, 'no-dashboard');
+    const child = spawn(process.execPath, [CLI, 'serve', '--repo', join(dir, 'repo'), '--data', join(dir, 'data-2'), '--port', '0', '--host', '127.0.0.1'], {
+      env: { ...process.env, DEPLOYX_RUNTIME_DIR: join(dir, 'none'), DEPLOYX_LOG_LEVEL: 'warn', DEPLOYX_DASHBOARD_DIR: empty },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const base = await new Promise<string>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`deployx serve exited ${code}`)));
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          const match = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+          if (match) resolve(match[1]!);
+        });
+      });
+      const res = await fetch(`${base}/`);
+      assert.equal(res.status, 503);
+      assert.match(await res.text(), /^The DeployX dashboard is not built \(no .*index\.html\)\. Run "npm run build" \(npm install runs it too\), then reload\.\n$/);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+
   it('a duplicate user is one line with what to do, exit 1, and no SQL', async () => {
     const data = ['--data', join(dir, 'users')];
     assert.equal((await deployx(['user', 'create', '--name', 'ada', '--role', 'viewer', ...data], { input: 'a long enough password\n' })).code, 0);

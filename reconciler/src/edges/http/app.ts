@@ -291,7 +291,8 @@ function serveDashboard(app: express.Express, dir: string): void {
   app.get(/.*/, (req, res, next) => {
     if (reserved.test(req.path) || path.extname(req.path) !== '') return next();
     if (!existsSync(index)) {
-      next(new HttpError(503, 'dashboard.not-built', 'the dashboard is not built: run `npm run build`'));
+      // A person opened the dashboard: say what is wrong and what to do, in words.
+      res.status(503).type('text/plain').send(`The DeployX dashboard is not built (no ${index}). Run "npm run build" (npm install runs it too), then reload.\n`);
       return;
     }
     res.setHeader('Cache-Control', 'no-cache');
@@ -385,6 +386,7 @@ function errorMiddleware(log: Logger) {
       res.status(202).json({ accepted: false, ignored: (error as Error).message });
       return;
     }
-    res.status(status).json({ error: { code, message: status >= 500 ? 'internal error' : (error as Error).message } });
+    // An HttpError's text is written for the caller; anything else may hold internals.
+    res.status(status).json({ error: { code, message: status >= 500 && !(error instanceof HttpError) ? 'internal error' : (error as Error).message } });
   };
 }
