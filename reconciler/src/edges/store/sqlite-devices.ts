@@ -11,6 +11,7 @@ type DevicesPart = Pick<
   | 'setCredential'
   | 'findDeviceByCredential'
   | 'findDeviceKey'
+  | 'findDeviceKeys'
   | 'registerDeviceKey'
   | 'getDevice'
   | 'getDevicesMany'
@@ -45,6 +46,20 @@ export const DEVICE_COLUMNS =
   'last_report_at, agent_version, reported_revision, deleted_at, approval, approval_claim';
 
 export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
+  const findDeviceKeys = async (ids: readonly string[]): Promise<Map<string, { device: DeviceRecord; publicKey: string }>> => {
+    const found = new Map<string, { device: DeviceRecord; publicKey: string }>();
+    if (ids.length === 0) return found;
+    const rows = await db.read((c) =>
+      c.all<DeviceRow & { public_key: string }>(
+        `SELECT ${DEVICE_COLUMNS}, public_key FROM devices
+         WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at IS NULL AND public_key IS NOT NULL`,
+        [idList(ids)],
+      ),
+    );
+    for (const row of rows) found.set(row.id, { device: toDevice(row), publicKey: row.public_key });
+    return found;
+  };
+
   return {
     async enrollDevice(input: EnrollDeviceInput) {
       const at = iso(input.now, 'now');
@@ -129,14 +144,10 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
     },
 
     async findDeviceKey(id) {
-      const row = await db.read((c) =>
-        c.get<DeviceRow & { public_key: string }>(
-          `SELECT ${DEVICE_COLUMNS}, public_key FROM devices WHERE id = ? AND deleted_at IS NULL AND public_key IS NOT NULL`,
-          [id],
-        ),
-      );
-      return row ? { device: toDevice(row), publicKey: row.public_key } : undefined;
+      return (await findDeviceKeys([id])).get(id);
     },
+
+    findDeviceKeys,
 
     async registerDeviceKey(id, credentialHash, publicKey) {
       return db.transaction(async (c) => {

@@ -620,6 +620,8 @@ export interface Store {
   findDeviceByCredential(id: string, credentialHash: string): Promise<DeviceRecord | undefined>;
   /** A live device with its public key (SPKI PEM); undefined when unknown, deleted or keyless. */
   findDeviceKey(id: string): Promise<{ device: DeviceRecord; publicKey: string } | undefined>;
+  /** findDeviceKey for many devices in one read (a reconnect storm's handshakes); absent ids are not in the map. */
+  findDeviceKeys(ids: readonly string[]): Promise<Map<string, { device: DeviceRecord; publicKey: string }>>;
   /**
    * A device enrolled before keys registers its key: when its credential hash matches and it has
    * no key yet, the key is stored and the credential cleared in one statement (the credential

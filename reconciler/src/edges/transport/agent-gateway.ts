@@ -12,10 +12,11 @@
 //
 // Admission: at most `handshakes.maxConcurrent` handshakes are checked at once. One beyond that
 // (a reconnect storm after a restart) is refused at once with `{code: 'server.busy',
-// retryAfterMs}` — a wait drawn uniformly from `handshakes.retryAfterMs`, whose upper bound
-// grows while refusals keep outnumbering admissions (busy-wait.ts), so the refused come back
-// spread out over the time the server needs to take them — instead of queuing store reads behind thousands of others until their
-// connect timeout fires. The agent waits exactly that long (agent/src/transport/connection.ts).
+// retryAfterMs}`: an appointment at the rate the server completes handshakes (busy-wait.ts), so
+// the refused come back spread over the time the server needs to take them, instead of queuing
+// behind thousands of others until their connect timeout fires. The agent waits exactly that long
+// (agent/src/transport/connection.ts). The device keys of concurrent handshakes are read in one
+// query (KeyLookups).
 //
 // Trust (docs/protocol.md): the first message on every connection is `server:hello`, signed by
 // every valid server key (edges/keys/server-keys.ts), answering the `challenge` of the handshake
@@ -50,9 +51,10 @@ import { sealJob } from '../../../../schemas/job-envelope.ts';
 import { publicKeyFromPem, SERVER_HELLO_PAYLOAD_TYPE, signEnvelope, type Envelope, type SigningKey } from '../../../../schemas/signing.ts';
 import { checkBlobRequest, checkDeviceHandshake, parseBlobAuthorization, ReplayGuard, type StatementRefusal } from '../../../../schemas/device-auth.ts';
 import type { Logger } from '../../../../schemas/log.ts';
-import type { JobRecord, Store } from '../store/store.ts';
+import type { DeviceRecord, JobRecord, Store } from '../store/store.ts';
 import { observationOrder } from '../../core/observation-order.ts';
 import { checkPayload } from './payload-bounds.ts';
+import { BatchedLookup } from './batched-lookup.ts';
 import { BusyWait } from './busy-wait.ts';
 import { enrollmentApproval } from '../../core/enrollment-approval.ts';
 import type { EnrollmentAutoApprove } from '../../../../schemas/kinds.ts';
@@ -155,13 +157,13 @@ export interface IngestStats {
 export interface HandshakeAdmission {
   /** Default 200. */
   maxConcurrent: number;
-  /** Bounds of the wait a refused handshake is told, in ms. Default [1000, 5000]. */
+  /** Bounds of the wait a refused handshake is told, in ms (busy-wait.ts). Default [1000, 120000]. */
   retryAfterMs: readonly [min: number, max: number];
   /** In [0, 1): the jitter of that wait. Default Math.random. */
   random?: () => number;
 }
 
-export const DEFAULT_HANDSHAKE_ADMISSION: HandshakeAdmission = { maxConcurrent: 200, retryAfterMs: [1_000, 5_000] };
+export const DEFAULT_HANDSHAKE_ADMISSION: HandshakeAdmission = { maxConcurrent: 200, retryAfterMs: [1_000, 120_000] };
 
 export class AgentGateway {
   readonly ingest: IngestStats = { reportsStored: 0, maxStoreLatencyMs: 0, totalStoreLatencyMs: 0 };
@@ -184,6 +186,8 @@ export class AgentGateway {
   readonly #replay = new ReplayGuard();
   /** Parsed device public keys, by PEM. */
   readonly #keys = new Map<string, KeyObject>();
+  /** Device keys of concurrent handshakes, read in one query. */
+  readonly #keyLookups: BatchedLookup<{ device: DeviceRecord; publicKey: string }>;
 
   constructor(
     io: Server,
@@ -198,6 +202,7 @@ export class AgentGateway {
     },
   ) {
     this.#namespace = io.of(AGENT_NAMESPACE) as unknown as AgentNamespace;
+    this.#keyLookups = new BatchedLookup((ids) => deps.store.findDeviceKeys(ids));
     const admission = deps.handshakes ?? DEFAULT_HANDSHAKE_ADMISSION;
     const busyWait = new BusyWait(admission.retryAfterMs);
     this.#namespace.use((socket, next) => {
@@ -252,7 +257,7 @@ export class AgentGateway {
     if (!parsed) return { ok: false, reason: 'missing' };
     let publicKey = this.#sockets.get(parsed.deviceId)?.data.publicKey;
     if (publicKey === undefined) {
-      const found = await this.deps.store.findDeviceKey(parsed.deviceId);
+      const found = await this.#keyLookups.get(parsed.deviceId);
       publicKey = found === undefined ? undefined : this.#publicKey(found.publicKey);
     }
     if (publicKey === undefined) return { ok: false, reason: 'unknown-device' };
@@ -390,7 +395,7 @@ export class AgentGateway {
     if (typeof auth.deviceId === 'string' && auth.handshake !== undefined) {
       if (auth.deviceId.length > MAX_ID) throw refuse('invalid');
       const deviceId = auth.deviceId;
-      const found = await this.deps.store.findDeviceKey(deviceId);
+      const found = await this.#keyLookups.get(deviceId);
       let device = found?.device;
       let publicKey = found === undefined ? undefined : this.#publicKey(found.publicKey);
       if (found === undefined) {

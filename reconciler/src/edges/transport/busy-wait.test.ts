@@ -2,38 +2,42 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BusyWait } from './busy-wait.ts';
 
-const half = () => 0.5;
+const none = () => 0;
 
-test('the busy wait grows while refusals outpace admissions, and shrinks back when they stop', () => {
-  const wait = new BusyWait([1_000, 5_000], 60_000);
-  let t = 0;
-  // A short burst: the configured window.
-  assert.equal(wait.refused(t, half), 3_000);
-  // A long one: 550 refused and 25 admitted every second.
-  for (let second = 0; second < 10; second++) {
-    t += 1_000;
-    for (let i = 0; i < 25; i++) wait.admitted(t);
-    for (let i = 0; i < 550; i++) wait.refused(t, half);
-  }
-  assert.equal(wait.maxWaitMs, 60_000, 'grown to the cap');
-  assert.ok(wait.refused(t, () => 0.99) > 50_000);
-  assert.equal(wait.refused(t, () => 0), 1_000, 'never below the configured minimum');
-  // The load is gone: admissions outnumber refusals, back to the configured window.
-  for (let second = 0; second < 12; second++) {
-    t += 1_000;
-    wait.admitted(t);
-  }
-  t += 1_000;
-  assert.equal(wait.refused(t, half), 3_000);
+test('a refused handshake gets the next free slot at the measured rate, from the minimum wait on', () => {
+  const wait = new BusyWait([1_000, 120_000], { initialRate: 100 });
+  // A short burst: the minimum wait plus one slot each (10 ms apart at 100/s).
+  assert.deepEqual([wait.refused(0, none), wait.refused(0, none), wait.refused(0, none)], [1_000, 1_010, 1_020]);
+  // A later refusal queues behind the slots given out (the next begins at 1,030).
+  assert.equal(wait.refused(15, none), 1_015);
+  assert.equal(wait.refused(10_000, none), 1_000, 'the queue has drained');
 });
 
-test('a balanced load keeps the window where it is', () => {
-  const wait = new BusyWait([1_000, 5_000]);
-  let t = 0;
-  for (let second = 0; second < 5; second++) {
-    t += 1_000;
-    for (let i = 0; i < 100; i++) wait.admitted(t);
-    for (let i = 0; i < 150; i++) wait.refused(t, half);
-  }
-  assert.equal(wait.maxWaitMs, 5_000);
+test('a storm of 10,000 is spread over the time the server needs at its measured rate, not a fixed or growing window', () => {
+  const wait = new BusyWait([1_000, 120_000], { initialRate: 1_000 });
+  // One second saturated: 200 handshakes completed while others were refused.
+  for (let i = 0; i < 200; i++) wait.admitted(500);
+  wait.refused(500, none);
+  // The next second learns the rate (the mean of 1,000 and 200 → 600/s) and spreads 10,000 over it.
+  let last = 0;
+  for (let i = 0; i < 10_000; i++) last = wait.refused(1_500, none);
+  assert.equal(wait.ratePerSecond, 600);
+  assert.ok(Math.abs(last - (1_000 + 10_000 / 0.6)) < 50, `the last of 10,000 comes back after ~17.7 s, told ${last}`);
+  // Never beyond the cap.
+  const capped = new BusyWait([1_000, 60_000], { initialRate: 10 });
+  for (let i = 0; i < 5_000; i++) last = capped.refused(0, none);
+  assert.equal(last, 60_000);
+});
+
+test('jitter stays inside the slot, so devices given neighbouring slots do not arrive together', () => {
+  const wait = new BusyWait([1_000, 120_000], { initialRate: 100 });
+  assert.equal(wait.refused(0, () => 0.5), 1_005);
+  assert.equal(wait.refused(0, () => 0.99), 1_020);
+});
+
+test('a second without refusals measures demand, not capacity: the rate is kept', () => {
+  const wait = new BusyWait([1_000, 120_000], { initialRate: 800 });
+  for (let i = 0; i < 5; i++) wait.admitted(100);
+  wait.refused(1_200, none);
+  assert.equal(wait.ratePerSecond, 800);
 });

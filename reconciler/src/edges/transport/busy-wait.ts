@@ -1,24 +1,31 @@
 // How long a handshake refused with `server.busy` is told to wait (agent-gateway.ts admission).
 //
-// A fixed window (1–5 s) is right for a short burst and wrong for a long one: 10,000 devices
-// enrolling at ~25 per second were told to come back within 5 s, so ~550 handshakes per second
-// were refused, and setting up and tearing down those connections took most of the CPU the
-// enrolments needed (the converge bench at 10,000 never got everyone in sync). So the window's
-// upper bound follows the load, once per second: it grows by half while refusals outnumber
-// admitted handshakes more than twice, and shrinks back towards the configured bound once they no
-// longer outnumber them. The waits stay uniformly spread over the window, so the refused come back
-// as the server can take them.
+// An appointment, not a lottery. While handshakes are refused the server is saturated, so what it
+// completes in such a second is what it can do: the rate (handshakes per second, a moving
+// average) is learnt from those seconds only. Each refused device is given the next free slot at
+// that rate, from the minimum wait on, with jitter inside its slot. 10,000 devices refused at once
+// come back spread over the time the server needs for them (10,000 / rate), each about once; a
+// short burst waits about the minimum.
+//
+// Before: a window whose upper bound grew by half every second refusals outnumbered admissions.
+// In a reconnect storm it grew to its 120 s cap within seconds while the server sat idle; 10,000
+// devices took 166 s to reconnect.
 export class BusyWait {
-  #maxMs: number;
+  readonly #minMs: number;
+  readonly #capMs: number;
+  #rate: number;
+  /** Where the next free slot begins (ms, the caller's clock). */
+  #nextFree = Number.NEGATIVE_INFINITY;
   #windowStart = Number.NEGATIVE_INFINITY;
   #refused = 0;
   #admitted = 0;
 
-  constructor(
-    private readonly bounds: readonly [min: number, max: number],
-    private readonly capMs = 120_000,
-  ) {
-    this.#maxMs = bounds[1];
+  /** `bounds`: the shortest wait, and the longest (a slot further away is told this). */
+  constructor(bounds: readonly [min: number, max: number], options: { initialRate?: number } = {}) {
+    this.#minMs = bounds[0];
+    this.#capMs = bounds[1];
+    // Optimistic: a device told too early is refused again (cheap); one told too late waits idle.
+    this.#rate = options.initialRate ?? 1_000;
   }
 
   /** A handshake was let through (counted when its check ends). */
@@ -27,23 +34,29 @@ export class BusyWait {
     this.#admitted++;
   }
 
-  /** A handshake is refused: the wait to tell it, in [min, current upper bound]. */
+  /** A handshake is refused: the wait to tell it. */
   refused(nowMs: number, random: () => number): number {
     this.#roll(nowMs);
     this.#refused++;
-    const min = this.bounds[0];
-    return Math.round(min + random() * (this.#maxMs - min));
+    const spacing = 1_000 / this.#rate;
+    const start = Math.max(this.#nextFree, nowMs + this.#minMs);
+    this.#nextFree = start + spacing;
+    return Math.round(Math.min(this.#capMs, start - nowMs + spacing * random()));
   }
 
-  /** The current upper bound of the wait, in ms. */
-  get maxWaitMs(): number {
-    return this.#maxMs;
+  /** The admission rate the slots are given at, per second. */
+  get ratePerSecond(): number {
+    return this.#rate;
   }
 
   #roll(nowMs: number): void {
-    if (nowMs - this.#windowStart < 1_000) return;
-    if (this.#refused > 2 * Math.max(1, this.#admitted)) this.#maxMs = Math.min(this.capMs, this.#maxMs * 1.5);
-    else if (this.#refused <= this.#admitted) this.#maxMs = Math.max(this.bounds[1], this.#maxMs / 1.5);
+    const elapsed = nowMs - this.#windowStart;
+    if (elapsed < 1_000) return;
+    // A saturated second (someone was refused) that just ended measures the server's capacity.
+    if (this.#refused > 0 && this.#admitted > 0 && elapsed < 2_000) {
+      const measured = (this.#admitted * 1_000) / elapsed;
+      this.#rate = Math.max(10, Math.round((this.#rate + measured) / 2));
+    }
     this.#refused = 0;
     this.#admitted = 0;
     this.#windowStart = nowMs;
