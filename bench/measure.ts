@@ -1,4 +1,5 @@
 // Small measuring helpers shared by the benchmarks.
+import os from 'node:os';
 
 export interface BenchResult {
   name: string;
@@ -18,4 +19,19 @@ export async function time<T extends { total: number }>(n: number, fn: () => Pro
 
 export function peakRssMb(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/**
+ * Simulated devices run at a lower CPU priority than the server (nice 10): on a real fleet the
+ * devices do not share the server's two cores, and 10,000 of them reconnecting would otherwise
+ * take most of it. `DEPLOYX_BENCH_SIM_NICE=0` keeps them at the server's priority.
+ */
+export function deprioritise(pid: number | undefined): void {
+  const nice = Number(process.env.DEPLOYX_BENCH_SIM_NICE ?? 10);
+  if (pid === undefined || !Number.isFinite(nice) || nice === 0) return;
+  try {
+    os.setPriority(pid, nice);
+  } catch {
+    // Not allowed here: they run at the server's priority, as before.
+  }
 }

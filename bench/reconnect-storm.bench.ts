@@ -18,7 +18,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { makeRepo, makeTempDir, removeDir, type FileTree } from '../reconciler/src/edges/git/test-repo.ts';
-import type { BenchResult } from './measure.ts';
+import { deprioritise, type BenchResult } from './measure.ts';
 
 const PROCESSES = 10;
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -174,6 +174,7 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
         [cli, 'simulate', '--server', url, '--agents', String(perProcess), '--token', token, '--prefix', `s${p}`, '--labels', 'storm=1', '--heartbeat', '1h', '--state', path.join(dir, `sim-${p}`), '--stats-every', '200ms', '--batch', '100'],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
+      deprioritise(child.pid);
       children.push(child);
       createInterface({ input: child.stdout! }).on('line', (line) => {
         if (!line.includes('"simulator stats"')) return;

@@ -99,3 +99,29 @@ test('chunkRows keeps every statement under the parameter limit and the row cap'
   assert.equal(wide.flat().length, 1234);
   assert.equal(placeholders(2, 3), '(?,?,?),(?,?,?)');
 });
+
+test('readFirst runs before the work queued ahead of it, never inside a running transaction', async (t) => {
+  const db = await tempDb(t);
+  const order: string[] = [];
+  const writing = db.transaction(async (c) => {
+    await c.run('UPDATE counter SET n = -1');
+    await sleep(20);
+    await c.run('UPDATE counter SET n = 1');
+    order.push('transaction');
+  });
+  const queued = Array.from({ length: 3 }, (_, i) => db.read(async (c) => {
+    await c.get('SELECT n FROM counter');
+    order.push(`read ${i}`);
+  }));
+  const urgent = db.readFirst(async (c) => {
+    const row = await c.get<{ n: number }>('SELECT n FROM counter');
+    order.push('first');
+    return row?.n;
+  });
+  assert.equal(await urgent, 1, 'after the running transaction, not in its middle');
+  await Promise.all([writing, ...queued]);
+  assert.deepEqual(order, ['transaction', 'first', 'read 0', 'read 1', 'read 2']);
+  // A task that throws at once fails its caller only; the queue goes on.
+  await assert.rejects(db.read(() => { throw new Error('boom'); }), /boom/);
+  assert.equal((await db.read((c) => c.get<{ n: number }>('SELECT n FROM counter')))?.n, 1);
+});

@@ -22,6 +22,11 @@ export interface Conn {
 export interface Db {
   /** Runs `fn` alone on the connection, without a transaction (reads). */
   read<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
+  /**
+   * `read`, ahead of the work already queued: for a short lookup someone is waiting on while bulk
+   * passes queue up (a handshake's device key). It may not see a write queued before it.
+   */
+  readFirst<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
   /** Runs `fn` alone inside BEGIN IMMEDIATE … COMMIT; rolls back when it throws. Do not nest. */
   transaction<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
   /** Lets queued work finish, then closes. */
@@ -55,18 +60,41 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
     throw err;
   }
 
-  let tail: Promise<unknown> = Promise.resolve();
+  // One task at a time on the one connection; `first` tasks go before the `queued` ones.
+  const first: Array<() => Promise<void>> = [];
+  const queued: Array<() => Promise<void>> = [];
+  let running = false;
+  let idle: Promise<void> = Promise.resolve();
+  let settleIdle: () => void = () => {};
   let closed = false;
 
-  function enqueue<T>(task: () => Promise<T>): Promise<T> {
+  async function pump(): Promise<void> {
+    running = true;
+    for (let task = first.shift() ?? queued.shift(); task; task = first.shift() ?? queued.shift()) await task();
+    running = false;
+    settleIdle();
+  }
+
+  function enqueue<T>(task: () => Promise<T>, lane: 'first' | 'queued' = 'queued'): Promise<T> {
     if (closed) return Promise.reject(new StoreError('store.closed', 'the store is closed'));
-    const result = tail.then(task);
-    tail = result.catch(() => undefined);
-    return result;
+    return new Promise<T>((resolve, reject) => {
+      (lane === 'first' ? first : queued).push(async () => {
+        try {
+          resolve(await task());
+        } catch (error) {
+          reject(error);
+        }
+      });
+      if (!running) {
+        idle = new Promise((r) => (settleIdle = r));
+        void pump();
+      }
+    });
   }
 
   return {
     read: (fn) => enqueue(() => fn(conn)),
+    readFirst: (fn) => enqueue(() => fn(conn), 'first'),
     transaction: (fn) =>
       enqueue(async () => {
         await conn.exec('BEGIN IMMEDIATE');
@@ -82,7 +110,7 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
     close: async () => {
       if (closed) return;
       closed = true;
-      await tail;
+      if (running) await idle;
       // Lets SQLite refresh the statistics its query planner uses, as its docs advise on close.
       await conn.exec('PRAGMA optimize').catch(() => undefined);
       await new Promise<void>((resolve, reject) =>

@@ -49,7 +49,8 @@ export function sqliteDevices({ db, now }: SqliteContext): DevicesPart {
   const findDeviceKeys = async (ids: readonly string[]): Promise<Map<string, { device: DeviceRecord; publicKey: string }>> => {
     const found = new Map<string, { device: DeviceRecord; publicKey: string }>();
     if (ids.length === 0) return found;
-    const rows = await db.read((c) =>
+    // Ahead of queued bulk work: handshakes wait on it (a reconnect storm queues device passes).
+    const rows = await db.readFirst((c) =>
       c.all<DeviceRow & { public_key: string }>(
         `SELECT ${DEVICE_COLUMNS}, public_key FROM devices
          WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at IS NULL AND public_key IS NOT NULL`,
