@@ -15,14 +15,18 @@ test('a refused handshake gets the next free slot at the measured rate, from the
 
 test('a storm of 10,000 is spread over the time the server needs at its measured rate, not a fixed or growing window', () => {
   const wait = new BusyWait([1_000, 120_000], { initialRate: 1_000 });
-  // One second saturated: 200 handshakes completed while others were refused.
-  for (let i = 0; i < 200; i++) wait.admitted(500);
+  // One second saturated: 600 handshakes completed while others were refused.
+  for (let i = 0; i < 600; i++) wait.admitted(500);
   wait.refused(500, none);
-  // The next second learns the rate (the mean of 1,000 and 200 → 600/s) and spreads 10,000 over it.
+  // The next second learns the rate (600/s) and spreads 10,000 over it.
   let last = 0;
   for (let i = 0; i < 10_000; i++) last = wait.refused(1_500, none);
   assert.equal(wait.ratePerSecond, 600);
   assert.ok(Math.abs(last - (1_000 + 10_000 / 0.6)) < 50, `the last of 10,000 comes back after ~17.7 s, told ${last}`);
+  // A stalled second (a fleet compile: 50 done) does not lower it.
+  for (let i = 0; i < 50; i++) wait.admitted(2_500);
+  wait.refused(2_600, none);
+  assert.equal(wait.ratePerSecond, 600);
   // Never beyond the cap.
   const capped = new BusyWait([1_000, 60_000], { initialRate: 10 });
   for (let i = 0; i < 5_000; i++) last = capped.refused(0, none);

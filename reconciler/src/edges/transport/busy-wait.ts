@@ -1,8 +1,10 @@
 // How long a handshake refused with `server.busy` is told to wait (agent-gateway.ts admission).
 //
 // An appointment, not a lottery. While handshakes are refused the server is saturated, so what it
-// completes in such a second is what it can do: the rate (handshakes per second, a moving
-// average) is learnt from those seconds only. Each refused device is given the next free slot at
+// completes in such a second is what it can do: the rate (handshakes per second) is the best of
+// the last few such seconds. The best, not an average: a second the event loop spent on a fleet
+// compile or a collection is a stall, not the capacity, and appointments given at a stalled rate
+// would keep devices away long after it (a device told too early is only refused again). Each refused device is given the next free slot at
 // that rate, from the minimum wait on, with jitter inside its slot. 10,000 devices refused at once
 // come back spread over the time the server needs for them (10,000 / rate), each about once; a
 // short burst waits about the minimum.
@@ -10,10 +12,15 @@
 // Before: a window whose upper bound grew by half every second refusals outnumbered admissions.
 // In a reconnect storm it grew to its 120 s cap within seconds while the server sat idle; 10,000
 // devices took 166 s to reconnect.
+/** How many saturated seconds the rate remembers. */
+const RATE_SECONDS = 5;
+
 export class BusyWait {
   readonly #minMs: number;
   readonly #capMs: number;
   #rate: number;
+  /** Rates measured in the last saturated seconds, newest last. */
+  #measured: number[] = [];
   /** Where the next free slot begins (ms, the caller's clock). */
   #nextFree = Number.NEGATIVE_INFINITY;
   #windowStart = Number.NEGATIVE_INFINITY;
@@ -54,8 +61,9 @@ export class BusyWait {
     if (elapsed < 1_000) return;
     // A saturated second (someone was refused) that just ended measures the server's capacity.
     if (this.#refused > 0 && this.#admitted > 0 && elapsed < 2_000) {
-      const measured = (this.#admitted * 1_000) / elapsed;
-      this.#rate = Math.max(10, Math.round((this.#rate + measured) / 2));
+      this.#measured.push((this.#admitted * 1_000) / elapsed);
+      if (this.#measured.length > RATE_SECONDS) this.#measured.shift();
+      this.#rate = Math.max(10, Math.round(Math.max(...this.#measured)));
     }
     this.#refused = 0;
     this.#admitted = 0;
