@@ -29,6 +29,8 @@ interface FleetOptions {
   greeting: string;
   boxDrift: 'report' | 'enforce';
   schemaError?: boolean;
+  /** A Device declared in Git that no agent enrolls as. */
+  declared?: string;
 }
 
 /** Simulated `web` devices roll out in a canary and a manually promoted rest; the real agent is `box`. */
@@ -91,6 +93,9 @@ spec:
   files: [app-conf]
   drift: ${o.boxDrift}
 ${o.schemaError ? '  filez: [oops]\n' : ''}`,
+    ...(o.declared
+      ? { 'devices.yaml': `apiVersion: deployx.dev/v1\nkind: Device\nmetadata:\n  name: ${o.declared}\n  labels: { role: web }\nspec:\n  macAddresses: ["52:54:00:aa:bb:01"]\n` }
+      : {}),
   };
 }
 
@@ -403,5 +408,26 @@ describe('dashboard in a browser', { timeout: 420_000, skip: existsSync(CHROMIUM
     await operator.locator('dx-notifications button').first().click();
     await operator.getByRole('dialog', { name: 'Notifications' }).waitFor();
     await shot(operator, 'notifications');
+  });
+
+  test('a Device declared in Git shows up live as awaiting enrollment, counted, and its page loads without a console error', async () => {
+    const errors: string[] = [];
+    operator.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    await operator.getByRole('link', { name: 'Overview' }).click();
+    await operator.getByRole('heading', { name: 'Overview' }).waitFor();
+    await commit({ declared: 'web-new-01' }, 'Declare web-new-01');
+    await waitText(operator.locator('[data-state="awaiting_enrollment"] .n'), /^1$/);
+    await operator.getByRole('link', { name: 'Devices' }).click();
+    const row = operator.locator('[data-device="web-new-01"]');
+    await waitText(row, /Awaiting enrollment/);
+    await waitText(operator.getByTestId('device-count'), new RegExp(`^${SIMULATED + 2} devices$|^\\d+ of ${SIMULATED + 2} devices$`));
+    await operator.goto(server.url + '/devices/web-new-01');
+    await waitText(operator.getByTestId('device-state'), /Awaiting enrollment/);
+    await operator.getByText('declared in devices.yaml; no agent has enrolled as web-new-01 yet').waitFor();
+    await operator.getByTestId('not-provisioned').waitFor();
+    await shot(operator, 'device-awaiting-enrollment', true);
+    assert.deepEqual(errors, [], 'no console error');
   });
 });

@@ -40,6 +40,7 @@ spec: {}
 
 interface DeviceView {
   id: string;
+  state: string;
   approval?: string;
 }
 
@@ -59,7 +60,8 @@ test('a token not bound to a declared device cannot claim it until an operator a
   // It enrolls as the declared device it claims (its hostname), but only as pending approval.
   const pending = await waitFor('the claim to be recorded', async () => {
     const { devices } = await api<{ devices: DeviceView[] }>(server, '/api/v1/devices');
-    return devices.find((d) => d.id === CLAIMED);
+    // Listed as awaiting enrollment (declared in Git) until an agent claims it.
+    return devices.find((d) => d.id === CLAIMED && d.state !== 'awaiting_enrollment');
   });
   assert.equal(pending.approval, 'pending', 'the claim of a declared device by an unbound token waits for approval');
   await waitFor('the pending agent to be connected', () => server.gateway.isOnline(CLAIMED));

@@ -278,7 +278,11 @@ export type Role = 'viewer' | 'operator' | 'admin';
 export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
 
 /** Drift state of a device, as the reconciler's last pass saw it. */
-export type DeviceState = 'in_sync' | 'drifted' | 'converging' | 'failed' | 'unknown';
+/**
+ * `unknown`: enrolled, never reported. `awaiting_enrollment`: a Device declared in Git that no
+ * agent has enrolled as yet (listed from the moment its revision is accepted).
+ */
+export type DeviceState = 'in_sync' | 'drifted' | 'converging' | 'failed' | 'unknown' | 'awaiting_enrollment';
 
 /** One row of `GET /api/v1/devices`, and what the `devices` UI event carries. */
 export interface DeviceSummary {
@@ -299,6 +303,8 @@ export interface DeviceSummary {
   profiles: string[];
   /** Present while the device waits for an operator's approval (`deployx device approve`). */
   approval?: 'pending';
+  /** The Git file declaring this device, when a `Device` document does. */
+  declaredIn?: string;
 }
 
 /** `GET /api/v1/session` and the answer to a login. */

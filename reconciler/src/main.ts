@@ -27,6 +27,7 @@ import { Provisioning } from './actions/provisioning.ts';
 import { EnrollmentActions } from './actions/enrollment.ts';
 import { BlobStore } from './edges/blobs/blob-store.ts';
 import { Reconciler, type ReconcilerEvent } from './loop/reconciler.ts';
+import { DeclaredNames, declaredSummary } from './edges/http/declared-devices.ts';
 import { CommitVerifier } from './edges/signatures/commit-verifier.ts';
 
 export interface RunningServer {
@@ -110,9 +111,12 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     ...(verifier ? { verifier } : {}),
     onEvent: (event) => {
       forwardToUi(ui, event);
+      // Declared devices appear (and leave) with the revision that declares them.
+      if (event.type === 'revision' && event.status === 'accepted') ui?.devicesChanged(declaredNames.swap(reconciler.model));
       options.onEvent?.(event);
     },
   });
+  const declaredNames = new DeclaredNames();
 
   const provisioning = new Provisioning({
     store,
@@ -203,6 +207,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     log,
     now,
     summaries: { statuses: reconciler.statuses, memberships: reconciler.memberships, isOnline: (id) => gateway!.isOnline(id) },
+    declared: (id) => declaredSummary(reconciler, id),
     revision: () => reconciler.revision,
     counts: () => {
       let inSync = 0;

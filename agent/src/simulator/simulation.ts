@@ -33,7 +33,7 @@ import { DeviceLink, type LinkEvent } from '../transport/device-link.ts';
 import { silentLogger, type Logger } from '../../../schemas/log.ts';
 import { SharedBlobCache, type BlobCacheStats } from './blob-cache.ts';
 import { SimulatorCredentialFile } from './credential-file.ts';
-import { simulatedFacts, simulatedPlatform } from './facts.ts';
+import { simulatedFacts, simulatedPlatform, type SimulatedIdentity } from './facts.ts';
 import { planFaults, type FaultPlan } from './faults.ts';
 import { MemoryJournal } from './memory-journal.ts';
 import { createMemoryExecutors, MemoryHost } from './memory-host.ts';
@@ -53,6 +53,8 @@ export interface SimulationOptions {
   latencyMs?: number;
   /** Hostname and device-name prefix. Default `sim`. */
   prefix?: string;
+  /** Device i (1-based) stands for `identities[i - 1]` when given: its name, MACs and OS. */
+  identities?: readonly SimulatedIdentity[];
   /** Holds simulator-credentials.json. */
   stateDir: string;
   /** Connections opened at a time. Default 200. */
@@ -154,10 +156,11 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
   const settleAll: Array<() => void> = [];
   const starters: Array<() => void> = [];
   for (let index = 1; index <= options.agents; index++) {
-    const name = `${prefix}-${index}`;
+    const identity = options.identities?.[index - 1];
+    const name = identity?.name ?? `${prefix}-${index}`;
     const labels = { ...options.labels, index: String(index) };
-    const facts = simulatedFacts({ prefix, index, labels, agentVersion });
-    const { platform, managers } = simulatedPlatform(labels);
+    const facts = simulatedFacts({ prefix, index, labels, agentVersion, ...(identity ? { identity } : {}) });
+    const { platform, managers } = simulatedPlatform(labels, identity?.os);
     const host = new MemoryHost(platform, managers);
     const plans = new WeakMap<ExecContext, FaultPlan>();
     const { executors, observers } = createMemoryExecutors(host, {

@@ -1,5 +1,6 @@
 // deployx demo (npm start): the example fleet, served from a Git repository made for the demo,
-// with the embedded SQLite store, ~25 simulated devices whose labels match the example's groups,
+// with the embedded SQLite store, a simulated agent for every declared Device (as that device) and
+// a few undeclared ones whose labels match the example's groups,
 // and one real agent confined to a sandbox directory. Everything lives under .deployx/demo.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -9,6 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { startSimulation, type Simulation } from '../../../agent/src/simulator/index.ts';
+import type { SimulatedOs } from '../../../agent/src/simulator/facts.ts';
+import type { FleetModel } from '../../../reconciler/src/core/model.ts';
 import { createUser } from '../../../reconciler/src/actions/users.ts';
 import { loadServerConfig } from '../../../reconciler/src/config.ts';
 import { createLogger } from '../../../schemas/log.ts';
@@ -20,15 +23,18 @@ import { createEnrollmentToken } from './token.ts';
 const run = promisify(execFile);
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** Simulated devices per role; token labels put them in the example's groups. */
+/**
+ * Undeclared simulated devices per role: token labels put them in the example's groups by
+ * selector. Every Device the example declares also gets a simulated agent of its own (below).
+ */
 const FLEET: Array<{ name: string; count: number; labels: Record<string, string> }> = [
-  { name: 'web-eu', count: 6, labels: { role: 'web', site: 'eu', env: 'prod' } },
-  { name: 'web-us', count: 6, labels: { role: 'web', site: 'us', env: 'prod' } },
-  { name: 'db-eu', count: 3, labels: { role: 'db', site: 'eu', env: 'prod' } },
-  { name: 'build', count: 2, labels: { role: 'build', site: 'eu', env: 'ci' } },
-  { name: 'desk-eu', count: 5, labels: { role: 'desktop', site: 'eu', env: 'prod' } },
-  { name: 'kiosk-eu', count: 3, labels: { role: 'kiosk', site: 'eu', env: 'prod' } },
+  { name: 'web-eu-auto', count: 4, labels: { role: 'web', site: 'eu', env: 'prod' } },
+  { name: 'web-us-auto', count: 4, labels: { role: 'web', site: 'us', env: 'prod' } },
+  { name: 'desk-eu-auto', count: 3, labels: { role: 'desktop', site: 'eu', env: 'prod' } },
 ];
+
+/** The OS a declared device's simulated agent reports, by its role label (as the example describes them). */
+const OS_BY_ROLE: Record<string, SimulatedOs> = { build: 'rocky', desktop: 'windows', kiosk: 'windows', db: 'debian', bastion: 'debian', web: 'ubuntu' };
 
 export const HELP = `usage: deployx demo [--port 8080] [--dir .deployx/demo] [--no-agent]
 
@@ -67,6 +73,7 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
   // deployx token, user, rollout … run on this machine find the demo's server (running-server.ts).
   const unannounce = announceServer({ url: server.url, dataDir: config.dataDir });
   const simulations: Simulation[] = [];
+  let declaredCount = 0;
   let agent: ChildProcess | undefined;
   const stop = async () => {
     unannounce();
@@ -76,6 +83,26 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
   };
 
   try {
+    // The declared devices enroll as themselves: a token bound to each, its name, MACs and OS.
+    const model = await acceptedModel(server, logFile);
+    for (const [name, { doc }] of [...model.devices].sort(([a], [b]) => a.localeCompare(b))) {
+      const labels = { ...(doc.metadata.labels ?? {}) };
+      const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: `demo-${name}`, device: name, labels, maxUses: 1 });
+      simulations.push(
+        await startSimulation({
+          server: server.url,
+          agents: 1,
+          token,
+          prefix: name,
+          labels,
+          identities: [{ name, macs: doc.spec.macAddresses ?? [], os: OS_BY_ROLE[labels.role ?? ''] ?? 'debian' }],
+          stateDir: path.join(root, 'simulator', name),
+          latencyMs: 150,
+          heartbeatMs: 15_000,
+        }),
+      );
+    }
+    declaredCount = model.devices.size;
     for (const group of FLEET) {
       const { token } = await createEnrollmentToken(server.store, { serverKey: server.serverKeys.current, name: `demo-${group.name}`, labels: group.labels, maxUses: group.count });
       simulations.push(
@@ -116,7 +143,7 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
   io.out(`  server log         ${logFile}`);
   io.out(`  API token          ${server.apiToken}`);
   io.out(`  try                curl -H "Authorization: Bearer ${server.apiToken}" ${server.url}/api/v1/stats`);
-  io.out(`  devices            ${FLEET.reduce((n, g) => n + g.count, 0)} simulated${agent ? ' + 1 real agent writing under ' + path.join(root, 'sandbox') : ''}`);
+  io.out(`  devices            ${declaredCount} declared in Git and ${FLEET.reduce((n, g) => n + g.count, 0)} undeclared, simulated${agent ? '; 1 real agent writing under ' + path.join(root, 'sandbox') : ''}`);
   io.out('  stop               Ctrl-C');
   io.out('');
 
@@ -141,4 +168,15 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
   clearInterval(summary);
   await stop();
   return 0;
+}
+
+/** The first accepted revision's model (the demo's repository is valid; a few seconds at most). */
+async function acceptedModel(server: Awaited<ReturnType<typeof startServer>>, logFile: string): Promise<FleetModel> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const model = server.reconciler.model;
+    if (model) return model;
+    if (Date.now() > deadline) throw new Error(`the example fleet was not accepted within a minute; its errors are in ${logFile}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -263,7 +263,13 @@ export class DxDeviceDetail extends LitElement {
   #provisioning() {
     if (this.provisioningError) return errorState(this.provisioningError);
     if (this.provisioning === undefined) return loadingState('provisioning');
-    if (this.provisioning === null) return html`<div class="muted" data-testid="not-provisioned">Not provisioned by DeployX — this device enrolled with a token.</div>`;
+    if (this.provisioning === null) {
+      return html`<div class="muted" data-testid="not-provisioned">${
+        this.detail?.state === 'awaiting_enrollment'
+          ? 'Not enrolled yet: an agent enrolls as this device with a token bound to it (or claims its MAC or hostname, then waits for approval), or a network boot installs it once armed.'
+          : 'Not provisioned by DeployX — this device enrolled with a token.'
+      }</div>`;
+    }
     const p = summarizeProvisioning(this.provisioning);
     const now = Date.now();
     const stateClass = p.state === 'enrolled' || p.state === 'provisioned' ? 's-ok' : p.run?.status === 'failed' ? 's-error' : 's-info';

@@ -65,7 +65,7 @@ export class DxOverview extends LitElement {
             <h2>Converged</h2>
             <div class="row"><span class="big" data-testid="converged">${s.convergedPercent} %</span><span class="muted">of ${s.total} devices in sync</span></div>
             <div class="bar" style="margin:10px 0 16px">
-              ${(['in_sync', 'converging', 'drifted', 'failed', 'unknown'] as const).map((k) => (s.total ? html`<span class=${k} style="width:${(s.byState[k] / s.total) * 100}%"></span>` : nothing))}
+              ${(['in_sync', 'converging', 'drifted', 'failed', 'unknown', 'awaiting_enrollment'] as const).map((k) => (s.total ? html`<span class=${k} style="width:${(s.byState[k] / s.total) * 100}%"></span>` : nothing))}
             </div>
             <dx-convergence-chart .samples=${d.history}></dx-convergence-chart>
           </section>

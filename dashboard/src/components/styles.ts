@@ -44,6 +44,7 @@ export const base = css`
   .s-failed, .s-interrupted, .s-rejected, .s-halted, .s-error { background: var(--err-bg); color: var(--err); }
   .s-converging, .s-running, .s-dispatched, .s-progressing, .s-info { background: var(--busy-bg); color: var(--busy); }
   .s-unknown, .s-pending, .s-waiting, .s-cancelled, .s-superseded { background: var(--unknown-bg); color: var(--unknown); }
+  .s-awaiting_enrollment { background: var(--bg-sunken); color: var(--text-muted); border: 1px dashed var(--border); }
   .state { padding: 32px 16px; text-align: center; color: var(--text-muted); }
   .state strong { display: block; color: var(--text); font-size: 15px; margin-bottom: 4px; }
   .state.error strong { color: var(--err); }
@@ -60,5 +61,6 @@ export const base = css`
   .bar .offline, .bar .retrying, .bar .drifted { background: var(--warn); }
   .bar .running, .bar .converging { background: var(--busy); }
   .bar .unknown { background: var(--unknown); }
+  .bar .awaiting_enrollment { background: var(--border); }
   pre.output { background: var(--bg-sunken); border: 1px solid var(--border); border-radius: 6px; padding: 8px 10px; margin: 6px 0 0; max-height: 240px; overflow: auto; white-space: pre-wrap; word-break: break-word; font: 12px/1.4 var(--mono); }
 `;

@@ -14,7 +14,7 @@ const fleet = [
 describe('summarizeDevices', () => {
   test('counts by state and online, with the converged share', () => {
     const s = summarizeDevices(fleet);
-    assert.deepEqual(s.byState, { in_sync: 1, drifted: 1, converging: 1, failed: 1, unknown: 1 });
+    assert.deepEqual(s.byState, { in_sync: 1, drifted: 1, converging: 1, failed: 1, unknown: 1, awaiting_enrollment: 0 });
     assert.equal(s.total, 5);
     assert.equal(s.online, 3);
     assert.equal(s.offline, 2);

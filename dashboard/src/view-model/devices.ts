@@ -3,7 +3,7 @@ import type { DeviceState, DeviceSummary } from '../../../schemas/protocol.ts';
 import { percent } from './format.ts';
 
 /** Worst first: the order states are listed in and sorted by. */
-export const DEVICE_STATES: readonly DeviceState[] = ['failed', 'drifted', 'converging', 'unknown', 'in_sync'];
+export const DEVICE_STATES: readonly DeviceState[] = ['failed', 'drifted', 'converging', 'unknown', 'awaiting_enrollment', 'in_sync'];
 
 export const STATE_LABELS: Record<DeviceState, string> = {
   in_sync: 'In sync',
@@ -11,6 +11,7 @@ export const STATE_LABELS: Record<DeviceState, string> = {
   converging: 'Converging',
   failed: 'Failed',
   unknown: 'Never reported',
+  awaiting_enrollment: 'Awaiting enrollment',
 };
 
 export interface FleetSummary {
@@ -23,7 +24,7 @@ export interface FleetSummary {
 }
 
 export function summarizeDevices(rows: Iterable<DeviceSummary>): FleetSummary {
-  const byState: Record<DeviceState, number> = { in_sync: 0, drifted: 0, converging: 0, failed: 0, unknown: 0 };
+  const byState: Record<DeviceState, number> = { in_sync: 0, drifted: 0, converging: 0, failed: 0, unknown: 0, awaiting_enrollment: 0 };
   let total = 0;
   let online = 0;
   for (const row of rows) {

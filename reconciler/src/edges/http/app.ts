@@ -25,6 +25,7 @@ import { addEnrollmentRoutes } from './enrollment-routes.ts';
 import type { EnrollmentActions } from '../../actions/enrollment.ts';
 import type { Provisioning } from '../../actions/provisioning.ts';
 import { AccessError, CSRF_HEADER, hasRole, sessionCookie, type Access, type Principal } from './access.ts';
+import { awaitingEnrollment, declaredRecord, declaredSummary } from './declared-devices.ts';
 import { summariseDevice } from './device-summary.ts';
 import { actorOf, recordAudit } from '../../actions/audit.ts';
 
@@ -171,17 +172,48 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(204).end();
   });
 
+  // Enrolled devices first, then the devices declared in Git that none has enrolled as yet.
   api.get('/devices', async (req, res) => {
     const limit = clampInt(req.query.limit, 1000, 1, 10_000);
     const offset = clampInt(req.query.offset, 0, 0, Number.MAX_SAFE_INTEGER);
-    const devices = await deps.store.listDeviceSummaries({ limit, offset });
-    const total = await deps.store.countDevices();
-    res.json({ total, devices: devices.map((d) => summaryOf(deps, d)) });
+    const [devices, enrolled, awaiting] = await Promise.all([
+      deps.store.listDeviceSummaries({ limit, offset }),
+      deps.store.countDevices(),
+      awaitingEnrollment(deps.reconciler, deps.store),
+    ]);
+    const rows = devices.map((d) => summaryOf(deps, d));
+    const from = Math.max(0, offset - enrolled);
+    if (rows.length < limit) {
+      for (const name of awaiting.slice(from, from + limit - rows.length)) {
+        const row = declaredSummary(deps.reconciler, name);
+        if (row) rows.push(row);
+      }
+    }
+    res.json({ total: enrolled + awaiting.length, devices: rows });
   });
 
   api.get('/devices/:id', async (req, res) => {
-    const device = await deps.store.getDevice(String(req.params.id));
-    if (!device || device.deletedAt) throw new HttpError(404, 'device.not-found', `no device ${req.params.id}`);
+    const id = String(req.params.id);
+    const found = await deps.store.getDevice(id);
+    const enrolled = found && !found.deletedAt ? found : undefined;
+    const declared = enrolled ? undefined : declaredRecord(deps.reconciler.model, id);
+    const device = enrolled ?? declared;
+    if (!device) throw new HttpError(404, 'device.not-found', `no device ${req.params.id}`);
+    if (declared) {
+      // Declared, not enrolled: what it will get, and nothing observed yet.
+      const desired = deps.reconciler.desiredFor(declared);
+      const plan = desired ? planDevice(desired, undefined, [], { now: deps.now() }) : undefined;
+      res.json({
+        ...declaredSummary(deps.reconciler, id)!,
+        facts: {},
+        desired: desired ?? null,
+        observed: [],
+        changes: plan?.changes.map((c) => ({ key: c.key, action: c.action, reason: c.reason, drift: c.drift, reportOnly: c.reportOnly })) ?? [],
+        inventory: [],
+        jobs: [],
+      });
+      return;
+    }
     const desired = deps.reconciler.desiredFor(device);
     const [observed, inventory, jobs] = await Promise.all([
       deps.store.getObserved(device.id),
@@ -239,11 +271,12 @@ export function createApp(deps: AppDeps): express.Express {
   api.get('/stats', async (_req, res) => {
     const byState: Record<string, number> = { in_sync: 0, drifted: 0, converging: 0, failed: 0, unknown: 0 };
     for (const status of deps.reconciler.statuses.values()) byState[status.state] = (byState[status.state] ?? 0) + 1;
-    const total = await deps.store.countDevices();
-    byState.unknown = Math.max(0, total - (byState.in_sync! + byState.drifted! + byState.converging! + byState.failed!));
+    const [enrolled, awaiting] = await Promise.all([deps.store.countDevices(), awaitingEnrollment(deps.reconciler, deps.store)]);
+    byState.unknown = Math.max(0, enrolled - (byState.in_sync! + byState.drifted! + byState.converging! + byState.failed!));
+    byState.awaiting_enrollment = awaiting.length;
     res.json({
       revision: deps.reconciler.revision ?? null,
-      devices: { total, online: deps.gateway().connectedCount, byState },
+      devices: { total: enrolled + awaiting.length, online: deps.gateway().connectedCount, byState },
       jobs: await deps.store.countJobsByState(),
     });
   });

@@ -139,8 +139,15 @@ export function addProvisioningRoutes(api: Router, deps: Pick<PxeRouteDeps, 'pro
     res.json({ machines: await deps.provisioning.discovered(limit, req.query.all === '1') });
   });
 
+  // `null` for a device DeployX never provisioned: a normal answer (the device page asks for
+  // every device), not a 404 and a console error in the browser.
   api.get('/devices/:id/provisioning', async (req, res) => {
-    res.json(await deps.provisioning.timeline(String(req.params.id)));
+    try {
+      res.json(await deps.provisioning.timeline(String(req.params.id)));
+    } catch (error) {
+      if (!(error instanceof ProvisioningError && error.code === 'pxe.not-found')) throw error;
+      res.json(null);
+    }
   });
 }
 

@@ -12,6 +12,7 @@
 import type { Namespace, Server } from 'socket.io';
 import {
   UI_NAMESPACE,
+  type DeviceSummary,
   type JobDelta,
   type NotificationKind,
   type RevisionDelta,
@@ -34,6 +35,8 @@ export interface UiGatewayOptions {
   log: Logger;
   now: () => Date;
   summaries: SummarySources;
+  /** A device declared in Git that none has enrolled as: its row (declared-devices.ts). */
+  declared?: (id: string) => DeviceSummary | undefined;
   /** The revision in force, for `hello`. */
   revision: () => string | undefined;
   /** Devices in sync and online right now, for the chart. */
@@ -277,9 +280,22 @@ export class UiGateway {
     if (removed.length > 0) this.#ns.emit('devices:removed', removed);
     if (jobs.length > 0) this.#ns.emit('jobs', jobs);
     for (let i = 0; i < ids.length; i += 2_000) {
-      const devices = await this.options.store.getDevicesMany(ids.slice(i, i + 2_000));
-      const rows = [...devices.values()].filter((d) => !d.deletedAt).map((d) => summariseDevice(d, this.options.summaries));
+      const chunk = ids.slice(i, i + 2_000);
+      const devices = await this.options.store.getDevicesMany(chunk);
+      const rows: DeviceSummary[] = [];
+      const gone: string[] = [];
+      for (const id of chunk) {
+        const device = devices.get(id);
+        if (device && !device.deletedAt) rows.push(summariseDevice(device, this.options.summaries));
+        else {
+          // Not enrolled: declared in Git (awaiting enrollment), or no longer a device at all.
+          const declared = this.options.declared?.(id);
+          if (declared) rows.push(declared);
+          else if (this.options.declared) gone.push(id);
+        }
+      }
       if (rows.length > 0) this.#ns.emit('devices', rows);
+      if (gone.length > 0) this.#ns.emit('devices:removed', gone);
     }
   }
 
