@@ -319,6 +319,32 @@ describe('dashboard in a browser', { timeout: 420_000, skip: existsSync(CHROMIUM
     assert.equal(await readFile(target, 'utf8'), 'listen = 8080\n', 'the file on disk is restored');
     await waitText(operator.locator('.job').first(), /Succeeded/);
     await shot(operator, 'device', true);
+    // Its hardware in human units, not raw JSON.
+    const hardware = operator.getByTestId('hardware');
+    await waitText(hardware, /Memory\s*\d+(\.\d)? GiB/);
+    assert.doesNotMatch(await hardware.innerText(), /totalBytes|\{"/);
+
+    // The same page on a phone (390 px): nothing wider than the screen, values not one character a line.
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
+    contexts.push(phone);
+    const small = await phone.newPage();
+    const errors: string[] = [];
+    small.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    await login(small, 'otto');
+    await small.goto(server.url + operator.url().slice(server.url.length));
+    await waitText(small.getByTestId('device-state'), /In sync/);
+    await small.locator(`tr[data-key="file/${APP_CONF}"] dd`).first().waitFor();
+    const widths = await small.evaluate(() => {
+      const doc = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+      return { scroll: doc.scrollWidth, client: doc.clientWidth };
+    });
+    assert.ok(widths.scroll <= widths.client, `the page overflows at 390 px: ${JSON.stringify(widths)}`);
+    const cell = await small.locator(`tr[data-key="file/${APP_CONF}"] dd`).first().boundingBox();
+    assert.ok(cell && cell.width > 60, `a desired value gets room to read: ${JSON.stringify(cell)}`);
+    await shot(small, 'device-390px', true);
+    assert.deepEqual(errors, [], 'no console error');
   });
 
   test('a rejected revision shows its error with file and line, linked to the repository', async () => {

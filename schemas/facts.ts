@@ -18,6 +18,8 @@ export interface Facts {
   memory?: { totalBytes?: number };
   disks?: Array<{ mount: string; totalBytes: number; freeBytes: number }>;
   network?: { ips?: string[]; macs?: string[] };
+  /** The machine, when the agent can read it (Linux: /sys/class/dmi/id; the serial needs root). */
+  hardware?: { vendor?: string; model?: string; serial?: string };
   agent?: {
     version?: string;
     /** The agent is confined to a directory (`deployx agent --root`): no package manager. */

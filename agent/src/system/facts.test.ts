@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { collectFacts, collectNetwork, detectPackageManagers, mergeFacts, osFamilyFromRelease, parseOsRelease } from './facts.ts';
+import { collectFacts, collectNetwork, detectPackageManagers, mergeFacts, osFamilyFromRelease, parseOsRelease, readDmi } from './facts.ts';
 
 let dir: string;
 before(async () => {
@@ -112,5 +112,22 @@ describe('collectFacts', () => {
     assert.deepEqual(mergeFacts({ network: { ips: ['a', 'b'], macs: ['m'] } }, { network: { ips: ['c'] } }), {
       network: { ips: ['c'], macs: ['m'] },
     });
+  });
+});
+
+describe('readDmi', () => {
+  it('reads vendor, model and serial; leaves out placeholders, control characters and unreadable files', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'deployx-dmi-'));
+    try {
+      await writeFile(path.join(dir, 'sys_vendor'), 'LENOVO\n');
+      await writeFile(path.join(dir, 'product_name'), 'ThinkCentre M70q\x07\n');
+      await writeFile(path.join(dir, 'product_serial'), 'To Be Filled By O.E.M.\n');
+      assert.deepEqual(await readDmi(dir), { vendor: 'LENOVO', model: 'ThinkCentre M70q' });
+      await writeFile(path.join(dir, 'product_serial'), 'PF3ABCDE\n');
+      assert.deepEqual(await readDmi(dir), { vendor: 'LENOVO', model: 'ThinkCentre M70q', serial: 'PF3ABCDE' });
+      assert.equal(await readDmi(path.join(dir, 'missing')), undefined);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -23,6 +23,8 @@ export interface CollectFactsOptions {
   platform?: NodeJS.Platform;
   /** Where os-release lives (tests point it at a fixture). */
   osReleasePath?: string;
+  /** Where the DMI (SMBIOS) identity files live on Linux (tests point it at a fixture). */
+  dmiDir?: string;
 }
 
 export async function collectFacts(options: CollectFactsOptions): Promise<Facts> {
@@ -41,6 +43,8 @@ export async function collectFacts(options: CollectFactsOptions): Promise<Facts>
     network: collectNetwork(os.networkInterfaces()),
     agent: { version: options.agentVersion },
   };
+  const hardware = platform === 'linux' ? await readDmi(options.dmiDir ?? '/sys/class/dmi/id') : undefined;
+  if (hardware) facts.hardware = hardware;
   const managers = await detectPackageManagers(platform, options.searchPath);
   if (managers[0] !== undefined) facts.os!.packageManager = managers[0];
   return dropUndefined(options.overrides ? mergeFacts(facts, options.overrides) : facts) as Facts;
@@ -184,4 +188,21 @@ function dropUndefined(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = dropUndefined(v);
   return out;
+}
+
+/** Placeholders firmware vendors leave in DMI fields nobody filled in. */
+const DMI_PLACEHOLDER = /^(to be filled by o\.e\.m\.|default string|system (product name|manufacturer|serial number)|not (specified|applicable)|none|0+|x+)$/i;
+
+/** Vendor, model and serial from DMI; a file that is missing, unreadable (the serial: root only) or a placeholder is left out. */
+export async function readDmi(dir: string): Promise<Facts['hardware'] | undefined> {
+  const read = async (name: string): Promise<string | undefined> => {
+    const text = (await readFile(path.join(dir, name), 'utf8').catch(() => ''))
+      .replace(/[\x00-\x1f\x7f]/g, ' ')
+      .trim()
+      .slice(0, 128);
+    return text === '' || DMI_PLACEHOLDER.test(text) ? undefined : text;
+  };
+  const [vendor, model, serial] = await Promise.all([read('sys_vendor'), read('product_name'), read('product_serial')]);
+  if (vendor === undefined && model === undefined && serial === undefined) return undefined;
+  return { ...(vendor ? { vendor } : {}), ...(model ? { model } : {}), ...(serial ? { serial } : {}) };
 }

@@ -182,7 +182,7 @@ export class DxApp extends LitElement {
             ? html`<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><circle cx="12" cy="12" r="4"/><path d="M12 2v2M12 20v2M4.9 4.9l1.4 1.4M17.7 17.7l1.4 1.4M2 12h2M20 12h2M4.9 19.1l1.4-1.4M17.7 6.3l1.4-1.4"/></svg>`
             : html`<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 12.8A9 9 0 1 1 11.2 3a7 7 0 0 0 9.8 9.8z"/></svg>`}
         </button>
-        <span class="user"><span>${data.session.user.name} <span class="role">${data.session.user.role}</span></span><button @click=${this.#logout}>Sign out</button></span>
+        <span class="user"><span>${data.session.user.name}${data.session.user.name === data.session.user.role ? nothing : html` <span class="role">${data.session.user.role}</span>`}</span><button @click=${this.#logout}>Sign out</button></span>
       </header>
       ${data.connection === 'reconnecting'
         ? html`<div class="banner" role="status">Connection to the server lost — reconnecting. What you see may be out of date.</div>`

@@ -8,6 +8,7 @@ import type { FleetData } from '../data/fleet-data.ts';
 import { STATE_LABELS, osLabel } from '../view-model/devices.ts';
 import { formatDuration, formatTimestamp, relativeTime, shortRevision } from '../view-model/format.ts';
 import { flattenFacts, pairResources, type Field, type ResourceRow } from '../view-model/resources.ts';
+import { hardwareFields, otherFacts } from '../view-model/hardware.ts';
 import { JOB_STATE_LABELS, jobTimeline, type TimelineJob } from '../view-model/timeline.ts';
 import type { ProvisioningTimeline } from '../../../schemas/protocol.ts';
 import { summarizeProvisioning, type TaskStatus } from '../view-model/provisioning.ts';
@@ -49,6 +50,18 @@ export class DxDeviceDetail extends LitElement {
       .prov-steps li { padding: 4px 0; display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
       .prov-steps li details { flex-basis: 100%; }
       section { margin-bottom: 16px; }
+      .actions .danger { color: var(--err); border-color: var(--err); }
+      /* A phone (390 px): resources stack as cards, one field per line; nothing is wider than the screen. */
+      @media (max-width: 640px) {
+        :host { overflow-wrap: anywhere; }
+        .res thead { display: none; }
+        .res, .res tbody, .res tr, .res td { display: block; width: auto; }
+        .res tr { border-bottom: 1px solid var(--border); padding: 6px 0; }
+        .res td { border: 0; padding: 2px 4px; }
+        .res td[data-label]::before { content: attr(data-label); display: block; color: var(--text-muted); font-size: 11px; text-transform: uppercase; letter-spacing: 0.04em; }
+        .res dd { word-break: normal; overflow-wrap: anywhere; }
+        .kv td:first-child { white-space: normal; width: 35%; }
+      }
     `,
   ];
 
@@ -125,9 +138,26 @@ export class DxDeviceDetail extends LitElement {
       ${this.provisioning
         ? html`<button data-testid="arm" @click=${() => this.#act(`/api/v1/devices/${id}/provisioning/arm`, 'Armed: its next network boot within 2 h installs it (once).', {})}>Provision (arm 2 h)</button>`
         : nothing}
+      ${role === 'admin' && this.detail && this.detail.state !== 'awaiting_enrollment' ? html`<button class="danger" data-testid="revoke" @click=${this.#revoke}>Revoke device</button>` : nothing}
       ${this.actionMessage ? html`<span class="msg ${this.actionMessage.ok ? 'ok' : 'err'}" role=${this.actionMessage.ok ? 'status' : 'alert'}>${this.actionMessage.text}</span>` : nothing}
     </div>`;
   }
+
+  /**
+   * Deletes the device (admin): its key is forgotten and its agent disconnected; the page says so
+   * instead of only "Agent disconnected". A Device declared in Git stays listed, awaiting enrollment.
+   */
+  #revoke = async (): Promise<void> => {
+    const name = this.detail?.name ?? this.deviceId;
+    if (!confirm(`Revoke ${name}? Its agent is disconnected and its key forgotten; it must enroll again with a new token.`)) return;
+    try {
+      await this.data.api.delete(`/api/v1/devices/${encodeURIComponent(this.deviceId)}`);
+      this.actionMessage = { ok: true, text: `Revoked: ${name} was removed and its agent disconnected. It must enroll again with a new token.` };
+      void this.#load();
+    } catch (error) {
+      this.actionMessage = { ok: false, text: (error as Error).message };
+    }
+  };
 
   async #act(path: string, done: string, body?: unknown): Promise<void> {
     try {
@@ -184,19 +214,20 @@ export class DxDeviceDetail extends LitElement {
       </section>
       <section class="card"><h2>Jobs</h2>${this.#jobs(now)}</section>
       <div class="cols2">
-        <section class="card"><h2>Facts</h2>${this.#kv(flattenFacts(d.facts ?? {}), 'No facts reported yet.')}</section>
+        <section class="card"><h2>Facts</h2>${this.#kv(flattenFacts(otherFacts(d.facts)), 'No facts reported yet.')}</section>
         <div>
           <section class="card"><h2>Labels</h2>${this.#kv(Object.entries(d.labels ?? {}).map(([name, value]) => ({ name, value })), 'No labels.')}</section>
+          <section class="card"><h2>Hardware</h2>${this.#kv(hardwareFields(d.facts), 'Not reported yet.', 'hardware')}</section>
           <section class="card"><h2>Provisioning</h2>${this.#provisioning()}</section>
-          <section class="card"><h2>Inventory</h2>${this.#inventory(now)}</section>
+          <section class="card"><h2>Applied by DeployX</h2>${this.#inventory(now)}</section>
         </div>
       </div>
     `;
   }
 
-  #kv(fields: Field[], empty: string) {
+  #kv(fields: Field[], empty: string, testId?: string) {
     if (fields.length === 0) return html`<div class="muted">${empty}</div>`;
-    return html`<table class="kv"><tbody>${fields.map((f) => html`<tr><td>${f.name}</td><td>${f.value}</td></tr>`)}</tbody></table>`;
+    return html`<table class="kv" data-testid=${testId ?? nothing}><tbody>${fields.map((f) => html`<tr><td>${f.name}</td><td>${f.value}</td></tr>`)}</tbody></table>`;
   }
 
   #fields(fields: Field[] | null, differs: string[], what: string) {
@@ -214,9 +245,9 @@ export class DxDeviceDetail extends LitElement {
         ${rows.map(
           (r) => html`<tr class=${r.drift ? 'drift' : r.action !== 'unchanged' && r.action !== 'unmanaged' ? 'pending' : ''} data-key=${r.key} data-drift=${r.drift}>
             <td class="key">${r.key}</td>
-            <td>${this.#fields(r.desired, r.differs, 'not desired')}</td>
-            <td>${this.#fields(r.observed, r.differs, 'not observed')}</td>
-            <td>
+            <td data-label="Desired">${this.#fields(r.desired, r.differs, 'not desired')}</td>
+            <td data-label="Observed">${this.#fields(r.observed, r.differs, 'not observed')}</td>
+            <td data-label="Plan">
               ${r.drift ? html`<span class="badge s-drifted">Drifted${r.reportOnly ? ' (report only)' : ''}</span><br />` : nothing}
               <span class="badge plain s-${r.action === 'unchanged' ? 'ok' : r.action === 'unmanaged' ? 'unknown' : 'info'}">${r.action === 'unchanged' ? 'in sync' : r.action}</span>
               ${r.reason ? html`<div class="muted" style="font-size:12px">${r.reason}</div>` : nothing}

@@ -31,10 +31,12 @@ export class ApiClient {
     this.#onUnauthorized = handler;
   }
 
+  /** The signed-in session; an ApiError 401 (not from the network: the server answers 200) when none. */
   async session(): Promise<SessionInfo> {
-    const info = await this.request<SessionInfo>('GET', '/api/v1/session', undefined, { quiet401: true });
-    this.#csrf = info.csrfToken;
-    return info;
+    const { session } = await this.request<{ session: SessionInfo | null }>('GET', '/api/v1/session/current', undefined, { quiet401: true });
+    if (!session) throw new ApiError(401, 'auth.required', 'not signed in');
+    this.#csrf = session.csrfToken;
+    return session;
   }
 
   async login(name: string, password: string): Promise<SessionInfo> {
@@ -57,6 +59,10 @@ export class ApiClient {
 
   post<T>(path: string, body?: unknown): Promise<T> {
     return this.request<T>('POST', path, body);
+  }
+
+  delete(path: string): Promise<void> {
+    return this.request<void>('DELETE', path);
   }
 
   /** GET that answers undefined for 404: for optional parts of the API (provisioning). */

@@ -124,6 +124,14 @@ export function createApp(deps: AppDeps): express.Express {
     return value;
   };
 
+  // The dashboard's first question, answered without an error status when nobody is signed in
+  // (a 401 is a console error in every browser): `{session: SessionInfo | null}`.
+  api.get('/session/current', async (req, res) => {
+    const principal = await deps.access.authenticate({ authorization: req.headers.authorization, cookie: req.headers.cookie });
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ session: principal ? deps.access.sessionInfo(principal) : null });
+  });
+
   // Login is the one /api/v1 call without a principal. JSON only: a cross-site form cannot send it.
   api.post('/session', async (req, res) => {
     if (!req.is('application/json')) throw new HttpError(415, 'request.json', 'send JSON: {"name", "password"}');

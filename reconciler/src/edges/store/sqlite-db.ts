@@ -29,6 +29,11 @@ export interface Db {
   readFirst<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
   /** Runs `fn` alone inside BEGIN IMMEDIATE … COMMIT; rolls back when it throws. Do not nest. */
   transaction<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
+  /**
+   * `transaction`, ahead of the work already queued: for a small write an agent waits on (its
+   * report's acknowledgement) while bulk passes queue up after a restart.
+   */
+  transactionFirst<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
   /** Lets queued work finish, then closes. */
   close(): Promise<void>;
 }
@@ -95,18 +100,8 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
   return {
     read: (fn) => enqueue(() => fn(conn)),
     readFirst: (fn) => enqueue(() => fn(conn), 'first'),
-    transaction: (fn) =>
-      enqueue(async () => {
-        await conn.exec('BEGIN IMMEDIATE');
-        try {
-          const value = await fn(conn);
-          await conn.exec('COMMIT');
-          return value;
-        } catch (err) {
-          await conn.exec('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-      }),
+    transaction: (fn) => enqueue(() => inTransaction(conn, fn)),
+    transactionFirst: (fn) => enqueue(() => inTransaction(conn, fn), 'first'),
     close: async () => {
       if (closed) return;
       closed = true;
@@ -118,6 +113,18 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
       );
     },
   };
+}
+
+async function inTransaction<T>(conn: Conn, fn: (conn: Conn) => Promise<T>): Promise<T> {
+  await conn.exec('BEGIN IMMEDIATE');
+  try {
+    const value = await fn(conn);
+    await conn.exec('COMMIT');
+    return value;
+  } catch (err) {
+    await conn.exec('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
 }
 
 function makeConn(db: sqlite3.Database): Conn {
