@@ -4,13 +4,16 @@
 // build agents the RHEL baseline; the undeclared ones join groups by their labels. The real
 // `deployx demo` process on a free port with its own directory.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { PROJECT_ROOT, tempDir, waitFor } from './harness.ts';
 
 const CLI = path.join(PROJECT_ROOT, 'cli', 'bin', 'deployx.js');
+const run = promisify(execFile);
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
@@ -74,4 +77,13 @@ test('the demo enrolls every declared device as itself, and the undeclared ones 
   assert.equal(byId.get('build-01')!.os?.family, 'rocky');
   assert.ok(byId.get('build-01')!.groups.includes('rhel-family'), `build-01 groups: ${byId.get('build-01')!.groups}`);
   assert.ok(byId.get('web-eu-auto-1')!.groups.includes('web-servers') || byId.get('web-eu-auto-1')!.profiles.includes('web-server'), 'an undeclared web device joins by its labels');
+
+  // A broken commit: the console says so, with the file and line, not only the server log.
+  const fleetRepo = path.join(work.dir, 'demo', 'fleet-repo');
+  const kiosk = path.join(fleetRepo, 'profiles', 'kiosk.yaml');
+  await writeFile(kiosk, (await readFile(kiosk, 'utf8')).replace('targets:', 'targetz:'));
+  const git = (...args: string[]) => run('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd: fleetRepo });
+  await git('commit', '--quiet', '--all', '--message', 'a typo');
+  await waitFor('the rejection on the console', () => printed.some((line) => /✗ main@sha1:[0-9a-f]{40} rejected \(\d+ errors?\); the last good revision stays in force:/.test(line)), 30_000);
+  await waitFor('its first error with file and line', () => printed.some((line) => line.includes(`${kiosk}:`) && /:\d+:\d+: schema\./.test(line)), 5_000);
 });

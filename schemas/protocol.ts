@@ -500,8 +500,26 @@ export interface RolloutView {
   /** Index of the wave that waits for `promote`. */
   awaitingPromotion: number | null;
   halted: { wave: number; name: string; threshold: number; devices: string[] } | null;
+  /** Why it starts nothing now and until when (null while a wave runs, or once it has finished). */
+  waiting: RolloutWaitingView | null;
   waves: RolloutWaveView[];
   policy: RolloutPolicy;
+}
+
+/**
+ * `paused` by an operator; outside its maintenance `window` (until: the next opening); the
+ * `pause` between waves; a wave waiting for `promotion`; a wave held by `offline` devices.
+ */
+export interface RolloutWaitingView {
+  kind: 'paused' | 'window' | 'pause' | 'promotion' | 'offline';
+  /** One sentence: what it waits for, and when it moves on. */
+  reason: string;
+  /** When it moves on by itself; null when a person must act. */
+  until: string | null;
+  /** The wave that waits. */
+  wave: number | null;
+  /** The window's time zone (kind `window`). */
+  timeZone?: string;
 }
 
 /** A device that failed in a rollout, with the error and output tail of its last job. */

@@ -69,7 +69,15 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
   await mkdir(root, { recursive: true });
   const logFile = path.join(root, 'server.log');
   const logStream = createWriteStream(logFile, { flags: 'a' });
-  const server = await startServer(config, { log: createLogger({ level: 'info', write: (line) => logStream.write(line + '\n') }) });
+  // A rejected revision is printed with its first errors: the console is where a demo user looks.
+  let printRejected: (revision: string) => void = () => {};
+  const server = await startServer(config, {
+    log: createLogger({ level: 'info', write: (line) => logStream.write(line + '\n') }),
+    onEvent: (event) => {
+      if (event.type === 'revision' && event.status === 'rejected') printRejected(event.revision);
+    },
+  });
+  printRejected = (revision) => void reportRejected(server.store, revision, repo, io);
   // deployx token, user, rollout … run on this machine find the demo's server (running-server.ts).
   const unannounce = announceServer({ url: server.url, dataDir: config.dataDir });
   const simulations: Simulation[] = [];
@@ -179,4 +187,18 @@ async function acceptedModel(server: Awaited<ReturnType<typeof startServer>>, lo
     if (Date.now() > deadline) throw new Error(`the example fleet was not accepted within a minute; its errors are in ${logFile}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** `✗ main@sha1:… rejected (N errors): file:line:col code message` for the first three errors. */
+async function reportRejected(store: Awaited<ReturnType<typeof startServer>>['store'], revision: string, repo: string, io: CommandIo): Promise<void> {
+  const oid = revision.slice(revision.lastIndexOf(':') + 1);
+  const record = await store.getRevision(oid).catch(() => undefined);
+  const stamp = new Date().toISOString().slice(11, 19);
+  if (!record) {
+    io.out(`[${stamp}] ✗ ${revision} rejected (its errors are in the server log)`);
+    return;
+  }
+  io.out(`[${stamp}] ✗ ${revision} rejected (${record.errorCount} error${record.errorCount === 1 ? '' : 's'}); the last good revision stays in force:`);
+  for (const e of record.errors.slice(0, 3)) io.out(`    ${path.join(repo, e.file)}:${e.line}:${e.col}: ${e.code}: ${e.message}`);
+  if (record.errorCount > 3) io.out(`    … and ${record.errorCount - 3} more (deployx validate ${repo})`);
 }

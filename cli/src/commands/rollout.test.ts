@@ -76,6 +76,39 @@ describe('deployx rollout', () => {
     assert.deepEqual(renderList([]), ['no rollouts']);
   });
 
+  it('says why a rollout waits and until when; a finished one shows done and its empty waves as skipped', () => {
+    const reason = 'outside its maintenance windows; wave 1 (canary) starts when one opens: Mon 20:00 Europe/Amsterdam (2025-03-03T19:00:00.000Z)';
+    const windowed = {
+      ...HALTED,
+      id: 'ro-win',
+      status: 'progressing',
+      finishedAt: null,
+      halted: null,
+      failedDevices: [],
+      counts: counts({ total: 3, waiting: 3 }),
+      waiting: { kind: 'window', reason, until: '2025-03-03T19:00:00.000Z', wave: 0 },
+      waves: HALTED.waves.map((w) => ({ ...w, startedAt: null, completedAt: null, counts: counts({ total: 1, waiting: 1 }) })),
+    };
+    const list = renderList([windowed]);
+    assert.match(list[1]!, /^ro-win\s+web\s+main@0123456\s+progressing\s+1\/3 canary\s/);
+    assert.equal(list[2], `ro-win: ${reason}`);
+    assert.ok(renderRollout(windowed).includes(`  waiting: ${reason}`));
+    assert.match(renderRollout(windowed).find((l) => l.startsWith('     1 canary'))!, /canary {2}waits \(window\)/);
+
+    const done = {
+      ...HALTED,
+      id: 'ro-done',
+      status: 'completed',
+      halted: null,
+      failedDevices: [],
+      counts: counts({ total: 1, succeeded: 1 }),
+      waiting: null,
+      waves: [HALTED.waves[0]!, { ...HALTED.waves[1]!, counts: counts({}), startedAt: null, completedAt: null }],
+    };
+    assert.match(renderList([done])[1]!, /completed\s+done\s/);
+    assert.ok(renderRollout(done).some((l) => /2 early {3}empty \(skipped\)/.test(l)), renderRollout(done).join('\n'));
+  });
+
   it('exits 2 on usage errors, without an API token, and when the server is not there', async () => {
     // No running server is found here: the discovery dir does not exist.
     const none = { DEPLOYX_RUNTIME_DIR: '/nonexistent/deployx-runtime' };

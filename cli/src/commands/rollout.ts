@@ -61,6 +61,8 @@ interface RolloutView {
   activeWave: number | null;
   awaitingPromotion: number | null;
   halted: { wave: number; name: string; threshold: number; devices: string[] } | null;
+  /** Absent from servers older than the field. */
+  waiting?: { kind: string; reason: string; until: string | null; wave: number | null } | null;
   waves: Array<{
     index: number;
     name: string;
@@ -169,7 +171,10 @@ export function renderList(rollouts: readonly RolloutView[]): string[] {
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
+  const table = rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
+  // Why each waiting rollout starts nothing now, and until when.
+  for (const r of rollouts) if (r.waiting) table.push(`${r.id}: ${r.waiting.reason}`);
+  return table;
 }
 
 /** The rollout, its waves and its failed devices with their output. */
@@ -177,12 +182,14 @@ export function renderRollout(r: RolloutView): string[] {
   const lines = [`rollout ${r.id} (${r.profile ?? 'fleet'} @ ${shortRevision(r.revision)}): ${r.status}${r.supersededBy ? ` by ${r.supersededBy}` : ''}`];
   lines.push(`  created ${r.createdAt}, updated ${r.updatedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''}`);
   lines.push(`  devices: ${countsPhrase(r.counts)}`);
+  if (r.waiting) lines.push(`  waiting: ${r.waiting.reason}`);
   lines.push('  waves:');
   const nameWidth = Math.max(...r.waves.map((w) => w.name.length));
   for (const w of r.waves) {
-    let state = w.completedAt ? 'completed' : w.startedAt ? 'running' : 'not started';
+    let state = w.counts.total === 0 ? 'empty (skipped)' : w.completedAt ? 'completed' : w.startedAt ? 'running' : 'not started';
     if (r.halted?.wave === w.index) state = 'halted';
     else if (r.awaitingPromotion === w.index) state = 'waits for promotion';
+    else if (r.waiting?.wave === w.index && !w.startedAt) state = `waits (${r.waiting.kind})`;
     lines.push(`    ${String(w.index + 1).padStart(2)} ${w.name.padEnd(nameWidth)}  ${state.padEnd(19)}  ${countsPhrase(w.counts)}  (tolerates ${w.failureThreshold} failed)`);
   }
   if (r.halted) {
@@ -200,8 +207,8 @@ export function renderRollout(r: RolloutView): string[] {
 }
 
 function waveColumn(r: RolloutView): string {
-  const index = r.halted?.wave ?? r.activeWave ?? r.awaitingPromotion;
-  if (index === null) return '-';
+  const index = r.halted?.wave ?? r.activeWave ?? r.awaitingPromotion ?? r.waiting?.wave ?? null;
+  if (index === null) return r.finishedAt ? 'done' : '-';
   const wave = r.waves[index];
   return `${index + 1}/${r.waves.length} ${wave?.name ?? ''}`.trim();
 }

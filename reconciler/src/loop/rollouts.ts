@@ -46,6 +46,7 @@ import {
   promote,
   resume,
   scheduleRollout,
+  rolloutWaiting,
   waveAwaitingPromotion,
   createRollout,
   type DeviceCounts,
@@ -644,10 +645,11 @@ export class RolloutDriver {
 /** The API's shapes of a rollout: typed once in the protocol, made here. */
 export type { RolloutView } from '../../../schemas/protocol.ts';
 
-/** A rollout as the API shows it: counts per wave and per device state. Pure. */
-export function describeRollout(record: RolloutRecord): RolloutView {
+/** A rollout as the API shows it: counts per wave and per device state, and why it waits at `now`. Pure. */
+export function describeRollout(record: RolloutRecord, now: Date = new Date()): RolloutView {
   const state = record.state;
   const halted = state.halted;
+  const waiting = rolloutWaiting(state, record.policy, now);
   return {
     id: record.id,
     revision: record.revision,
@@ -669,6 +671,16 @@ export function describeRollout(record: RolloutRecord): RolloutView {
             threshold: halted.threshold,
             // Devices that failed after the halt (their jobs were already running) count too.
             devices: state.waves[halted.wave]?.devices.filter((d) => state.devices[d]?.status === 'failed') ?? halted.devices,
+          },
+    waiting:
+      waiting === undefined
+        ? null
+        : {
+            kind: waiting.kind,
+            reason: waiting.reason,
+            until: 'until' in waiting && waiting.until !== undefined ? waiting.until : null,
+            wave: waiting.wave ?? null,
+            ...(waiting.kind === 'window' ? { timeZone: waiting.timeZone } : {}),
           },
     waves: state.waves.map((wave, index) => ({
       index,

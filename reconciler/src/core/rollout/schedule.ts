@@ -345,6 +345,96 @@ export function resume(state: RolloutState, now: Date): RolloutTransition {
   return { state: s, events: [{ type: 'rollout.resumed', at: now.toISOString() }] };
 }
 
+/**
+ * Why a rollout that is not finished starts nothing now, and until when (rule 1, 6, 7): what the
+ * API, `deployx rollout list/show` and the dashboard say. Undefined while it is running a wave
+ * (or has finished). `until` is when it may move on by itself; absent when a person must act.
+ */
+export type RolloutWaiting =
+  | { kind: 'paused'; wave?: number; since: IsoTime; reason: string }
+  | { kind: 'window'; wave?: number; until?: IsoTime; timeZone: string; reason: string }
+  | { kind: 'pause'; wave: number; until: IsoTime; reason: string }
+  | { kind: 'promotion'; wave: number; reason: string }
+  | { kind: 'offline'; wave: number; devices: string[]; until?: IsoTime; reason: string };
+
+export function rolloutWaiting(state: RolloutState, policy: RolloutPolicy, now: Date): RolloutWaiting | undefined {
+  if (isFinal(state.status)) return undefined;
+  const settings = resolveSettings(policy);
+  const t = now.getTime();
+  const next = nextWave(state);
+  const active = activeWave(state);
+  const waveName = (index: number | undefined) => (index === undefined ? 'the next wave' : `wave ${index + 1} (${state.waves[index]!.name})`);
+  if (state.status === 'paused') {
+    const wave = active ?? next?.index;
+    return { kind: 'paused', ...(wave === undefined ? {} : { wave }), since: state.pausedAt ?? state.createdAt, reason: `paused by an operator; ${waveName(wave)} waits for resume` };
+  }
+  // A wave (or a device of the running one) would start but the window is closed.
+  const wouldStart =
+    (next !== undefined && next.blockedBy === undefined) ||
+    (active !== undefined && state.waves[active]!.devices.some((name) => {
+      const d = state.devices[name]!;
+      return d.online && (d.status === 'waiting' || d.status === 'retrying');
+    }));
+  if (wouldStart && !isWindowOpen(policy.windows, now)) {
+    const opening = nextWindowOpening(policy.windows, now);
+    const zone = policy.windows?.[0]?.timeZone ?? 'UTC';
+    const wave = active ?? next?.index;
+    return {
+      kind: 'window',
+      ...(wave === undefined ? {} : { wave }),
+      ...(opening ? { until: opening.toISOString() } : {}),
+      timeZone: zone,
+      reason: opening
+        ? `outside its maintenance windows; ${waveName(wave)} starts when one opens: ${wallTime(opening, zone)} (${opening.toISOString()})`
+        : 'outside its maintenance windows, and none of them can open (check their days, times and time zone)',
+    };
+  }
+  if (next !== undefined && next.blockedBy === undefined) {
+    const wave = state.waves[next.index]!;
+    if (wave.manualPromotion && wave.promotedAt === undefined) {
+      return { kind: 'promotion', wave: next.index, reason: `${waveName(next.index)} waits for an operator to promote it` };
+    }
+    const ends = pauseEnds(next, settings);
+    if (ends > t) {
+      return { kind: 'pause', wave: next.index, until: new Date(ends).toISOString(), reason: `pause between waves: ${waveName(next.index)} starts in ${minutesLeft(ends - t)}` };
+    }
+  }
+  if (active !== undefined) {
+    const wave = state.waves[active]!;
+    const pending = wave.devices.filter((name) => {
+      const d = state.devices[name]!;
+      return d.status !== 'succeeded' && d.status !== 'failed';
+    });
+    if (pending.length > 0 && pending.every((name) => !state.devices[name]!.online && state.devices[name]!.status !== 'running')) {
+      const deadlines = pending.map((name) => offlineDeadline(state, name, settings)).filter((d): d is number => d !== undefined);
+      const until = deadlines.length > 0 ? Math.max(...deadlines) : undefined;
+      return {
+        kind: 'offline',
+        wave: active,
+        devices: pending,
+        ...(until === undefined ? {} : { until: new Date(until).toISOString() }),
+        reason: `${waveName(active)} waits for ${pending.length} offline device${pending.length === 1 ? '' : 's'} (${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', …' : ''})${until === undefined ? '' : `; it moves on without them in ${minutesLeft(until - t)}`}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+function minutesLeft(ms: number): string {
+  const minutes = Math.max(1, Math.ceil(ms / 60_000));
+  return minutes < 120 ? `${minutes} min` : `${Math.round(minutes / 60)} h`;
+}
+
+/** `Mon 20:00 Europe/Amsterdam`: the wall clock of the window's own time zone. */
+function wallTime(at: Date, timeZone: string): string {
+  try {
+    const parts = new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
+    return `${parts} ${timeZone}`;
+  } catch {
+    return at.toISOString();
+  }
+}
+
 /** The index of the wave that waits for `promote`, if one does. */
 export function waveAwaitingPromotion(state: RolloutState): number | undefined {
   if (isFinal(state.status)) return undefined;

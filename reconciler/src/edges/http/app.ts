@@ -307,7 +307,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ entries, next: entries.length === limit && last !== undefined && last.seq > 1 ? last.seq : null });
   });
 
-  addRolloutRoutes(api, { rollouts: deps.reconciler.rollouts, operator: requireRole('operator'), audited });
+  addRolloutRoutes(api, { rollouts: deps.reconciler.rollouts, operator: requireRole('operator'), audited, now: deps.now });
   addPlanRoutes(api, { ...deps.plan, store: deps.store, isOnline: (id) => deps.gateway().isOnline(id), now: deps.now });
   if (deps.enrollment) addEnrollmentRoutes(api, { enrollment: deps.enrollment, operator: requireRole('operator'), audited });
   if (deps.provisioning) addProvisioningRoutes(api, { provisioning: deps.provisioning, operator: requireRole('operator') });

@@ -24,23 +24,26 @@ export interface RolloutRouteDeps {
   operator: RequestHandler;
   /** Records each command in the audit log. */
   audited: Audited;
+  /** The clock a rollout's `waiting` is read at. Default: the system clock. */
+  now?: () => Date;
 }
 
 const COMMANDS: readonly RolloutCommand[] = ['promote', 'pause', 'resume'];
 
 export function addRolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
+  const now = deps.now ?? (() => new Date());
   router.get('/rollouts', async (req, res) => {
     const limit = intParam(req.query.limit, 50, 1, 500);
     const status = statusParam(req.query.status);
     const before = typeof req.query.before === 'string' && req.query.before !== '' ? req.query.before : undefined;
     const records = await deps.rollouts.list({ limit, ...(status ? { status } : {}), ...(before ? { before } : {}) });
-    res.json({ rollouts: records.map(describeRollout) });
+    res.json({ rollouts: records.map((record) => describeRollout(record, now())) });
   });
 
   router.get('/rollouts/:id', async (req, res) => {
     const record = await deps.rollouts.get(String(req.params.id));
     if (record === undefined) throw new RolloutLookupError('rollout.not-found', `no rollout ${req.params.id}`);
-    const view = describeRollout(record);
+    const view = describeRollout(record, now());
     const failed = await deps.rollouts.failedDevices(record);
     const body: RolloutDetail = {
       ...view,
@@ -66,7 +69,7 @@ export function addRolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
     if (!COMMANDS.includes(command)) throw new HttpError(404, 'not-found', 'no such API route');
     const id = String(req.params.id);
     const record = await deps.audited(res, `rollout.${command}`, `rollout:${id}`, () => deps.rollouts.command(id, command));
-    res.json(describeRollout(record));
+    res.json(describeRollout(record, now()));
   });
 }
 
