@@ -31,6 +31,8 @@ interface FleetOptions {
   schemaError?: boolean;
   /** A Device declared in Git that no agent enrolls as. */
   declared?: string;
+  /** The web profile's rollout may start only on this weekday, 00:00–00:01 UTC. */
+  windowDay?: string;
 }
 
 /** Simulated `web` devices roll out in a canary and a manually promoted rest; the real agent is `box`. */
@@ -83,7 +85,7 @@ spec:
       - { name: canary, size: 1 }
       - { name: rest, size: rest, manualPromotion: true }
     retries: 0
----
+${o.windowDay ? `    windows:\n      - { days: [${o.windowDay}], start: "00:00", end: "00:01", timeZone: UTC }\n` : ''}---
 apiVersion: deployx.dev/v1
 kind: Profile
 metadata:
@@ -455,5 +457,47 @@ describe('dashboard in a browser', { timeout: 420_000, skip: existsSync(CHROMIUM
     await operator.getByTestId('not-provisioned').waitFor();
     await shot(operator, 'device-awaiting-enrollment', true);
     assert.deepEqual(errors, [], 'no console error');
+  });
+
+  test('a commit outside the maintenance windows shows on the rollout page why it waits and until when', async () => {
+    // A window on another weekday than today's, one minute long: closed now, whatever the time.
+    const days = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+    const windowDay = days[(new Date().getUTCDay() + 2) % 7]!;
+    const oid = await commit({ greeting: 'hello v4\n', windowDay }, 'Greeting v4, in the window only');
+    await operator.goto(server.url + '/rollouts');
+    const rollout = await waitFor('the rollout of v4', async () => {
+      const { rollouts } = await api<{ rollouts: Array<{ id: string; revision: string }> }>(server, '/api/v1/rollouts');
+      return rollouts.find((r) => r.revision.endsWith(oid));
+    });
+    const card = operator.locator(`[data-rollout="${rollout.id}"]`);
+    const text = await waitText(card.getByTestId('rollout-waiting'), /outside its maintenance windows; wave 1 \(canary\) starts when one opens: \w{3} 00:00 UTC \(\d{4}-\d\d-\d\dT00:00:00\.000Z\) — .* your time, in \d+ (h|days)/);
+    assert.match(text, new RegExp(`^outside its maintenance windows; wave 1 \\(canary\\) starts when one opens: ${windowDay[0]!.toUpperCase()}${windowDay.slice(1)} 00:00 UTC`));
+    await waitText(card.locator('[data-wave="0"]'), /waiting/);
+    await shot(operator, 'rollout-window-closed', true);
+    await operator.getByRole('link', { name: 'Overview' }).click();
+    await waitText(operator.locator(`dx-overview [data-rollout="${rollout.id}"] [data-testid="rollout-waiting"]`), /outside its maintenance windows/);
+
+    // A viewer is not offered Start now; the server refuses it too.
+    const viewer = await newPage('light');
+    await login(viewer, 'vera');
+    await viewer.goto(`${server.url}/rollouts/${rollout.id}`);
+    const viewerButton = viewer.locator('[data-command="start-now"]');
+    await viewerButton.waitFor();
+    assert.equal(await viewerButton.isDisabled(), true);
+    const refused = await viewer.evaluate(async (id) => {
+      const session = (await (await fetch('/api/v1/session')).json()) as { csrfToken: string };
+      const res = await fetch(`/api/v1/rollouts/${id}/start-now`, { method: 'POST', headers: { 'x-csrf-token': session.csrfToken, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'me' }) });
+      return res.status;
+    }, rollout.id);
+    assert.equal(refused, 403);
+
+    // The operator starts the canary now, with a reason; it runs outside the window, and the audit log says why.
+    await operator.goto(`${server.url}/rollouts/${rollout.id}`);
+    operator.once('dialog', (dialog) => void dialog.accept('hotfix, cannot wait'));
+    await operator.locator('[data-command="start-now"]').click();
+    await waitText(operator.locator(`[data-rollout="${rollout.id}"] [data-wave="0"]`), /done 1\/1/, 60_000);
+    const { entries } = await api<{ entries: Array<{ action: string; target: string; details: { reason?: string } }> }>(server, '/api/v1/audit?limit=20');
+    const entry = entries.find((e) => e.action === 'rollout.start-now' && e.target === `rollout:${rollout.id}`);
+    assert.equal(entry?.details.reason, 'hotfix, cannot wait');
   });
 });

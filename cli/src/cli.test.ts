@@ -46,7 +46,7 @@ function assertOneLineError(run: Run, code: number, pattern: RegExp, what: strin
 const SUBCOMMANDS: Record<string, string[]> = {
   validate: [],
   plan: [],
-  rollout: ['list', 'show', 'promote', 'pause', 'resume'],
+  rollout: ['list', 'show', 'promote', 'pause', 'resume', 'start-now'],
   serve: [],
   device: ['list', 'approve', 'reject', 'provision'],
   token: ['create', 'list', 'revoke'],

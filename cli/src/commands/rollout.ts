@@ -1,6 +1,7 @@
 // deployx rollout list [--status S[,S…]] [--limit N] [--server URL | --data DIR] [--json]
 // deployx rollout show ID [--server URL | --data DIR] [--json]
 // deployx rollout promote|pause|resume ID [--server URL | --data DIR] [--json]
+// deployx rollout start-now ID --reason TEXT [--server URL | --data DIR] [--json]
 //
 // Reads and acts on a server's rollouts through its API (reconciler/src/edges/http/rollout-routes.ts).
 // Commands act on the rollout only; they never change desired state (a fix or a revert is a new
@@ -19,6 +20,7 @@ export const HELP = `usage: deployx rollout list [--status S[,S…]] [--limit N]
        deployx rollout promote ID [--server URL | --data DIR] [--json]
        deployx rollout pause ID [--server URL | --data DIR] [--json]
        deployx rollout resume ID [--server URL | --data DIR] [--json]
+       deployx rollout start-now ID --reason TEXT [--server URL | --data DIR] [--json]
 
 Rollouts deliver an accepted revision to the devices it changes, in waves.
   list       newest first: status, current wave, device counts
@@ -26,6 +28,9 @@ Rollouts deliver an accepted revision to the devices it changes, in waves.
   promote    start the wave that waits for manual promotion
   pause      start no new job or wave (running jobs finish)
   resume     continue a paused rollout
+  start-now  start the wave a closed maintenance window or the pause between waves holds; it
+             runs to its end outside the windows (later waves wait again). The reason is kept
+             in the audit log.
   --server URL   the DeployX server, with an API token from DEPLOYX_TOKEN (or DEPLOYX_API_TOKEN)
   --data DIR     the server running on this data dir (its URL and api-token)
                  (neither: the server running on this machine, deployx serve or npm start)
@@ -34,7 +39,7 @@ Rollouts deliver an accepted revision to the devices it changes, in waves.
 
 Exit status: 0 done, 1 refused by the server, 2 usage or connection error.`;
 
-const SUBCOMMANDS = ['list', 'show', 'promote', 'pause', 'resume'] as const;
+const SUBCOMMANDS = ['list', 'show', 'promote', 'pause', 'resume', 'start-now'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 /** The API's rollout, as far as this command prints it. */
@@ -88,6 +93,7 @@ export async function runRollout(args: string[], io: CommandIo, env: NodeJS.Proc
         data: { type: 'string' },
         status: { type: 'string' },
         limit: { type: 'string' },
+        reason: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -109,6 +115,8 @@ export async function runRollout(args: string[], io: CommandIo, env: NodeJS.Proc
     if (sub === 'list' ? id !== undefined : id === undefined) throw new UsageError(sub === 'list' ? `unexpected argument "${id}"` : `${sub} needs a rollout ID`);
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
     if (values.limit !== undefined && !/^[1-9]\d*$/.test(values.limit)) throw new UsageError('--limit: a positive integer');
+    if (sub === 'start-now' && !values.reason?.trim()) throw new UsageError('start-now needs --reason TEXT: it overrides a window or a pause someone chose, and the audit log keeps why');
+    if (sub !== 'start-now' && values.reason !== undefined) throw new UsageError('--reason is an option of start-now');
     ({ url: server, token } = resolveApiServer('rollout', { server: values.server === undefined ? undefined : parseServerUrl(values.server), data: values.data }, io, env));
   } catch (error) {
     return usage(io, (error as Error).message);
@@ -126,7 +134,10 @@ export async function runRollout(args: string[], io: CommandIo, env: NodeJS.Proc
       return 0;
     }
     const path = `/api/v1/rollouts/${encodeURIComponent(id!)}`;
-    const view = command === 'show' ? await call<RolloutView>(server, token, 'GET', path) : await call<RolloutView>(server, token, 'POST', `${path}/${command}`);
+    const view =
+      command === 'show'
+        ? await call<RolloutView>(server, token, 'GET', path)
+        : await call<RolloutView>(server, token, 'POST', `${path}/${command}`, command === 'start-now' ? { reason: values.reason!.trim() } : undefined);
     if (values.json) io.out(JSON.stringify(view, null, 2));
     else {
       if (command !== 'show') io.out(`${PAST[command]} ${view.id}`);
@@ -143,7 +154,7 @@ export async function runRollout(args: string[], io: CommandIo, env: NodeJS.Proc
   }
 }
 
-const PAST: Record<'promote' | 'pause' | 'resume', string> = { promote: 'promoted', pause: 'paused', resume: 'resumed' };
+const PAST: Record<'promote' | 'pause' | 'resume' | 'start-now', string> = { promote: 'promoted', pause: 'paused', resume: 'resumed', 'start-now': 'started now:' };
 
 function usage(io: CommandIo, message: string): number {
   io.err(usageLine('rollout', message));

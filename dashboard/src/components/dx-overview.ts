@@ -6,7 +6,7 @@ import type { FleetData } from '../data/fleet-data.ts';
 import { DEVICE_STATES, STATE_LABELS, summarizeDevices } from '../view-model/devices.ts';
 import { relativeTime, shortRevision } from '../view-model/format.ts';
 import { commitTitle, revisionHeadline } from '../view-model/revisions.ts';
-import { isActive, progressOf, sortRollouts } from '../view-model/rollouts.ts';
+import { currentWave, isActive, progressOf, sortRollouts, waitingText } from '../view-model/rollouts.ts';
 import { timelineJob } from '../view-model/timeline.ts';
 import { deviceYaml, discoveredRows } from '../view-model/provisioning.ts';
 import { DataController } from './data-controller.ts';
@@ -111,10 +111,11 @@ export class DxOverview extends LitElement {
     if (active.length === 0) return emptyState('No rollout in progress', html`<div>A commit that changes devices starts one per profile.</div>`);
     return active.map((ro) => {
       const p = progressOf(ro.counts);
-      const wave = ro.waves[ro.activeWave ?? ro.awaitingPromotion ?? ro.halted?.wave ?? 0];
-      return html`<div class="rollout">
-        <div class="row"><a href="/rollouts/${encodeURIComponent(ro.id)}"><strong>${ro.profile ?? 'all devices'}</strong></a><span class="badge s-${ro.status}">${ro.status}</span><span class="spacer"></span><span class="muted">${p.done}/${p.total} · ${wave ? `wave ${wave.index + 1}/${ro.waves.length} ${wave.name}` : ''}</span></div>
+      const wave = currentWave(ro);
+      return html`<div class="rollout" data-rollout=${ro.id}>
+        <div class="row"><a href="/rollouts/${encodeURIComponent(ro.id)}"><strong>${ro.profile ?? 'all devices'}</strong></a><span class="badge s-${ro.status}">${ro.status}</span><span class="spacer"></span><span class="muted">${p.done}/${p.total}${wave ? ` · wave ${wave.index + 1}/${ro.waves.length} ${wave.name}` : ''}</span></div>
         <div class="bar">${p.segments.map((seg) => html`<span class=${seg.status} style="width:${seg.percent}%"></span>`)}</div>
+        ${ro.waiting ? html`<div class="muted" data-testid="rollout-waiting">${waitingText(ro.waiting)}</div>` : nothing}
       </div>`;
     });
   }

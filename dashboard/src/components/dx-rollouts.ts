@@ -5,7 +5,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { ApiError } from '../data/api.ts';
 import type { FleetData } from '../data/fleet-data.ts';
 import { relativeTime, shortRevision } from '../view-model/format.ts';
-import { haltedReason, progressOf, rolloutCommands, sortRollouts, wavePhase, type RolloutCommand } from '../view-model/rollouts.ts';
+import { haltedReason, progressOf, rolloutCommands, sortRollouts, waitingText, wavePhase, type RolloutCommand } from '../view-model/rollouts.ts';
 import type { RolloutDetail, RolloutView } from '../view-model/wire.ts';
 import { DataController } from './data-controller.ts';
 import { emptyState, errorState, loadingState } from './states.ts';
@@ -26,6 +26,7 @@ export class DxRollouts extends LitElement {
       .wave { display: grid; grid-template-columns: 180px 1fr 150px; gap: 12px; align-items: center; font-size: 13px; }
       @media (max-width: 760px) { .wave { grid-template-columns: 1fr; } }
       .halt { background: var(--err-bg); color: var(--err); padding: 8px 10px; border-radius: 7px; margin-top: 10px; font-weight: 500; }
+      .waiting { background: var(--warn-bg); color: var(--warn); padding: 8px 10px; border-radius: 7px; margin-top: 10px; }
       .msg { margin-top: 8px; padding: 8px 10px; border-radius: 7px; font-size: 13px; }
       .msg.err { background: var(--err-bg); color: var(--err); }
       .msg.ok { background: var(--ok-bg); color: var(--ok); }
@@ -72,12 +73,19 @@ export class DxRollouts extends LitElement {
   }
 
   async #command(rollout: RolloutView, command: RolloutCommand): Promise<void> {
+    // Start now overrides a window or a pause someone chose: the audit log keeps why.
+    let reason: string | undefined;
+    if (command === 'start-now') {
+      reason = prompt(`Start the waiting wave of ${rollout.profile ?? 'this rollout'} now, outside its window or pause. Why? (kept in the audit log)`)?.trim();
+      if (!reason) return;
+    }
     const key = `${rollout.id}:${command}`;
     this.busy = new Set(this.busy).add(key);
     const messages = new Map(this.messages);
     try {
-      const after = await this.data.command(rollout.id, command);
-      messages.set(rollout.id, { ok: true, text: `${command[0]!.toUpperCase()}${command.slice(1)}d — now ${after.status}.` });
+      const after = await this.data.command(rollout.id, command, reason);
+      const done = command === 'start-now' ? 'Started now' : `${command[0]!.toUpperCase()}${command.slice(1)}d`;
+      messages.set(rollout.id, { ok: true, text: `${done} — now ${after.status}.` });
       if (this.rolloutId) void this.#loadDetail();
     } catch (error) {
       const e = error as ApiError;
@@ -147,6 +155,7 @@ export class DxRollouts extends LitElement {
       </div>
       ${message ? html`<div class="msg ${message.ok ? 'ok' : 'err'}" role=${message.ok ? 'status' : 'alert'}>${message.text}</div>` : nothing}
       ${ro.halted ? html`<div class="halt" role="alert">${haltedReason(ro)}</div>` : nothing}
+      ${ro.waiting ? html`<div class="waiting" role="status" data-testid="rollout-waiting">${waitingText(ro.waiting)}</div>` : nothing}
       <div class="counts">
         <span><b>${p.done}</b>/${p.total} done (${p.percent} %)</span>
         ${COUNT_ORDER.filter((k) => ro.counts[k]).map((k) => html`<span class="badge s-${k}">${ro.counts[k]} ${k}</span>`)}
@@ -159,7 +168,7 @@ export class DxRollouts extends LitElement {
           return html`<div class="wave" data-wave=${w.index}>
             <span><strong>${w.index + 1}. ${w.name}</strong>${w.manualPromotion ? html` <span class="muted">(manual)</span>` : nothing}</span>
             <div class="bar">${wp.segments.map((s) => html`<span class=${s.status} style="width:${s.percent}%"></span>`)}</div>
-            <span><span class="badge plain s-${phase === 'done' ? 'ok' : phase === 'halted' ? 'error' : phase === 'running' ? 'info' : phase === 'awaiting-promotion' ? 'warning' : 'pending'}">${phase.replace('-', ' ')}</span> ${wp.done}/${wp.total}</span>
+            <span><span class="badge plain s-${phase === 'done' ? 'ok' : phase === 'halted' ? 'error' : phase === 'running' ? 'info' : phase === 'awaiting-promotion' || phase === 'waiting' ? 'warning' : 'pending'}">${phase.replace('-', ' ')}</span> ${wp.done}/${wp.total}</span>
           </div>`;
         })}
       </div>

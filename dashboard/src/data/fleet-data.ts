@@ -263,8 +263,8 @@ export class FleetData {
     return this.api.get<RolloutDetail>(`/api/v1/rollouts/${encodeURIComponent(id)}?devices=1`, signal ? { signal } : {});
   }
 
-  async command(id: string, command: 'promote' | 'pause' | 'resume'): Promise<RolloutView> {
-    const view = await this.api.post<RolloutView>(`/api/v1/rollouts/${encodeURIComponent(id)}/${command}`);
+  async command(id: string, command: 'promote' | 'pause' | 'resume' | 'start-now', reason?: string): Promise<RolloutView> {
+    const view = await this.api.post<RolloutView>(`/api/v1/rollouts/${encodeURIComponent(id)}/${command}`, reason === undefined ? undefined : { reason });
     this.#later('rollouts', 0, () => this.loadRollouts());
     return view;
   }

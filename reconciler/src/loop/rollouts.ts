@@ -47,6 +47,7 @@ import {
   resume,
   scheduleRollout,
   rolloutWaiting,
+  startNow,
   waveAwaitingPromotion,
   createRollout,
   type DeviceCounts,
@@ -74,7 +75,7 @@ const PASS_SPACING = 4;
 /** Failed devices looked up (job output) for one event or one API answer. */
 const MAX_FAILED_DETAILS = 50;
 
-export type RolloutCommand = 'promote' | 'pause' | 'resume';
+export type RolloutCommand = 'promote' | 'pause' | 'resume' | 'start-now';
 
 /** Typed errors of the driver's own (the scheduler's are `RolloutError`s). */
 export class RolloutLookupError extends Error {
@@ -353,7 +354,7 @@ export class RolloutDriver {
    * An operator's command. Throws `RolloutLookupError` (`rollout.not-found`, `rollout.superseded`)
    * and the scheduler's `RolloutError`s (`rollout.finished`, `rollout.nothing-to-promote`).
    */
-  async command(id: string, command: RolloutCommand): Promise<RolloutRecord> {
+  async command(id: string, command: RolloutCommand, reason = ''): Promise<RolloutRecord> {
     this.#flushOnline();
     const entry = this.#entries.get(id);
     if (entry === undefined) {
@@ -364,9 +365,10 @@ export class RolloutDriver {
       throw new RolloutLookupError('rollout.not-found', `no rollout ${id}`);
     }
     const now = this.deps.now();
-    const apply = { promote, pause, resume }[command];
-    this.#apply(entry, apply(entry.record.state, now));
-    this.deps.log.info(`rollout ${command}`, { rollout: id });
+    const state = entry.record.state;
+    const transition = command === 'start-now' ? startNow(state, now, reason, entry.record.policy) : { promote, pause, resume }[command](state, now);
+    this.#apply(entry, transition);
+    this.deps.log.info(`rollout ${command}`, { rollout: id, ...(reason ? { reason } : {}) });
     this.#advance([id], true);
     await this.#save();
     entry.owned = false;

@@ -8,6 +8,8 @@ export const ROLLOUT_ERROR_CODES = {
   'rollout.nothing-to-promote':
     'No wave is waiting for promotion: the current wave is still running, or the next wave does not need promotion.',
   'rollout.duplicate-device': 'Two devices given to one rollout share a name.',
+  'rollout.nothing-to-start':
+    'No wave is held by a maintenance window or a pause between waves: the current wave is running, or waits for something start now does not override (an operator pause, promotion, offline devices).',
 } as const;
 
 export type RolloutErrorCode = keyof typeof ROLLOUT_ERROR_CODES;

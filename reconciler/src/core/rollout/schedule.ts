@@ -90,6 +90,11 @@ export interface RolloutWaveState extends Wave {
   startedAt?: IsoTime;
   completedAt?: IsoTime;
   promotedAt?: IsoTime;
+  /**
+   * An operator started this wave now (`startNow`): it starts without waiting for the pause
+   * between waves, and it and its devices start outside the maintenance windows, until it ends.
+   */
+  startedNow?: { at: IsoTime; reason: string };
 }
 
 export interface RolloutDeviceState {
@@ -145,6 +150,7 @@ export type RolloutEvent =
       nextAwaitsPromotion: boolean;
     }
   | { type: 'rollout.wave.promoted'; at: IsoTime; wave: number; name: string }
+  | { type: 'rollout.wave.started-now'; at: IsoTime; wave: number; name: string; reason: string }
   | { type: 'rollout.paused'; at: IsoTime }
   | { type: 'rollout.resumed'; at: IsoTime }
   | { type: 'rollout.halted'; at: IsoTime; wave: number; name: string; failed: string[]; threshold: number }
@@ -250,9 +256,10 @@ export function scheduleRollout(state: RolloutState, policy: RolloutPolicy, now:
 
   const open = isWindowOpen(policy.windows, now);
   const start: string[] = [];
-  if (s.status === 'progressing' && open) {
-    startNextWave(s, settings, t, at, events);
-    start.push(...startDevices(s, policy, t, at));
+  if (s.status === 'progressing') {
+    // Outside the windows only a wave an operator started now moves (rule 6's one exception).
+    startNextWave(s, settings, t, at, events, open);
+    start.push(...startDevices(s, policy, t, at, open));
   }
   finishIfDone(s, at, events);
 
@@ -328,6 +335,28 @@ export function promote(state: RolloutState, now: Date): RolloutTransition {
   throw new RolloutError('rollout.nothing-to-promote', 'no wave is waiting for promotion');
 }
 
+/**
+ * An operator starts the wave a closed maintenance window or the pause between waves holds, now,
+ * with a reason (audited by the caller). The wave then runs to its end outside the windows; later
+ * waves wait again. Throws `rollout.finished`, and `rollout.nothing-to-start` when no wave is held
+ * by a window or a pause.
+ */
+export function startNow(state: RolloutState, now: Date, reason: string, policy?: RolloutPolicy): RolloutTransition {
+  assertNotFinal(state, 'start now');
+  const waiting = policy === undefined ? undefined : rolloutWaiting(state, policy, now);
+  const next = nextWave(state);
+  const active = activeWave(state);
+  // The running wave held by the window, else the next wave (held by the window or the pause).
+  const index = active !== undefined && state.waves[active]!.startedNow === undefined && (waiting === undefined || waiting.kind === 'window') ? active : next?.blockedBy === undefined ? next?.index : undefined;
+  const held = index !== undefined && state.waves[index]!.startedNow === undefined && (waiting === undefined ? true : waiting.kind === 'window' || waiting.kind === 'pause');
+  if (!held || state.status !== 'progressing') {
+    throw new RolloutError('rollout.nothing-to-start', waiting ? `nothing for start now to override: ${waiting.reason}` : 'no wave waits for a maintenance window or a pause between waves');
+  }
+  const at = now.toISOString();
+  const waves = state.waves.map((w, i) => (i === index ? { ...w, startedNow: { at, reason } } : w));
+  return { state: { ...state, waves }, events: [{ type: 'rollout.wave.started-now', at, wave: index!, name: state.waves[index!]!.name, reason }] };
+}
+
 /** Pauses a progressing rollout; pausing a paused one changes nothing. Throws `rollout.finished`. */
 export function pause(state: RolloutState, now: Date): RolloutTransition {
   assertNotFinal(state, 'pause');
@@ -375,7 +404,8 @@ export function rolloutWaiting(state: RolloutState, policy: RolloutPolicy, now: 
       const d = state.devices[name]!;
       return d.online && (d.status === 'waiting' || d.status === 'retrying');
     }));
-  if (wouldStart && !isWindowOpen(policy.windows, now)) {
+  const forced = (index: number | undefined) => index !== undefined && state.waves[index]!.startedNow !== undefined;
+  if (wouldStart && !isWindowOpen(policy.windows, now) && !forced(active ?? next?.index)) {
     const opening = nextWindowOpening(policy.windows, now);
     const zone = policy.windows?.[0]?.timeZone ?? 'UTC';
     const wave = active ?? next?.index;
@@ -395,7 +425,7 @@ export function rolloutWaiting(state: RolloutState, policy: RolloutPolicy, now: 
       return { kind: 'promotion', wave: next.index, reason: `${waveName(next.index)} waits for an operator to promote it` };
     }
     const ends = pauseEnds(next, settings);
-    if (ends > t) {
+    if (ends > t && wave.startedNow === undefined) {
       return { kind: 'pause', wave: next.index, until: new Date(ends).toISOString(), reason: `pause between waves: ${waveName(next.index)} starts in ${minutesLeft(ends - t)}` };
     }
   }
@@ -612,21 +642,25 @@ function pauseEnds(next: { previousCompletedAt?: number }, settings: Settings): 
   return next.previousCompletedAt === undefined ? -Infinity : next.previousCompletedAt + settings.pauseMs;
 }
 
-function startNextWave(s: RolloutState, settings: Settings, t: number, at: IsoTime, events: RolloutEvent[]): void {
+function startNextWave(s: RolloutState, settings: Settings, t: number, at: IsoTime, events: RolloutEvent[], open: boolean): void {
   const next = nextWave(s);
   if (next === undefined || next.blockedBy !== undefined) return;
   const wave = s.waves[next.index]!;
   if (wave.manualPromotion && wave.promotedAt === undefined) return;
-  if (pauseEnds(next, settings) > t) return;
+  if (wave.startedNow === undefined && (!open || pauseEnds(next, settings) > t)) return;
   wave.startedAt = at;
   events.push({ type: 'rollout.wave.started', at, wave: next.index, name: wave.name, devices: wave.devices.length });
 }
 
-/** Starts due retries, then waiting devices, in every started wave, within each wave's maxParallel. */
-function startDevices(s: RolloutState, policy: RolloutPolicy, t: number, at: IsoTime): string[] {
+/**
+ * Starts due retries, then waiting devices, in every started wave, within each wave's maxParallel;
+ * outside the windows, only in a wave an operator started now.
+ */
+function startDevices(s: RolloutState, policy: RolloutPolicy, t: number, at: IsoTime, open: boolean): string[] {
   const start: string[] = [];
   for (const wave of s.waves) {
     if (wave.startedAt === undefined) continue;
+    if (!open && wave.startedNow === undefined) continue;
     let running = 0;
     let heldForRetry = 0;
     const dueRetries: Array<[string, number]> = [];

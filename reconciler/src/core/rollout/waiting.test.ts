@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RolloutPolicy } from '../../../../schemas/kinds.ts';
-import { createRollout, deviceFinished, deviceOnline, pause, promote, rolloutWaiting, scheduleRollout, type RolloutState } from './schedule.ts';
+import { createRollout, deviceFinished, deviceOnline, pause, promote, rolloutWaiting, scheduleRollout, startNow, type RolloutState } from './schedule.ts';
 import type { RolloutDevice } from './waves.ts';
 
 const dev = (name: string, online = true): RolloutDevice => ({ name, labels: {}, facts: undefined, groups: [], online });
@@ -61,4 +61,25 @@ test('manual promotion, an operator pause, and a wave held by offline devices', 
   const offline = rolloutWaiting(held, policy, SATURDAY);
   assert.equal(offline?.kind, 'offline');
   assert.match(offline!.reason, /wave 1 \(canary\) waits for 1 offline device \(c\); it moves on without them in 60 min/);
+});
+
+test('start now: an operator starts the wave a closed window or a pause holds; it runs to its end outside the window', () => {
+  const policy: RolloutPolicy = { waves: WAVES, pauseBetweenWaves: '1h', windows: [{ days: ['mon'], start: '20:00', end: '21:00', timeZone: 'UTC' }] };
+  let state = started(policy, [dev('a'), dev('b'), dev('c')]);
+  assert.equal(rolloutWaiting(state, policy, SATURDAY)?.kind, 'window');
+  const first = startNow(state, SATURDAY, 'ada: hotfix, cannot wait for Monday');
+  assert.deepEqual(first.events.map((e) => e.type), ['rollout.wave.started-now']);
+  let pass = scheduleRollout(first.state, policy, SATURDAY, 0);
+  assert.deepEqual(pass.start, ['a'], 'the canary starts outside the window');
+  assert.equal(rolloutWaiting(pass.state, policy, SATURDAY), undefined);
+  const done = new Date(SATURDAY.getTime() + 60_000);
+  pass = scheduleRollout(deviceFinished(pass.state, 'a', 'succeeded', done).state, policy, done, 0);
+  // The next wave waits again: for the pause, then for the window — until an operator starts it too.
+  assert.equal(rolloutWaiting(pass.state, policy, done)?.kind, 'window');
+  state = startNow(pass.state, done, 'ada').state;
+  pass = scheduleRollout(state, policy, done, 0);
+  assert.deepEqual(pass.start, ['b', 'c'], 'no pause, no window for the wave started now');
+  assert.equal(pass.state.waves[1]!.startedNow?.reason, 'ada');
+  // Nothing is held: start now has nothing to start.
+  assert.throws(() => startNow(pass.state, done, 'again'), /nothing-to-start|no wave waits/);
 });

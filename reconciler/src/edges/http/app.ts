@@ -58,7 +58,7 @@ export interface AppDeps {
  * Runs an action for the request's principal and appends an audit entry with its outcome
  * (`failure` carries the error's code); the action's error is rethrown.
  */
-export type Audited = <T>(res: Response, action: string, target: string, run: () => Promise<T>) => Promise<T>;
+export type Audited = <T>(res: Response, action: string, target: string, run: () => Promise<T>, details?: Record<string, unknown>) => Promise<T>;
 
 export class HttpError extends Error {
   constructor(
@@ -111,16 +111,16 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(express.json({ limit: '64kb' }));
 
   /** Runs a person's or tool's action and records it, succeeded or failed, in the audit log. */
-  const audited: Audited = async (res, action, target, run) => {
+  const audited: Audited = async (res, action, target, run, details) => {
     const actor = actorOf(principalOf(res));
     let value;
     try {
       value = await run();
     } catch (error) {
-      await recordAudit(deps.store, { actor, action, target, outcome: 'failure', details: { code: (error as { code?: string }).code ?? 'internal' } });
+      await recordAudit(deps.store, { actor, action, target, outcome: 'failure', details: { ...details, code: (error as { code?: string }).code ?? 'internal' } });
       throw error;
     }
-    await recordAudit(deps.store, { actor, action, target, outcome: 'success' });
+    await recordAudit(deps.store, { actor, action, target, outcome: 'success', ...(details ? { details } : {}) });
     return value;
   };
 
@@ -410,6 +410,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   'rollout.superseded': 409,
   'rollout.finished': 409,
   'rollout.nothing-to-promote': 409,
+  'rollout.nothing-to-start': 409,
 };
 
 function errorMiddleware(log: Logger) {

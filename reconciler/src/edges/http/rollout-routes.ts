@@ -6,12 +6,15 @@
 //                                                           failed devices with their job output;
 //                                                           `devices=true` adds every device
 //   POST /rollouts/:id/promote | pause | resume             the operator's commands
+//   POST /rollouts/:id/start-now  {"reason": "…"}           start the wave a closed maintenance
+//                                                           window or a pause holds (audited
+//                                                           with its reason)
 //
 // Commands act on the rollout only: they never change desired state. They answer the rollout as
 // it is after the command; a finished or superseded rollout answers 409 (`rollout.finished`,
-// `rollout.superseded`), nothing to promote 409 (`rollout.nothing-to-promote`), an unknown id 404
-// (`rollout.not-found`) — app.ts maps the codes. Every route takes the admin API token for now;
-// an operator role comes with users and roles (issue 5).
+// `rollout.superseded`), nothing to promote or start 409 (`rollout.nothing-to-promote`,
+// `rollout.nothing-to-start`), an unknown id 404 (`rollout.not-found`) — app.ts maps the codes.
+// Reading takes a viewer; commands an operator, and each is recorded in the audit log.
 import type { RequestHandler, Router } from 'express';
 import { ROLLOUT_RECORD_STATUSES, type RolloutRecordStatus } from '../store/store.ts';
 import type { RolloutDetail } from '../../../../schemas/protocol.ts';
@@ -28,7 +31,7 @@ export interface RolloutRouteDeps {
   now?: () => Date;
 }
 
-const COMMANDS: readonly RolloutCommand[] = ['promote', 'pause', 'resume'];
+const COMMANDS: readonly RolloutCommand[] = ['promote', 'pause', 'resume', 'start-now'];
 
 export function addRolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
   const now = deps.now ?? (() => new Date());
@@ -68,7 +71,9 @@ export function addRolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
     const command = String(req.params.command) as RolloutCommand;
     if (!COMMANDS.includes(command)) throw new HttpError(404, 'not-found', 'no such API route');
     const id = String(req.params.id);
-    const record = await deps.audited(res, `rollout.${command}`, `rollout:${id}`, () => deps.rollouts.command(id, command));
+    // Start now overrides a maintenance window or a pause someone chose: it says why, in the audit log.
+    const reason = command === 'start-now' ? reasonParam((req.body as { reason?: unknown } | undefined)?.reason) : undefined;
+    const record = await deps.audited(res, `rollout.${command}`, `rollout:${id}`, () => deps.rollouts.command(id, command, reason), reason === undefined ? undefined : { reason });
     res.json(describeRollout(record, now()));
   });
 }
@@ -87,4 +92,10 @@ function statusParam(value: unknown): RolloutRecordStatus[] | undefined {
 function intParam(value: unknown, fallback: number, min: number, max: number): number {
   const n = typeof value === 'string' ? Number(value) : NaN;
   return Number.isInteger(n) ? Math.min(max, Math.max(min, n)) : fallback;
+}
+
+function reasonParam(value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new HttpError(400, 'rollout.reason-required', 'start now needs a reason: {"reason": "…"} (it is kept in the audit log)');
+  if (value.length > 300) throw new HttpError(400, 'rollout.reason-required', 'the reason is at most 300 characters');
+  return value.trim();
 }
