@@ -78,11 +78,30 @@ test('the demo enrolls every declared device as itself, and the undeclared ones 
   assert.ok(byId.get('build-01')!.groups.includes('rhel-family'), `build-01 groups: ${byId.get('build-01')!.groups}`);
   assert.ok(byId.get('web-eu-auto-1')!.groups.includes('web-servers') || byId.get('web-eu-auto-1')!.profiles.includes('web-server'), 'an undeclared web device joins by its labels');
 
-  // A broken commit: the console says so, with the file and line, not only the server log.
+  // A commit converges on every device it targets within 30 s, though the example's windows are
+  // closed most of the week and it pauses between waves: the demo starts the waiting waves, and says so.
   const fleetRepo = path.join(work.dir, 'demo', 'fleet-repo');
+  const git = (...args: string[]) => run('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd: fleetRepo });
+  const pg = path.join(fleetRepo, 'files', 'postgresql', '10-contoso.conf');
+  await writeFile(pg, `${await readFile(pg, 'utf8')}# tuned by the demo test\n`);
+  await git('commit', '--quiet', '--all', '--message', 'postgresql: a comment');
+  const oid = (await git('rev-parse', 'HEAD')).stdout.trim();
+  const committed = Date.now();
+  await waitFor(
+    'the database servers to converge on the commit',
+    async () => {
+      const all = await devices();
+      const db = all.filter((d) => d.id.startsWith('db-'));
+      return db.length === 2 && db.every((d) => d.state === 'in_sync' && (d as Row & { revision: string | null }).revision?.endsWith(oid));
+    },
+    30_000,
+  );
+  assert.ok(Date.now() - committed <= 30_000);
+  assert.ok(printed.some((line) => /rollout ro-\S+ \(db-server\) waits: (outside its maintenance windows|pause between waves)/.test(line)) || printed.some((line) => line.includes('the demo starts it now')), printed.join('\n'));
+
+  // A broken commit: the console says so, with the file and line, not only the server log.
   const kiosk = path.join(fleetRepo, 'profiles', 'kiosk.yaml');
   await writeFile(kiosk, (await readFile(kiosk, 'utf8')).replace('targets:', 'targetz:'));
-  const git = (...args: string[]) => run('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd: fleetRepo });
   await git('commit', '--quiet', '--all', '--message', 'a typo');
   await waitFor('the rejection on the console', () => printed.some((line) => /✗ main@sha1:[0-9a-f]{40} rejected \(\d+ errors?\); the last good revision stays in force:/.test(line)), 30_000);
   await waitFor('its first error with file and line', () => printed.some((line) => line.includes(`${kiosk}:`) && /:\d+:\d+: schema\./.test(line)), 5_000);

@@ -44,12 +44,15 @@ confined to a sandbox directory (--no-agent: none). Everything lives under --dir
 emptied at start. Stop with Ctrl-C.
   --port N     the dashboard and agent port on 127.0.0.1 (default 8080)
   --dir DIR    where the demo's repository, data dir and logs live (default .deployx/demo)
-  --no-agent   only simulated devices`;
+  --no-agent   only simulated devices
+  --keep-windows  let rollouts wait for the example's maintenance windows and pauses between
+               waves (by default the demo starts a waiting wave at once, as an operator can with
+               "deployx rollout start-now", and says so)`;
 
 export async function runDemo(args: string[], io: CommandIo): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { port: { type: 'string', default: '8080' }, dir: { type: 'string', default: '.deployx/demo' }, 'no-agent': { type: 'boolean' } },
+    options: { port: { type: 'string', default: '8080' }, dir: { type: 'string', default: '.deployx/demo' }, 'no-agent': { type: 'boolean' }, 'keep-windows': { type: 'boolean' } },
   });
   const root = path.resolve(io.cwd, values.dir);
   await rm(root, { recursive: true, force: true });
@@ -155,6 +158,13 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
   io.out('  stop               Ctrl-C');
   io.out('');
 
+  // The example fleet keeps its windows (weeknights, Amsterdam) and pauses between waves as a
+  // real team writes them; the demo starts a waiting wave at once, through the API as an operator
+  // would, and prints that it did: a commit converges in seconds, and nothing is hidden.
+  const started = new Set<string>();
+  const starter = values['keep-windows']
+    ? undefined
+    : setInterval(() => void startWaitingWaves(server.url, server.apiToken, started, io), 2_000);
   const summary = setInterval(async () => {
     try {
       const stats = (await (await fetch(`${server.url}/api/v1/stats`, { headers: { authorization: `Bearer ${server.apiToken}` } })).json()) as {
@@ -174,8 +184,36 @@ export async function runDemo(args: string[], io: CommandIo): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   clearInterval(summary);
+  clearInterval(starter);
   await stop();
   return 0;
+}
+
+const DEMO_REASON = 'deployx demo: a waiting wave starts at once so that a commit converges in seconds (the example keeps its windows and pauses as written)';
+
+/** Starts now every wave a window or a pause holds, once per wave, and says so on the console. */
+async function startWaitingWaves(url: string, token: string, started: Set<string>, io: CommandIo): Promise<void> {
+  try {
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const { rollouts } = (await (await fetch(`${url}/api/v1/rollouts?status=progressing`, { headers })).json()) as {
+      rollouts: Array<{ id: string; profile: string | null; waiting: { kind: string; reason: string; wave: number | null } | null }>;
+    };
+    for (const r of rollouts) {
+      if (!r.waiting || (r.waiting.kind !== 'window' && r.waiting.kind !== 'pause')) continue;
+      const key = `${r.id}:${r.waiting.wave}`;
+      if (started.has(key)) continue;
+      started.add(key);
+      io.out(`[${new Date().toISOString().slice(11, 19)}] rollout ${r.id} (${r.profile ?? 'fleet'}) waits: ${r.waiting.reason}`);
+      const res = await fetch(`${url}/api/v1/rollouts/${encodeURIComponent(r.id)}/start-now`, { method: 'POST', headers, body: JSON.stringify({ reason: DEMO_REASON }) });
+      io.out(
+        res.ok
+          ? `           the demo starts it now, as an operator can: deployx rollout start-now ${r.id} --reason "…" (npm start -- --keep-windows to watch it wait)`
+          : `           starting it now was refused (HTTP ${res.status}); it waits`,
+      );
+    }
+  } catch {
+    // the next tick tries again
+  }
 }
 
 /** The first accepted revision's model (the demo's repository is valid; a few seconds at most). */
