@@ -482,6 +482,14 @@ export class Reconciler {
     this.#model = model;
     this.#context = context;
     this.#publishing = undefined;
+    // Rollouts already running take the policy of this revision (a widened window unblocks them).
+    if (previous !== undefined) {
+      const fleetPolicy = model.fleet?.doc.spec.rollout;
+      await this.rollouts.adoptPolicies(
+        (profile) => (profile === undefined ? mergeRollout(fleetPolicy, undefined) : model.profiles.has(profile) ? mergeRollout(fleetPolicy, model.profiles.get(profile)!.doc.spec.rollout) : undefined),
+        model.revision,
+      );
+    }
     const factPaths = relevantFactPaths(model);
     if (JSON.stringify(factPaths) !== JSON.stringify(this.#factPaths)) {
       // Keys taken at other paths say nothing now: each device's next report gets a pass.

@@ -320,3 +320,26 @@ test('failureOf names an interrupted script step as the failure, with its error'
     output: 'script.interrupted: the agent stopped',
   });
 });
+
+test('a running rollout takes a changed policy from the next accepted revision: a widened window unblocks it', async (t) => {
+  const h = await harness(t);
+  const fleet = names(2);
+  // Closed at T0 (a Monday, 10:00 UTC): Tuesdays only.
+  const closed: RolloutPolicy = { waves: [{ name: 'canary', size: 1 }, { name: 'rest', size: 'rest' }], windows: [{ days: ['tue'], start: '00:00', end: '23:59' }] };
+  await h.driver.begin(REVISION, [{ profile: 'web', policy: closed, devices: devices(fleet, h.online) }], []);
+  await h.driver.settled();
+  assert.equal(h.driver.gate('d01').kind, 'hold');
+  assert.equal(describeRollout((await h.driver.get('ro-1'))!, new Date(T0)).waiting?.kind, 'window');
+
+  // The next accepted revision widens the window to every day: the rollout takes it, keeping its waves.
+  const open: RolloutPolicy = { ...closed, waves: [{ name: 'other', size: 'rest' }], windows: [{ start: '00:00', end: '23:59' }] };
+  const adopted = await h.driver.adoptPolicies((profile) => (profile === 'web' ? open : undefined), 'main@sha1:2222222222222222222222222222222222222222');
+  assert.deepEqual(adopted, ['ro-1']);
+  await h.driver.settled();
+  assert.equal(h.driver.gate('d01').kind, 'run', 'the canary starts under the new window');
+  const stored = (await h.store.getRollout('ro-1'))!;
+  assert.deepEqual(stored.policy.windows, open.windows, 'stored');
+  assert.deepEqual(stored.policy.waves, closed.waves, 'the wave plan it started with stays');
+  // The same policy again changes nothing.
+  assert.deepEqual(await h.driver.adoptPolicies(() => open, 'main@sha1:3333333333333333333333333333333333333333'), []);
+});

@@ -402,6 +402,38 @@ export class RolloutDriver {
     });
   }
 
+  /**
+   * A new revision was accepted: each unfinished rollout takes its profile's policy at that
+   * revision (windows, pauses, parallelism, thresholds, retries, offline timeout) and keeps the
+   * wave plan it started with (which devices are in which wave). Widening a window in Git thus
+   * unblocks a rollout already waiting for it. Returns the ids of the rollouts whose policy changed.
+   */
+  async adoptPolicies(policyOf: (profile: string | undefined) => RolloutPolicy | undefined, revision: string): Promise<string[]> {
+    this.#flushOnline();
+    const changed: string[] = [];
+    for (const [id, entry] of this.#entries) {
+      const record = entry.record;
+      if (isFinal(record.state.status)) continue;
+      const fresh = policyOf(record.profile);
+      if (fresh === undefined) continue;
+      const policy: RolloutPolicy = { ...fresh, ...(record.policy.waves === undefined ? {} : { waves: record.policy.waves }) };
+      if (record.policy.waves === undefined) delete policy.waves;
+      if (JSON.stringify(policy) === JSON.stringify(record.policy)) continue;
+      entry.record = { ...record, policy, updatedAt: this.deps.now().toISOString() };
+      this.#unsaved.set(id, entry.record);
+      this.deps.log.info('rollout takes the policy of the accepted revision', { rollout: id, revision });
+      changed.push(id);
+    }
+    if (changed.length === 0) return changed;
+    this.#advance(changed, true);
+    await this.#save();
+    for (const id of changed) {
+      const entry = this.#entries.get(id);
+      if (entry) entry.owned = false;
+    }
+    return changed;
+  }
+
   /** Runs a scheduling pass over every unfinished rollout now (the timer does this on time). */
   tick(): void {
     this.#flushOnline();

@@ -36,6 +36,7 @@ export function sqliteRollouts({ db }: SqliteContext): RolloutsPart {
              ON CONFLICT (id) DO UPDATE SET
                status = excluded.status,
                superseded_by = excluded.superseded_by,
+               policy = excluded.policy,
                state = excluded.state,
                updated_at = excluded.updated_at`,
             row,
