@@ -451,6 +451,9 @@ describe('dashboard in a browser', { timeout: 420_000, skip: existsSync(CHROMIUM
     const row = operator.locator('[data-device="web-new-01"]');
     await waitText(row, /Awaiting enrollment/);
     await waitText(operator.getByTestId('device-count'), new RegExp(`^${SIMULATED + 2} devices$|^\\d+ of ${SIMULATED + 2} devices$`));
+    // A group in the URL that no device is in is shown as such, not dropped.
+    await operator.goto(server.url + '/devices?group=awaiting-enrollment');
+    await waitText(operator.getByLabel('Group').locator('option:checked'), /^awaiting-enrollment \(no device is in it\)$/);
     await operator.goto(server.url + '/devices/web-new-01');
     await waitText(operator.getByTestId('device-state'), /Awaiting enrollment/);
     await operator.getByText('declared in devices.yaml; no agent has enrolled as web-new-01 yet').waitFor();

@@ -188,6 +188,9 @@ export class DxDevices extends LitElement {
         <select aria-label="Group" .value=${this.filter.group} @change=${(e: Event) => this.#setFilter({ group: (e.target as HTMLSelectElement).value })}>
           <option value="">All groups</option>
           ${choices.groups.map(([g, n]) => html`<option value=${g} ?selected=${this.filter.group === g}>${g} (${n})</option>`)}
+          ${this.filter.group && !choices.groups.some(([g]) => g === this.filter.group)
+            ? html`<option value=${this.filter.group} selected>${this.filter.group} (no device is in it)</option>`
+            : nothing}
         </select>
         <input class="label" list="label-choices" placeholder="label=value" aria-label="Label" .value=${this.filter.label} @change=${(e: Event) => this.#setFilter({ label: (e.target as HTMLInputElement).value })} />
         <datalist id="label-choices">${choices.labels.slice(0, 500).map(([l]) => html`<option value=${l}></option>`)}</datalist>
