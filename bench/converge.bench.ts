@@ -12,7 +12,7 @@ import { createLogger } from '../schemas/log.ts';
 import { makeRepo, makeTempDir, removeDir, type FileTree } from '../reconciler/src/edges/git/test-repo.ts';
 import { startServer } from '../reconciler/src/main.ts';
 import type { ReconcilerEvent } from '../reconciler/src/loop/reconciler.ts';
-import { deprioritise, type BenchResult } from './measure.ts';
+import type { BenchResult } from './measure.ts';
 
 const GROUPS = 10;
 /** Simulator processes; each runs agents / PROCESSES devices, numbered 1… (the `index` fact). */
@@ -161,7 +161,6 @@ async function converge(agents: number): Promise<BenchResult[]> {
         [CLI, 'simulate', '--server', server.url, '--agents', String(perProcess), '--token', token, '--prefix', `s${p}`, '--heartbeat', '1h', '--state', path.join(dir, `sim-${p}`), '--stats-every', '0s', '--batch', '100'],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       );
-      deprioritise(child.pid);
       children.push(child);
     }
     const inSync = () => [...server.reconciler.statuses.values()].filter((s) => s.state === 'in_sync').length;

@@ -22,9 +22,12 @@ export function peakRssMb(): number {
 }
 
 /**
- * Simulated devices run at a lower CPU priority than the server (nice 10): on a real fleet the
- * devices do not share the server's two cores, and 10,000 of them reconnecting would otherwise
- * take most of it. `DEPLOYX_BENCH_SIM_NICE=0` keeps them at the server's priority.
+ * Simulated devices run at a lower CPU priority than the server (nice 10) in the reconnect storm:
+ * on a real fleet the devices do not share the server's two cores, and 10,000 of them retrying
+ * every few seconds while the server is down would otherwise take most of it. Not in the converge
+ * bench: there the simulators' own work (verify, apply, report) is on the measured path, and
+ * starving it would count against the server. `DEPLOYX_BENCH_SIM_NICE=0` keeps them at the
+ * server's priority.
  */
 export function deprioritise(pid: number | undefined): void {
   const nice = Number(process.env.DEPLOYX_BENCH_SIM_NICE ?? 10);

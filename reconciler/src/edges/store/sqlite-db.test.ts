@@ -126,18 +126,3 @@ test('readFirst runs before the work queued ahead of it, never inside a running 
   assert.equal((await db.read((c) => c.get<{ n: number }>('SELECT n FROM counter')))?.n, 1);
 });
 
-test('transactionFirst commits before the work queued ahead of it', async (t) => {
-  const db = await tempDb(t);
-  const order: string[] = [];
-  const queued = Array.from({ length: 3 }, (_, i) => db.read(async (c) => {
-    const row = await c.get<{ n: number }>('SELECT n FROM counter');
-    order.push(`read ${i}: ${row?.n}`);
-  }));
-  const first = db.transactionFirst(async (c) => {
-    await c.run('UPDATE counter SET n = 7');
-    order.push('write');
-  });
-  await Promise.all([first, ...queued]);
-  // The first read had started already; the write goes before the two still waiting.
-  assert.deepEqual(order, ['read 0: 0', 'write', 'read 1: 7', 'read 2: 7']);
-});

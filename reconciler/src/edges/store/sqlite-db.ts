@@ -29,11 +29,7 @@ export interface Db {
   readFirst<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
   /** Runs `fn` alone inside BEGIN IMMEDIATE … COMMIT; rolls back when it throws. Do not nest. */
   transaction<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
-  /**
-   * `transaction`, ahead of the work already queued: for a small write an agent waits on (its
-   * report's acknowledgement) while bulk passes queue up after a restart.
-   */
-  transactionFirst<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
+
   /** Lets queued work finish, then closes. */
   close(): Promise<void>;
 }
@@ -101,7 +97,6 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
     read: (fn) => enqueue(() => fn(conn)),
     readFirst: (fn) => enqueue(() => fn(conn), 'first'),
     transaction: (fn) => enqueue(() => inTransaction(conn, fn)),
-    transactionFirst: (fn) => enqueue(() => inTransaction(conn, fn), 'first'),
     close: async () => {
       if (closed) return;
       closed = true;

@@ -51,8 +51,7 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
       }
       if (latest.size === 0) return { saved: 0, skipped: [...skipped], observedChanged: [], stale: [] };
 
-      // Ahead of queued bulk work: every agent in the batch waits for its acknowledgement.
-      return db.transactionFirst(async (c) => {
+      return db.transaction(async (c) => {
         const current = await c.all<{ id: string; last_report_at: string | null }>(
           `SELECT id, last_report_at FROM devices
            WHERE deleted_at IS NULL AND id IN (SELECT value FROM json_each(?))`,
