@@ -45,11 +45,13 @@ test('the demo enrolls every declared device as itself, and the undeclared ones 
   const ready = new Promise<{ url: string; token: string }>((resolve, reject) => {
     demo.once('exit', (code) => reject(new Error(`deployx demo exited ${code}:\n${printed.join('\n')}`)));
     let url = '';
+    let token = '';
     createInterface({ input: demo.stdout! }).on('line', (line) => {
       printed.push(line);
       url ||= /DeployX demo is running on (http:\/\/\S+)/.exec(line)?.[1] ?? '';
-      const token = /API token\s+(\S+)/.exec(line)?.[1];
-      if (url && token) resolve({ url, token });
+      token ||= /API token\s+(\S+)/.exec(line)?.[1] ?? '';
+      // The banner's last line: everything above it has been printed.
+      if (url && token && /^\s+stop\s+Ctrl-C$/.test(line)) resolve({ url, token });
     });
   });
   const { url, token } = await ready;
