@@ -113,7 +113,7 @@ export function resolveApiServer(
     if (envToken !== '') return { url, token: envToken };
     const match = running.find((r) => r.url === url);
     const token = match ? readApiToken(match.dataDir) : undefined;
-    if (token === undefined) throw new UsageError(`no API token for ${url}: set DEPLOYX_TOKEN (the server writes one to <data>/api-token), or use --data DIR`);
+    if (token === undefined) throw new UsageError(`no API token for ${url}: set DEPLOYX_TOKEN or DEPLOYX_API_TOKEN (the server writes one to <data>/api-token), or use --data DIR`);
     io.err(`deployx ${command}: using the API token of the server running at ${url} (${match!.dataDir}/api-token)`);
     return { url, token };
   }
