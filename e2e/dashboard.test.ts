@@ -503,4 +503,44 @@ describe('dashboard in a browser', { timeout: 420_000, skip: existsSync(CHROMIUM
     const entry = entries.find((e) => e.action === 'rollout.start-now' && e.target === `rollout:${rollout.id}`);
     assert.equal(entry?.details.reason, 'hotfix, cannot wait');
   });
+
+  test('every page loads without a console error; an admin revokes a device from its page and is told what happened', async () => {
+    const admin = await newPage();
+    const errors: string[] = [];
+    admin.on('console', (message) => {
+      if (message.type() === 'error') errors.push(`${admin.url()}: ${message.text()}`);
+    });
+    await login(admin, 'ada');
+    const { rollouts } = await api<{ rollouts: Array<{ id: string }> }>(server, '/api/v1/rollouts');
+    for (const [page, heading] of [
+      ['/', 'Overview'],
+      ['/devices', 'Devices'],
+      ['/devices/sim-3', 'sim-3'],
+      ['/devices/web-new-01', 'web-new-01'],
+      ['/revisions', 'Revisions'],
+      ['/rollouts', 'Rollouts'],
+      [`/rollouts/${rollouts[0]!.id}`, undefined],
+      ['/audit', 'Audit'],
+    ] as const) {
+      await admin.goto(server.url + page);
+      if (heading) await admin.getByRole('heading', { name: heading }).first().waitFor();
+      else await admin.locator('[data-rollout]').first().waitFor();
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.deepEqual(errors, [], 'no console error on any page');
+
+    // Revoke: the agent is disconnected, the page says so in words, and the device leaves the list.
+    await admin.goto(server.url + '/devices/sim-12');
+    await waitText(admin.getByTestId('device-state'), /In sync|Converging|Drifted/);
+    admin.once('dialog', (dialog) => void dialog.accept());
+    await admin.getByTestId('revoke').click();
+    await admin.getByText('Revoked: sim-12 was removed and its agent disconnected. It must enroll again with a new token.').waitFor();
+    // (The simulator enrolls it again with its token, as a real agent would: the audit log says what the admin did.)
+    const { entries } = await api<{ entries: Array<{ actor: string; action: string; target: string; outcome: string }> }>(server, '/api/v1/audit?limit=20');
+    assert.ok(entries.some((e) => e.action === 'device.delete' && e.target === 'device:sim-12' && e.actor === 'user:ada' && e.outcome === 'success'), JSON.stringify(entries.slice(0, 5)));
+    // An operator is not offered the button.
+    await operator.goto(server.url + '/devices/sim-11');
+    await waitText(operator.getByTestId('device-state'), /In sync|Converging|Drifted/);
+    assert.equal(await operator.getByTestId('revoke').count(), 0);
+  });
 });
