@@ -11,6 +11,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isProcessRunning } from '../../schemas/process-alive.ts';
 import { UsageError, type CommandIo } from './io.ts';
 
 export const DEFAULT_DATA_DIR = '.deployx/server';
@@ -55,7 +56,7 @@ export function runningServers(env: NodeJS.ProcessEnv = process.env): RunningSer
     const file = path.join(dir, name);
     const entry = readEntry(file);
     if (entry === undefined) continue;
-    if (alive(entry.pid)) found.push(entry);
+    if (isProcessRunning(entry.pid)) found.push(entry);
     else rmSync(file, { force: true });
   }
   return found.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
@@ -71,14 +72,6 @@ function readEntry(file: string): RunningServer | undefined {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * The data dir a store command (token, user, audit, keys) works on: --data, else the running

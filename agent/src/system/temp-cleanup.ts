@@ -10,6 +10,7 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseTempName } from './fs-atomic.ts';
+import { isProcessRunning } from '../../../schemas/process-alive.ts';
 
 export const TEMP_MIN_AGE_MS = 60 * 60_000;
 
@@ -61,13 +62,4 @@ export async function removeLeftoverTemps(
     }
   }
   return removed;
-}
-
-function isProcessRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
