@@ -333,7 +333,7 @@ function serveDashboard(app: express.Express, dir: string): void {
     if (reserved.test(req.path) || path.extname(req.path) !== '') return next();
     if (!existsSync(index)) {
       // A person opened the dashboard: say what is wrong and what to do, in words.
-      res.status(503).type('text/plain').send(`The DeployX dashboard is not built (no ${index}). Run "npm run build" (npm install runs it too), then reload.\n`);
+      res.status(503).type('text/plain').send('The DeployX dashboard is not built. Run "npm run build" where DeployX is installed (npm install runs it too), then reload.\n');
       return;
     }
     res.setHeader('Cache-Control', 'no-cache');

@@ -29,7 +29,6 @@ export interface Db {
   readFirst<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
   /** Runs `fn` alone inside BEGIN IMMEDIATE … COMMIT; rolls back when it throws. Do not nest. */
   transaction<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
-
   /** Lets queued work finish, then closes. */
   close(): Promise<void>;
 }
