@@ -45,7 +45,10 @@
 //    is started then (its failure still counts for its wave); after the rollout ends it belongs
 //    to the next rollout.
 // 6. Maintenance windows (windows.ts): outside them no job starts, no retry starts and no wave
-//    starts; running jobs continue and their results are recorded.
+//    starts; running jobs continue and their results are recorded. The one exception is a wave an
+//    operator started now (`startNow`, with a reason): it starts without its pause and runs to its
+//    end outside the windows; the waves after it wait again. `rolloutWaiting` says what a rollout
+//    waits for and until when.
 // 7. `pause` stops new jobs and waves (not running ones; results are recorded, a wave can still
 //    complete, a threshold can still halt); `resume` continues. Once nothing is left to run the
 //    rollout ends even while paused.
