@@ -36,11 +36,12 @@ const FLEET: Array<{ name: string; count: number; labels: Record<string, string>
 /** The OS a declared device's simulated agent reports, by its role label (as the example describes them). */
 const OS_BY_ROLE: Record<string, SimulatedOs> = { build: 'rocky', desktop: 'windows', kiosk: 'windows', db: 'debian', bastion: 'debian', web: 'ubuntu' };
 
-export const HELP = `usage: deployx demo [--port 8080] [--dir .deployx/demo] [--no-agent]
+export const HELP = `usage: deployx demo [--port 8080] [--dir .deployx/demo] [--no-agent] [--keep-windows]
 
 The example fleet (fleet-repo-example) in a Git repository made for the demo, served with the
-embedded SQLite store; simulated devices whose labels match the example's groups; one real agent
-confined to a sandbox directory (--no-agent: none). Everything lives under --dir, which is
+embedded SQLite store; a simulated agent for every Device the example declares (enrolled as that
+device: its name, MAC and OS) and a few undeclared ones that join groups by their labels; one real
+agent confined to a sandbox directory (--no-agent: none). Everything lives under --dir, which is
 emptied at start. Stop with Ctrl-C.
   --port N     the dashboard and agent port on 127.0.0.1 (default 8080)
   --dir DIR    where the demo's repository, data dir and logs live (default .deployx/demo)
