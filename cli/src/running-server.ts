@@ -16,7 +16,7 @@ import { UsageError, type CommandIo } from './io.ts';
 
 export const DEFAULT_DATA_DIR = '.deployx/server';
 
-export interface RunningServer {
+export interface AnnouncedServer {
   pid: number;
   url: string;
   dataDir: string;
@@ -33,7 +33,7 @@ export function announceServer(server: { url: string; dataDir: string }, env: No
   const file = path.join(dir, `${process.pid}.json`);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const entry: RunningServer = { pid: process.pid, url: server.url, dataDir: path.resolve(server.dataDir), startedAt: new Date().toISOString() };
+    const entry: AnnouncedServer = { pid: process.pid, url: server.url, dataDir: path.resolve(server.dataDir), startedAt: new Date().toISOString() };
     writeFileSync(file, JSON.stringify(entry) + '\n', { mode: 0o600 });
   } catch {
     // Discovery is a convenience: a read-only home leaves commands to be given --data or --server.
@@ -43,7 +43,7 @@ export function announceServer(server: { url: string; dataDir: string }, env: No
 }
 
 /** Servers announced on this machine whose process is alive, newest first. Stale files are removed. */
-export function runningServers(env: NodeJS.ProcessEnv = process.env): RunningServer[] {
+export function runningServers(env: NodeJS.ProcessEnv = process.env): AnnouncedServer[] {
   const dir = runtimeDir(env);
   let names: string[];
   try {
@@ -51,7 +51,7 @@ export function runningServers(env: NodeJS.ProcessEnv = process.env): RunningSer
   } catch {
     return [];
   }
-  const found: RunningServer[] = [];
+  const found: AnnouncedServer[] = [];
   for (const name of names) {
     const file = path.join(dir, name);
     const entry = readEntry(file);
@@ -62,11 +62,11 @@ export function runningServers(env: NodeJS.ProcessEnv = process.env): RunningSer
   return found.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 }
 
-function readEntry(file: string): RunningServer | undefined {
+function readEntry(file: string): AnnouncedServer | undefined {
   try {
-    const value = JSON.parse(readFileSync(file, 'utf8')) as Partial<RunningServer>;
+    const value = JSON.parse(readFileSync(file, 'utf8')) as Partial<AnnouncedServer>;
     if (typeof value.pid !== 'number' || typeof value.url !== 'string' || typeof value.dataDir !== 'string' || typeof value.startedAt !== 'string') return undefined;
-    return value as RunningServer;
+    return value as AnnouncedServer;
   } catch {
     return undefined;
   }
@@ -123,7 +123,7 @@ export function resolveApiServer(
   return { url: first.url, token: envToken || tokenOf(first) };
 }
 
-function tokenOf(server: RunningServer): string {
+function tokenOf(server: AnnouncedServer): string {
   const token = readApiToken(server.dataDir);
   if (token === undefined) throw new UsageError(`cannot read ${server.dataDir}/api-token: set DEPLOYX_TOKEN instead`);
   return token;
