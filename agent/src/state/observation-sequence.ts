@@ -13,10 +13,10 @@
 // `reserved`: its reports are ignored as stale until the counter passes the stored seq or the
 // file is removed — restore a state dir without this file.
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ObservationOrder } from '../../../schemas/protocol.ts';
 import { writeFileAtomic } from '../system/fs-atomic.ts';
+import { readStateText } from './state-json.ts';
 
 /** What DeviceLink stamps with: the file-backed sequence, or the simulator's memory one. */
 export interface ObservationSource {
@@ -88,13 +88,8 @@ export class MemoryObservationSequence implements ObservationSource {
 
 /** Undefined when the file is missing or unreadable: the caller starts a new epoch. */
 async function readSequenceFile(file: string): Promise<SequenceFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readStateText(file);
+  if (text === undefined) return undefined;
   try {
     const value = JSON.parse(text) as Partial<SequenceFile>;
     if (value.version === 1 && typeof value.epoch === 'string' && value.epoch !== '' && Number.isSafeInteger(value.reserved) && value.reserved! >= 0) {

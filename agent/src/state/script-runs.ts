@@ -17,6 +17,7 @@ import path from 'node:path';
 import type { OnInterrupt } from '../../../schemas/kinds.ts';
 import { AgentError } from '../errors.ts';
 import { fsyncDir, writeFileAtomic } from '../system/fs-atomic.ts';
+import { readStateText } from './state-json.ts';
 
 export interface ScriptRunRecord {
   key: string;
@@ -120,13 +121,8 @@ export class ScriptRunStore {
   }
 
   private async readJson<T>(file: string, key: string): Promise<T | undefined> {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
+    const text = await readStateText(file);
+    if (text === undefined) return undefined;
     try {
       return JSON.parse(text) as T;
     } catch (error) {

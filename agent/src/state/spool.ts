@@ -13,11 +13,12 @@
 //
 // Acknowledged records beyond `retain` (default 1000, newest kept) are pruned on ack.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Job, JobResult } from '../../../schemas/protocol.ts';
 import { AgentError } from '../errors.ts';
 import { fsyncDir, writeFileAtomic } from '../system/fs-atomic.ts';
+import { readStateText } from './state-json.ts';
 
 export type JobBegin =
   | { state: 'new' }
@@ -148,13 +149,8 @@ export class Spool {
 
   /** A record that cannot be parsed is moved aside (`.corrupt`) so it never blocks the spool. */
   private async read(file: string): Promise<JobRecord | undefined> {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
+    const text = await readStateText(file);
+    if (text === undefined) return undefined;
     try {
       const record = JSON.parse(text) as JobRecord;
       if (record.version !== 1 || typeof record.idempotencyKey !== 'string') throw new Error('unknown record shape');

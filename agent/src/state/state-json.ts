@@ -5,14 +5,19 @@ import { AgentError } from '../errors.ts';
 
 export const STATE_REMEDY = "remove the agent's state dir and enroll again with a new token";
 
-export async function readStateJson(file: string): Promise<unknown> {
-  let text: string;
+/** A state file's text; undefined when it does not exist yet (any other read error is thrown). */
+export async function readStateText(file: string): Promise<string | undefined> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+export async function readStateJson(file: string): Promise<unknown> {
+  const text = await readStateText(file);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as unknown;
   } catch {
