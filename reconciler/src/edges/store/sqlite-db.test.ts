@@ -126,3 +126,26 @@ test('readFirst runs before the work queued ahead of it, never inside a running 
   assert.equal((await db.read((c) => c.get<{ n: number }>('SELECT n FROM counter')))?.n, 1);
 });
 
+
+test('a steady stream of readFirst lookups does not starve the queued work (a reconnect storm\'s key reads and its reports)', async (t) => {
+  const db = await tempDb(t);
+  const order: string[] = [];
+  // Handshakes keep arriving: each lookup, when it runs, queues the next one in the first lane.
+  const lookups: Array<Promise<void>> = [];
+  const lookup = (): Promise<void> =>
+    db.readFirst(async (c) => {
+      await c.get('SELECT n FROM counter');
+      order.push('lookup');
+      if (lookups.length < 50) lookups.push(lookup());
+    });
+  lookups.push(lookup());
+  const saved = db.transaction(async (c) => {
+    await c.run('UPDATE counter SET n = n + 1');
+    order.push('report saved');
+  });
+  await saved;
+  while (lookups.length < 50) await lookups.at(-1);
+  await Promise.all(lookups);
+  const at = order.indexOf('report saved');
+  assert.ok(at >= 0 && at <= 2, `the queued write ran after ${order.filter((o) => o === 'lookup').length} lookups (${at} tasks before it), not after the stream ended`);
+});

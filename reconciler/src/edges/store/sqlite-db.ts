@@ -24,7 +24,8 @@ export interface Db {
   read<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
   /**
    * `read`, ahead of the work already queued: for a short lookup someone is waiting on while bulk
-   * passes queue up (a handshake's device key). It may not see a write queued before it.
+   * passes queue up (a handshake's device key). While both lanes have work they take turns, so a
+   * stream of such lookups cannot hold the queued work back. It may not see a write queued before it.
    */
   readFirst<T>(fn: (conn: Conn) => Promise<T>): Promise<T>;
   /** Runs `fn` alone inside BEGIN IMMEDIATE … COMMIT; rolls back when it throws. Do not nest. */
@@ -60,7 +61,10 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
     throw err;
   }
 
-  // One task at a time on the one connection; `first` tasks go before the `queued` ones.
+  // One task at a time on the one connection. A `first` task goes ahead of the `queued` ones, but
+  // the two lanes take turns while both have work: in a reconnect storm handshakes' key lookups
+  // never stop arriving, and the reports queued behind them waited until the storm was over
+  // (their acknowledgements timed out and the agents sent them again).
   const first: Array<() => Promise<void>> = [];
   const queued: Array<() => Promise<void>> = [];
   let running = false;
@@ -70,7 +74,15 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
 
   async function pump(): Promise<void> {
     running = true;
-    for (let task = first.shift() ?? queued.shift(); task; task = first.shift() ?? queued.shift()) await task();
+    // Whether the last task came from the first lane: then a queued one has its turn.
+    let lastWasFirst = false;
+    for (;;) {
+      const fromFirst: boolean = first.length > 0 && !(lastWasFirst && queued.length > 0);
+      const task = fromFirst ? first.shift() : queued.shift();
+      if (!task) break;
+      lastWasFirst = fromFirst;
+      await task();
+    }
     running = false;
     settleIdle();
   }
