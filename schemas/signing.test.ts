@@ -54,4 +54,15 @@ describe('DSSE envelopes with Ed25519', () => {
     const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
     assert.throws(() => publicKeyFromPem(ec), /not an Ed25519/);
   });
+
+  it('reads an Ed25519 PEM the same whichever way it is written, and refuses a damaged one', () => {
+    const pem = publicKeyToPem(publicKey);
+    const crlf = pem.replace(/\n/g, '\r\n');
+    const folded = pem.replace(/^(-----BEGIN PUBLIC KEY-----\n)(.{20})/, '$1$2\n');
+    for (const form of [pem, crlf, folded, pem.trimEnd()]) assert.equal(keyFingerprint(publicKeyFromPem(form)), key.keyid, JSON.stringify(form));
+    const der = Buffer.from(pem.split('\n')[1]!, 'base64');
+    der[9] = 0x71; // the algorithm OID's last byte: Ed448 (1.3.101.113), 57 key bytes expected
+    assert.throws(() => publicKeyFromPem(`-----BEGIN PUBLIC KEY-----\n${der.toString('base64')}\n-----END PUBLIC KEY-----\n`));
+    assert.throws(() => publicKeyFromPem('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'));
+  });
 });
