@@ -1,6 +1,7 @@
-// A reconnect storm against the real gateway: the /agent handshake admission (agent-gateway.ts)
-// refuses what it cannot serve yet with server.busy + retryAfterMs, and real agent connections
-// (agent/src/transport/connection.ts) come back after that wait until every one has a session.
+// A reconnect storm against the real gateway: the /agent handshake admission (admission.ts)
+// queues what it can serve within a few seconds and refuses the rest with server.busy +
+// retryAfterMs; real agent connections (agent/src/transport/connection.ts) come back after that
+// wait until every one has a session.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -17,7 +18,7 @@ import { memorySigningKeys } from '../reconciler/src/edges/keys/server-keys.ts';
 import { formatEnrollmentToken } from '../schemas/enrollment-token.ts';
 import { MemoryServerTrust } from '../agent/src/state/server-trust.ts';
 import { ServerTrust } from '../agent/src/transport/server-trust.ts';
-import { AgentGateway } from '../reconciler/src/edges/transport/agent-gateway.ts';
+import { AgentGateway, type HandshakeAdmission } from '../reconciler/src/edges/transport/agent-gateway.ts';
 import { deviceSigningKey, newDeviceKey } from '../agent/src/state/credentials.ts';
 import { publicKeyToPem } from '../schemas/signing.ts';
 
@@ -26,8 +27,14 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-test('a handshake storm beyond the admission limit is told server.busy with a jittered retryAfterMs, and every agent gets in', async () => {
-  const DEVICES = 40;
+interface Storm {
+  events: ConnectionEvent[];
+  connected: Set<string>;
+  gateway: AgentGateway;
+}
+
+/** DEVICES real agent connections against a real gateway with this admission, until all are in or 15 s. */
+async function storm(DEVICES: number, handshakes: HandshakeAdmission): Promise<Storm> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'deployx-admission-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const store = await openSqliteStore({ file: path.join(dir, 'deployx.db') });
@@ -48,7 +55,7 @@ test('a handshake storm beyond the admission limit is told server.busy with a ji
     log: silentLogger,
     now: () => new Date(),
     hooks: { connected: () => {}, disconnected: () => {}, reported: () => {}, resulted: async () => {}, declaredDeviceFor: () => undefined },
-    handshakes: { maxConcurrent: 2, retryAfterMs: [200, 600] },
+    handshakes,
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   cleanups.push(async () => {
@@ -80,6 +87,14 @@ test('a handshake storm beyond the admission limit is told server.busy with a ji
   });
   const deadline = Date.now() + 15_000;
   while (connected.size < DEVICES && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  await Promise.all(connections.map((c) => c.stop()));
+  return { events, connected, gateway };
+}
+
+test('a handshake storm beyond the admission limit and its queue is told server.busy with a jittered retryAfterMs, and every agent gets in', async () => {
+  const DEVICES = 40;
+  // No queue: every handshake beyond the two being checked is refused.
+  const { events, connected, gateway } = await storm(DEVICES, { maxConcurrent: 2, retryAfterMs: [200, 600], queueWaitMs: 0 });
 
   const busy = events.filter((e) => e.type === 'connect-failed' && e.code === 'server.busy');
   assert.ok(busy.length > 0, 'some handshakes were refused as busy');
@@ -94,6 +109,13 @@ test('a handshake storm beyond the admission limit is told server.busy with a ji
     'nothing else went wrong',
   );
   assert.equal(connected.size, DEVICES, 'every agent got a session');
-  assert.equal(gateway.connectedCount, DEVICES);
-  await Promise.all(connections.map((c) => c.stop()));
+});
+
+test('a burst the server can take within a few seconds waits in the queue instead of being refused: no connection is made twice', async () => {
+  // Two checks at a time, 40 at once: before the queue, 38 were refused, and each came back on
+  // a second connection (in a reconnect storm of 10,000 those refusals took the server's CPU).
+  const { events, connected, gateway } = await storm(40, { maxConcurrent: 2, retryAfterMs: [200, 600] });
+  assert.deepEqual(events.filter((e) => e.type === 'connect-failed'), [], 'no attempt failed or was refused');
+  assert.equal(gateway.busyRefusals, 0);
+  assert.equal(connected.size, 40, 'every agent got a session on its first connection');
 });

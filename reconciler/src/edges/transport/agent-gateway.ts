@@ -10,13 +10,13 @@
 // with a new public key and a handshake signed by it: the key is registered and the credential
 // cleared. Any other handshake is refused with `auth.refused` (error data `{ code, reason }`).
 //
-// Admission: at most `handshakes.maxConcurrent` handshakes are checked at once. One beyond that
-// (a reconnect storm after a restart) is refused at once with `{code: 'server.busy',
-// retryAfterMs}`: an appointment at the rate the server completes handshakes (busy-wait.ts), so
-// the refused come back spread over the time the server needs to take them, instead of queuing
-// behind thousands of others until their connect timeout fires. The agent waits exactly that long
-// (agent/src/transport/connection.ts). The device keys of concurrent handshakes are read in one
-// query (KeyLookups).
+// Admission (admission.ts): at most `handshakes.maxConcurrent` handshakes are checked at once.
+// Beyond that (a reconnect storm after a restart) a handshake waits in a queue the server can
+// serve within a few seconds, or is refused at once with `{code: 'server.busy', retryAfterMs}`:
+// an appointment at the rate the server completes handshakes (busy-wait.ts), after the queue, so
+// the refused come back spread over the time the server needs to take them. The agent waits
+// exactly that long (agent/src/transport/connection.ts). The device keys of concurrent handshakes
+// are read in one query (KeyLookups).
 //
 // Trust (docs/protocol.md): the first message on every connection is `server:hello`, signed by
 // every valid server key (edges/keys/server-keys.ts), answering the `challenge` of the handshake
@@ -55,7 +55,7 @@ import type { DeviceRecord, JobRecord, Store } from '../store/store.ts';
 import { observationOrder } from '../../core/observation-order.ts';
 import { checkPayload } from './payload-bounds.ts';
 import { BatchedLookup } from './batched-lookup.ts';
-import { BusyWait } from './busy-wait.ts';
+import { Admission, type AdmissionPolicy } from './admission.ts';
 import { enrollmentApproval } from '../../core/enrollment-approval.ts';
 import type { EnrollmentAutoApprove } from '../../../../schemas/kinds.ts';
 
@@ -153,17 +153,10 @@ export interface IngestStats {
   totalStoreLatencyMs: number;
 }
 
-/** Handshake admission (see the top of this file). */
-export interface HandshakeAdmission {
-  /** Default 200. */
-  maxConcurrent: number;
-  /** Bounds of the wait a refused handshake is told, in ms (busy-wait.ts). Default [1000, 120000]. */
-  retryAfterMs: readonly [min: number, max: number];
-  /** In [0, 1): the jitter of that wait. Default Math.random. */
-  random?: () => number;
-}
+/** Handshake admission (admission.ts). */
+export type HandshakeAdmission = AdmissionPolicy;
 
-export const DEFAULT_HANDSHAKE_ADMISSION: HandshakeAdmission = { maxConcurrent: 200, retryAfterMs: [1_000, 120_000] };
+export const DEFAULT_HANDSHAKE_ADMISSION: HandshakeAdmission = { maxConcurrent: 200, retryAfterMs: [1_000, 120_000], queueWaitMs: 5_000 };
 
 export class AgentGateway {
   readonly ingest: IngestStats = { reportsStored: 0, maxStoreLatencyMs: 0, totalStoreLatencyMs: 0 };
@@ -178,10 +171,7 @@ export class AgentGateway {
   /** Jobs whose first step started (job:progress), marked running together. */
   #started: Array<{ id: string; deviceId: string }> = [];
   #startedTimer: NodeJS.Timeout | undefined;
-  /** Handshakes being checked now. */
-  #handshaking = 0;
-  /** Handshakes refused with server.busy since start (for /metrics and benchmarks). */
-  busyRefusals = 0;
+  readonly #admission: Admission;
   /** Nonces of the device statements accepted lately (handshakes and blob requests). */
   readonly #replay = new ReplayGuard();
   /** Parsed device public keys, by PEM. */
@@ -203,35 +193,36 @@ export class AgentGateway {
   ) {
     this.#namespace = io.of(AGENT_NAMESPACE) as unknown as AgentNamespace;
     this.#keyLookups = new BatchedLookup((ids) => deps.store.findDeviceKeys(ids));
-    const admission = deps.handshakes ?? DEFAULT_HANDSHAKE_ADMISSION;
-    const busyWait = new BusyWait(admission.retryAfterMs);
+    this.#admission = new Admission(deps.handshakes ?? DEFAULT_HANDSHAKE_ADMISSION);
     this.#namespace.use((socket, next) => {
-      if (this.#handshaking >= admission.maxConcurrent) {
-        this.busyRefusals++;
-        const retryAfterMs = busyWait.refused(performance.now(), admission.random ?? Math.random);
-        socket.handshake.auth = {};
-        next(Object.assign(new Error('server.busy'), { data: { code: 'server.busy', retryAfterMs } }));
-        return;
-      }
-      this.#handshaking++;
-      this.#authenticate(socket).finally(() => {
-        this.#handshaking--;
-        busyWait.admitted(performance.now());
-      }).then(
-        () => {
-          // The handshake lives as long as the socket: keep neither the enrollment token nor the
-          // enrolling machine's facts in it (10,000 sockets' worth).
+      this.#admission.offer({
+        start: () =>
+          this.#authenticate(socket).then(
+            () => {
+              // The handshake lives as long as the socket: keep neither the enrollment token nor the
+              // enrolling machine's facts in it (10,000 sockets' worth).
+              socket.handshake.auth = {};
+              next();
+            },
+            (error: unknown) => {
+              const reason = (error as { reason?: string }).reason ?? 'invalid';
+              this.deps.log.warn('agent refused', { reason, address: socket.handshake.address });
+              next(Object.assign(new Error('auth.refused'), { data: { code: 'auth.refused', reason } }));
+            },
+          ),
+        alive: () => socket.conn.readyState === 'open',
+        refuse: (retryAfterMs) => {
           socket.handshake.auth = {};
-          next();
+          next(Object.assign(new Error('server.busy'), { data: { code: 'server.busy', retryAfterMs } }));
         },
-        (error: unknown) => {
-          const reason = (error as { reason?: string }).reason ?? 'invalid';
-          this.deps.log.warn('agent refused', { reason, address: socket.handshake.address });
-          next(Object.assign(new Error('auth.refused'), { data: { code: 'auth.refused', reason } }));
-        },
-      );
+      });
     });
     this.#namespace.on('connection', (socket) => this.#connected(socket));
+  }
+
+  /** Handshakes refused with server.busy since start (for /metrics and benchmarks). */
+  get busyRefusals(): number {
+    return this.#admission.refusals;
   }
 
   /** Starts a new measuring window of the ingest counters. */
@@ -380,6 +371,7 @@ export class AgentGateway {
   }
 
   async close(): Promise<void> {
+    this.#admission.close();
     clearTimeout(this.#flushTimer);
     this.#flushStarted();
     await this.#flush();

@@ -1,4 +1,4 @@
-// How long a handshake refused with `server.busy` is told to wait (agent-gateway.ts admission).
+// How long a handshake refused with `server.busy` is told to wait (admission.ts).
 //
 // An appointment, not a lottery. While handshakes are refused the server is saturated, so what it
 // completes in such a second is what it can do: the rate (handshakes per second) is the best of
@@ -24,7 +24,8 @@ export class BusyWait {
   /** Where the next free slot begins (ms, the caller's clock). */
   #nextFree = Number.NEGATIVE_INFINITY;
   #windowStart = Number.NEGATIVE_INFINITY;
-  #refused = 0;
+  /** Handshakes this second that could not start at once (queued or refused): it is saturated. */
+  #turnedAway = 0;
   #admitted = 0;
 
   /** `bounds`: the shortest wait, and the longest (a slot further away is told this). */
@@ -41,12 +42,21 @@ export class BusyWait {
     this.#admitted++;
   }
 
-  /** A handshake is refused: the wait to tell it. */
-  refused(nowMs: number, random: () => number): number {
+  /** A handshake could not start at once and waits in the admission queue. */
+  queued(nowMs: number): void {
     this.#roll(nowMs);
-    this.#refused++;
+    this.#turnedAway++;
+  }
+
+  /**
+   * A handshake is refused: the wait to tell it. `aheadMs`: how long the handshakes already
+   * waiting in the queue will take; no slot is given before they are through.
+   */
+  refused(nowMs: number, random: () => number, aheadMs = 0): number {
+    this.#roll(nowMs);
+    this.#turnedAway++;
     const spacing = 1_000 / this.#rate;
-    const start = Math.max(this.#nextFree, nowMs + this.#minMs);
+    const start = Math.max(this.#nextFree, nowMs + Math.max(this.#minMs, aheadMs));
     this.#nextFree = start + spacing;
     return Math.round(Math.min(this.#capMs, start - nowMs + spacing * random()));
   }
@@ -59,13 +69,14 @@ export class BusyWait {
   #roll(nowMs: number): void {
     const elapsed = nowMs - this.#windowStart;
     if (elapsed < 1_000) return;
-    // A saturated second (someone was refused) that just ended measures the server's capacity.
-    if (this.#refused > 0 && this.#admitted > 0 && elapsed < 2_000) {
+    // A saturated second (someone had to wait or was refused) that just ended measures the
+    // server's capacity.
+    if (this.#turnedAway > 0 && this.#admitted > 0 && elapsed < 2_000) {
       this.#measured.push((this.#admitted * 1_000) / elapsed);
       if (this.#measured.length > RATE_SECONDS) this.#measured.shift();
       this.#rate = Math.max(10, Math.round(Math.max(...this.#measured)));
     }
-    this.#refused = 0;
+    this.#turnedAway = 0;
     this.#admitted = 0;
     this.#windowStart = nowMs;
   }
