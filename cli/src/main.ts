@@ -1,35 +1,28 @@
 // `deployx` — the one entry point for every command. Each command is a module exporting
 // `run(args, io) → exit code`; nothing here reads the environment (commands that need
 // configuration take it from `reconciler/src/config.ts`).
-import { runAgent, HELP as AGENT_HELP } from './commands/agent.ts';
-import { runAudit, HELP as AUDIT_HELP } from './commands/audit.ts';
-import { runDemo, HELP as DEMO_HELP } from './commands/demo.ts';
-import { runDevice, HELP as DEVICE_HELP } from './commands/device.ts';
-import { runPlan, HELP as PLAN_HELP } from './commands/plan.ts';
-import { runRollout, HELP as ROLLOUT_HELP } from './commands/rollout.ts';
-import { runServe, HELP as SERVE_HELP } from './commands/serve.ts';
-import { runSimulate, HELP as SIMULATE_HELP } from './commands/simulate.ts';
-import { runToken, HELP as TOKEN_HELP } from './commands/token.ts';
-import { runUser, HELP as USER_HELP } from './commands/user.ts';
-import { runKeys, HELP as KEYS_HELP } from './commands/keys.ts';
-import { runValidate, HELP as VALIDATE_HELP } from './commands/validate.ts';
 import { type CommandIo, errorLine, UsageError, usageLine } from './io.ts';
 
 type Command = (args: string[], io: CommandIo) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; help: string; summary: string }> = {
-  validate: { run: runValidate, help: VALIDATE_HELP, summary: 'validate a fleet repository (working tree or --ref)' },
-  plan: { run: runPlan, help: PLAN_HELP, summary: 'what merging a change does to the fleet (per profile and device)' },
-  rollout: { run: runRollout, help: ROLLOUT_HELP, summary: 'list rollouts; promote, pause or resume one' },
-  serve: { run: runServe, help: SERVE_HELP, summary: 'run the reconciler on a Git repository' },
-  device: { run: runDevice, help: DEVICE_HELP, summary: 'list devices; approve or reject pending ones; arm a machine to install' },
-  token: { run: runToken, help: TOKEN_HELP, summary: 'create, list and revoke enrollment and API tokens' },
-  user: { run: runUser, help: USER_HELP, summary: 'create, list and delete dashboard users' },
-  audit: { run: runAudit, help: AUDIT_HELP, summary: 'verify the audit log\'s hash chain; list its newest entries' },
-  keys: { run: runKeys, help: KEYS_HELP, summary: 'show and rotate the server\'s job-signing keys' },
-  agent: { run: runAgent, help: AGENT_HELP, summary: 'run the agent on this machine (or confined to --root)' },
-  simulate: { run: runSimulate, help: SIMULATE_HELP, summary: 'simulated devices speaking the real protocol' },
-  demo: { run: runDemo, help: DEMO_HELP, summary: 'the example fleet, simulated devices and a sandboxed agent (npm start)' },
+/**
+ * Each command's module is loaded when that command runs: `deployx agent` and `deployx simulate`
+ * do not load the server (express, socket.io's server, isomorphic-git, openpgp), and `deployx
+ * serve` does not load the agent. A server restarted in a reconnect storm listens that much sooner.
+ */
+const COMMANDS: Record<string, { load: () => Promise<{ run: Command; help: string }>; summary: string }> = {
+  validate: { load: async () => { const m = await import('./commands/validate.ts'); return { run: m.runValidate, help: m.HELP }; }, summary: 'validate a fleet repository (working tree or --ref)' },
+  plan: { load: async () => { const m = await import('./commands/plan.ts'); return { run: m.runPlan, help: m.HELP }; }, summary: 'what merging a change does to the fleet (per profile and device)' },
+  rollout: { load: async () => { const m = await import('./commands/rollout.ts'); return { run: m.runRollout, help: m.HELP }; }, summary: 'list rollouts; promote, pause or resume one' },
+  serve: { load: async () => { const m = await import('./commands/serve.ts'); return { run: m.runServe, help: m.HELP }; }, summary: 'run the reconciler on a Git repository' },
+  device: { load: async () => { const m = await import('./commands/device.ts'); return { run: m.runDevice, help: m.HELP }; }, summary: 'list devices; approve or reject pending ones; arm a machine to install' },
+  token: { load: async () => { const m = await import('./commands/token.ts'); return { run: m.runToken, help: m.HELP }; }, summary: 'create, list and revoke enrollment and API tokens' },
+  user: { load: async () => { const m = await import('./commands/user.ts'); return { run: m.runUser, help: m.HELP }; }, summary: 'create, list and delete dashboard users' },
+  audit: { load: async () => { const m = await import('./commands/audit.ts'); return { run: m.runAudit, help: m.HELP }; }, summary: 'verify the audit log\'s hash chain; list its newest entries' },
+  keys: { load: async () => { const m = await import('./commands/keys.ts'); return { run: m.runKeys, help: m.HELP }; }, summary: 'show and rotate the server\'s job-signing keys' },
+  agent: { load: async () => { const m = await import('./commands/agent.ts'); return { run: m.runAgent, help: m.HELP }; }, summary: 'run the agent on this machine (or confined to --root)' },
+  simulate: { load: async () => { const m = await import('./commands/simulate.ts'); return { run: m.runSimulate, help: m.HELP }; }, summary: 'simulated devices speaking the real protocol' },
+  demo: { load: async () => { const m = await import('./commands/demo.ts'); return { run: m.runDemo, help: m.HELP }; }, summary: 'the example fleet, simulated devices and a sandboxed agent (npm start)' },
 };
 
 const USAGE = `usage: deployx <command> [options]
@@ -50,11 +43,12 @@ export async function main(argv: string[], io: CommandIo = processIo()): Promise
     io.out(USAGE);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!entry) {
     io.err(`deployx: unknown command "${name}" (see "deployx --help" for the commands)`);
     return 2;
   }
+  const command = await entry.load();
   if (wantsHelp(args)) {
     io.out(command.help);
     return 0;
