@@ -116,7 +116,14 @@ interface SimStats {
   connected: number;
   reportsAcked: number;
   sessions: number;
+  /** Failed connection attempts (server down, timeouts, an unproven hello), refusals among them. */
+  connectFailures: number;
+  refusals: number;
+  reportsTimedOut: number;
+  reportsRefused: number;
 }
+
+const NO_STATS: SimStats = { connected: 0, reportsAcked: 0, sessions: 0, connectFailures: 0, refusals: 0, reportsTimedOut: 0, reportsRefused: 0 };
 
 /**
  * An enrollment token in a new store under `dataDir`, made by the tree that will serve it (its
@@ -167,7 +174,7 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
     server = startServer();
     await until(`the server (its log: ${path.join(dir, 'server.log')})`, async () => (await metrics(url)) !== undefined, 60_000);
 
-    const stats: SimStats[] = Array.from({ length: PROCESSES }, () => ({ connected: 0, reportsAcked: 0, sessions: 0 }));
+    const stats: SimStats[] = Array.from({ length: PROCESSES }, () => ({ ...NO_STATS }));
     for (let p = 0; p < PROCESSES; p++) {
       const child = spawn(
         process.execPath,
@@ -179,8 +186,9 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
       createInterface({ input: child.stdout! }).on('line', (line) => {
         if (!line.includes('"simulator stats"')) return;
         try {
-          const s = JSON.parse(line) as SimStats;
-          stats[p] = { connected: s.connected, reportsAcked: s.reportsAcked, sessions: s.sessions };
+          const s = JSON.parse(line) as Partial<SimStats>;
+          // A base checkout's simulator may not count everything this one does.
+          stats[p] = Object.fromEntries(Object.keys(NO_STATS).map((k) => [k, s[k as keyof SimStats] ?? 0])) as unknown as SimStats;
         } catch {
           // not a stats line
         }
@@ -209,7 +217,7 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
         if (performance.now() - lastProgress >= 5_000) {
           lastProgress = performance.now();
           const m = await metrics(url);
-          console.log(`storm +${((lastProgress - killed) / 1000).toFixed(0)} s (${label}): connected ${total('connected')}, reports acknowledged ${total('reportsAcked') - reportsBefore}, server.busy refusals ${m?.get('deployx_handshakes_busy_total') ?? '?'}`);
+          console.log(`storm +${((lastProgress - killed) / 1000).toFixed(0)} s (${label}): connected ${total('connected')}, reports acknowledged ${total('reportsAcked') - reportsBefore}, server.busy refusals ${m?.get('deployx_handshakes_busy_total') ?? '?'}; agents saw ${total('connectFailures')} failed attempts (${total('refusals')} refused), ${total('reportsTimedOut')} report acks timed out, ${total('reportsRefused')} reports refused`);
         }
         return total('connected') >= agents && total('reportsAcked') - reportsBefore >= agents;
       },

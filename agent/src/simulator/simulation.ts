@@ -90,6 +90,9 @@ export interface DeviceCounters {
   jobsOther: number;
   resultsAcked: number;
   reportsAcked: number;
+  /** Reports refused by the server, or whose acknowledgement timed out (each is sent again). */
+  reportsRefused: number;
+  reportsTimedOut: number;
 }
 
 export interface SimulatedDevice {
@@ -184,6 +187,8 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
       jobsOther: 0,
       resultsAcked: 0,
       reportsAcked: 0,
+      reportsRefused: 0,
+      reportsTimedOut: 0,
     };
     let link: DeviceLink | undefined;
     let fatal: AgentError | undefined;
@@ -251,6 +256,10 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
           break;
         case 'report-acked':
           counters.reportsAcked++;
+          break;
+        case 'report-unacked':
+          if (event.reason === 'refused') counters.reportsRefused++;
+          else counters.reportsTimedOut++;
           break;
         case 'result-rejected':
         case 'disconnected':
@@ -344,6 +353,8 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
         jobsOther: sum((c) => c.jobsOther),
         resultsAcked: sum((c) => c.resultsAcked),
         reportsAcked: sum((c) => c.reportsAcked),
+        reportsRefused: sum((c) => c.reportsRefused),
+        reportsTimedOut: sum((c) => c.reportsTimedOut),
         fatal: devices.filter((d) => d.fatal !== undefined).length,
         blobs: { ...blobs.stats },
       };

@@ -85,6 +85,8 @@ export type LinkEvent =
   | { type: 'result-acked'; jobId: string; idempotencyKey: string; status: JobFinalState }
   | { type: 'result-rejected'; jobId: string; idempotencyKey: string; code: string }
   | { type: 'report-acked' }
+  /** A report was refused, or its acknowledgement did not come within the ack timeout. */
+  | { type: 'report-unacked'; reason: 'refused' | 'timeout' }
   | { type: 'job-refused'; code: string };
 
 /**
@@ -595,10 +597,12 @@ export class DeviceLink {
         this.logger.warn('report refused; another is sent after a backoff', {
           code: ack && ack.ok === false ? ack.code : undefined,
         });
+        this.emit({ type: 'report-unacked', reason: 'refused' });
       }
     } catch {
       this.reportUnacked = true;
       this.logger.warn('report not acknowledged in time; another is sent after a backoff');
+      this.emit({ type: 'report-unacked', reason: 'timeout' });
     }
   }
 
