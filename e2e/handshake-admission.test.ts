@@ -14,6 +14,7 @@ import { systemClock } from '../agent/src/transport/clock.ts';
 import { Connection, type ConnectionEvent } from '../agent/src/transport/connection.ts';
 import { silentLogger } from '../schemas/log.ts';
 import { openSqliteStore } from '../reconciler/src/edges/store/sqlite-store.ts';
+import type { Store } from '../reconciler/src/edges/store/store.ts';
 import { memorySigningKeys } from '../reconciler/src/edges/keys/server-keys.ts';
 import { formatEnrollmentToken } from '../schemas/enrollment-token.ts';
 import { MemoryServerTrust } from '../agent/src/state/server-trust.ts';
@@ -31,14 +32,19 @@ interface Storm {
   events: ConnectionEvent[];
   connected: Set<string>;
   gateway: AgentGateway;
+  store: Store;
+  /** The ids of each touchDevices call the gateway made (last seen at connection). */
+  touches: string[][];
 }
 
 /** DEVICES real agent connections against a real gateway with this admission, until all are in or 15 s. */
 async function storm(DEVICES: number, handshakes: HandshakeAdmission): Promise<Storm> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'deployx-admission-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const store = await openSqliteStore({ file: path.join(dir, 'deployx.db') });
-  cleanups.push(() => store.close());
+  const sqlite = await openSqliteStore({ file: path.join(dir, 'deployx.db') });
+  cleanups.push(() => sqlite.close());
+  const touches: string[][] = [];
+  const store: Store = { ...sqlite, touchDevices: (ids, at) => (touches.push([...ids]), sqlite.touchDevices(ids, at)) };
   const now = new Date().toISOString();
   const deviceKeys = Array.from({ length: DEVICES }, () => newDeviceKey());
   for (let i = 0; i < DEVICES; i++) {
@@ -88,7 +94,7 @@ async function storm(DEVICES: number, handshakes: HandshakeAdmission): Promise<S
   const deadline = Date.now() + 15_000;
   while (connected.size < DEVICES && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   await Promise.all(connections.map((c) => c.stop()));
-  return { events, connected, gateway };
+  return { events, connected, gateway, store, touches };
 }
 
 test('a handshake storm beyond the admission limit and its queue is told server.busy with a jittered retryAfterMs, and every agent gets in', async () => {
@@ -114,8 +120,14 @@ test('a handshake storm beyond the admission limit and its queue is told server.
 test('a burst the server can take within a few seconds waits in the queue instead of being refused: no connection is made twice', async () => {
   // Two checks at a time, 40 at once: before the queue, 38 were refused, and each came back on
   // a second connection (in a reconnect storm of 10,000 those refusals took the server's CPU).
-  const { events, connected, gateway } = await storm(40, { maxConcurrent: 2, retryAfterMs: [200, 600] });
+  const { events, connected, gateway, store, touches } = await storm(40, { maxConcurrent: 2, retryAfterMs: [200, 600] });
   assert.deepEqual(events.filter((e) => e.type === 'connect-failed'), [], 'no attempt failed or was refused');
   assert.equal(gateway.busyRefusals, 0);
   assert.equal(connected.size, 40, 'every agent got a session on its first connection');
+  // "Last seen" is stamped for connections arriving together in one write, not one transaction
+  // each: in a storm those single writes queued up in the store ahead of the devices' reports.
+  await gateway.close();
+  assert.equal(new Set(touches.flat()).size, 40);
+  assert.ok(touches.length <= 10, `${touches.length} touchDevices calls for 40 connections`);
+  for (const device of await store.listDevices({ limit: 100 })) assert.ok(device.lastSeenAt, `${device.id} was seen`);
 });

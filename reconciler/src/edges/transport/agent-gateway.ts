@@ -168,6 +168,13 @@ export class AgentGateway {
   #results: Array<{ deviceId: string; result: JobResult; ack: (res: Ack) => void }> = [];
   #resultTimer: NodeJS.Timeout | undefined;
   #storingResults: Promise<void> = Promise.resolve();
+  /**
+   * Devices that connected, stamped "last seen" together: one write per connection was a
+   * transaction each, and in a reconnect storm thousands of them queued in the store ahead of
+   * the devices' reports.
+   */
+  readonly #touched = new Set<string>();
+  #touchTimer: NodeJS.Timeout | undefined;
   /** Jobs whose first step started (job:progress), marked running together. */
   #started: Array<{ id: string; deviceId: string }> = [];
   #startedTimer: NodeJS.Timeout | undefined;
@@ -372,10 +379,12 @@ export class AgentGateway {
 
   async close(): Promise<void> {
     this.#admission.close();
+    const touched = this.#flushTouched();
     clearTimeout(this.#flushTimer);
     this.#flushStarted();
     await this.#flush();
     await this.#flushResults();
+    await touched;
   }
 
   // ---- handshake ----
@@ -590,7 +599,19 @@ export class AgentGateway {
     } else {
       this.deps.log.info('agent connected, pending approval', { device: deviceId });
     }
-    void this.deps.store.touchDevices([deviceId], this.deps.now().toISOString()).catch(() => undefined);
+    this.#touched.add(deviceId);
+    if (this.#touched.size >= 500) void this.#flushTouched();
+    else this.#touchTimer ??= setTimeout(() => void this.#flushTouched(), 100);
+  }
+
+  /** "Last seen" of the devices that connected lately, in one write. */
+  #flushTouched(): Promise<void> {
+    clearTimeout(this.#touchTimer);
+    this.#touchTimer = undefined;
+    if (this.#touched.size === 0) return Promise.resolve();
+    const ids = [...this.#touched];
+    this.#touched.clear();
+    return this.deps.store.touchDevices(ids, this.deps.now().toISOString()).catch((error: unknown) => this.deps.log.warn('last seen not recorded', { count: ids.length, error }));
   }
 
   /**
