@@ -121,9 +121,10 @@ interface SimStats {
   refusals: number;
   reportsTimedOut: number;
   reportsRefused: number;
+  failuresByCode: Record<string, number>;
 }
 
-const NO_STATS: SimStats = { connected: 0, reportsAcked: 0, sessions: 0, connectFailures: 0, refusals: 0, reportsTimedOut: 0, reportsRefused: 0 };
+const NO_STATS: SimStats = { connected: 0, reportsAcked: 0, sessions: 0, connectFailures: 0, refusals: 0, reportsTimedOut: 0, reportsRefused: 0, failuresByCode: {} };
 
 /**
  * An enrollment token in a new store under `dataDir`, made by the tree that will serve it (its
@@ -194,7 +195,12 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
         }
       });
     }
-    const total = (key: keyof SimStats) => stats.reduce((n, s) => n + s[key], 0);
+    const total = (key: Exclude<keyof SimStats, 'failuresByCode'>) => stats.reduce((n, s) => n + s[key], 0);
+    const failureCodes = (): string => {
+      const sum: Record<string, number> = {};
+      for (const s of stats) for (const [code, n] of Object.entries(s.failuresByCode ?? {})) sum[code] = (sum[code] ?? 0) + n;
+      return Object.entries(sum).sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} ${n}`).join(', ') || 'none';
+    };
     const inSync = async () => ((await metrics(url))?.get('deployx_devices{state="in_sync"}') ?? 0) >= agents;
     await until(`${agents} devices connected and in sync`, async () => total('connected') >= agents && (await inSync()), 900_000);
 
@@ -217,7 +223,7 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
         if (performance.now() - lastProgress >= 5_000) {
           lastProgress = performance.now();
           const m = await metrics(url);
-          console.log(`storm +${((lastProgress - killed) / 1000).toFixed(0)} s (${label}): connected ${total('connected')}, reports acknowledged ${total('reportsAcked') - reportsBefore}, server.busy refusals ${m?.get('deployx_handshakes_busy_total') ?? '?'}; agents saw ${total('connectFailures')} failed attempts (${total('refusals')} refused), ${total('reportsTimedOut')} report acks timed out, ${total('reportsRefused')} reports refused`);
+          console.log(`storm +${((lastProgress - killed) / 1000).toFixed(0)} s (${label}): connected ${total('connected')}, reports acknowledged ${total('reportsAcked') - reportsBefore}, server.busy refusals ${m?.get('deployx_handshakes_busy_total') ?? '?'}; agents saw ${total('connectFailures')} failed attempts (${failureCodes()}), ${total('reportsTimedOut')} report acks timed out, ${total('reportsRefused')} reports refused`);
         }
         return total('connected') >= agents && total('reportsAcked') - reportsBefore >= agents;
       },

@@ -110,6 +110,8 @@ export interface SimulatedDevice {
 }
 
 export interface SimulationStats extends Omit<DeviceCounters, 'sessions'> {
+  /** Failed connection attempts by code (`connect.timeout`, `server.busy`, `hello.timeout`, …). */
+  failuresByCode: Record<string, number>;
   devices: number;
   connected: number;
   /** Devices holding a credential. */
@@ -155,6 +157,8 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
   });
 
   const devices: SimulatedDevice[] = [];
+  /** Failed attempts by code, the whole simulation's (a device does not need its own). */
+  const failuresByCode: Record<string, number> = {};
   const settled: Array<Promise<void>> = [];
   const settleAll: Array<() => void> = [];
   const starters: Array<() => void> = [];
@@ -236,6 +240,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
           break;
         case 'connect-failed':
           counters.connectFailures++;
+          failuresByCode[event.code] = (failuresByCode[event.code] ?? 0) + 1;
           if (event.refused) counters.refusals++;
           markSettled();
           break;
@@ -356,6 +361,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
         reportsRefused: sum((c) => c.reportsRefused),
         reportsTimedOut: sum((c) => c.reportsTimedOut),
         fatal: devices.filter((d) => d.fatal !== undefined).length,
+        failuresByCode: { ...failuresByCode },
         blobs: { ...blobs.stats },
       };
     },
