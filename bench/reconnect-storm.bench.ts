@@ -206,11 +206,22 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
 
     // The storm.
     const reportsBefore = total('reportsAcked');
+    // A device is back when it has a new session: "connected" stays high until the devices
+    // notice the dead connections, which on two shared cores takes seconds.
+    const sessionsBefore = total('sessions');
+    const back = (): number => total('sessions') - sessionsBefore;
     const killed = performance.now();
     server.kill('SIGKILL');
     await new Promise((r) => (server!.exitCode !== null || server!.signalCode !== null ? r(null) : server!.once('exit', r)));
-    await until('every device to notice', () => total('connected') === 0, 60_000);
+    // Started again at once, as a service manager would (systemd's Restart=always): the devices
+    // notice the dead connections meanwhile. Until 2026-12-06 the bench waited for every device
+    // to notice first, which on two shared cores took seconds and was counted in the figure.
     server = startServer(true);
+    let noticedMs = NaN;
+    void until('every device to notice', () => total('connected') === 0, 60_000).then(
+      () => (noticedMs = performance.now() - killed),
+      () => undefined,
+    );
     let upMs = NaN;
     let lastProgress = performance.now();
     let connectedMs = NaN;
@@ -219,13 +230,13 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
       `${agents} devices reconnected and reported`,
       async () => {
         if (Number.isNaN(upMs) && (await metrics(url)) !== undefined) upMs = performance.now() - killed;
-        if (Number.isNaN(connectedMs) && total('connected') >= agents) connectedMs = performance.now() - killed;
+        if (Number.isNaN(connectedMs) && back() >= agents && total('connected') >= agents) connectedMs = performance.now() - killed;
         if (performance.now() - lastProgress >= 5_000) {
           lastProgress = performance.now();
           const m = await metrics(url);
-          console.log(`storm +${((lastProgress - killed) / 1000).toFixed(0)} s (${label}): connected ${total('connected')}, reports acknowledged ${total('reportsAcked') - reportsBefore}, server.busy refusals ${m?.get('deployx_handshakes_busy_total') ?? '?'}; agents saw ${total('connectFailures')} failed attempts (${failureCodes()}), ${total('reportsTimedOut')} report acks timed out, ${total('reportsRefused')} reports refused`);
+          console.log(`storm +${((lastProgress - killed) / 1000).toFixed(0)} s (${label}): connected ${total('connected')} (${back()} new sessions), reports acknowledged ${total('reportsAcked') - reportsBefore}, server.busy refusals ${m?.get('deployx_handshakes_busy_total') ?? '?'}; agents saw ${total('connectFailures')} failed attempts (${failureCodes()}), ${total('reportsTimedOut')} report acks timed out, ${total('reportsRefused')} reports refused`);
         }
-        return total('connected') >= agents && total('reportsAcked') - reportsBefore >= agents;
+        return back() >= agents && total('connected') >= agents && total('reportsAcked') - reportsBefore >= agents;
       },
       STORM_LIMIT_MS,
     ).then(
@@ -271,7 +282,7 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
         value: reportedMs,
         unit: 'ms',
         target: agents >= 10_000 ? 'all reported ≤ 15000 ms' : 'recorded',
-        detail: `server answering ${upMs.toFixed(0)} ms after the kill, all connected ${connectedMs.toFixed(0)} ms, all reported ${reportedMs.toFixed(0)} ms (${(reportedMs - upMs).toFixed(0)} ms after the server answered); sessions ${total('sessions')}${busy === undefined ? '' : `, server.busy refusals ${busy}`}`,
+        detail: `server answering ${upMs.toFixed(0)} ms after the kill (every device had noticed the kill ${Number.isNaN(noticedMs) ? '?' : noticedMs.toFixed(0)} ms after it), all connected ${connectedMs.toFixed(0)} ms, all reported ${reportedMs.toFixed(0)} ms (${(reportedMs - upMs).toFixed(0)} ms after the server answered); sessions ${total('sessions')}${busy === undefined ? '' : `, server.busy refusals ${busy}`}`,
       },
       jobs: {
         name: `jobs created by a commit right after the storm, ${agents.toLocaleString('en')} devices (${label})`,
