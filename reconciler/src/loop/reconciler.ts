@@ -18,7 +18,7 @@ import { isStepFailure } from '../../../schemas/step-status.ts';
 import { createSchemaValidator } from '../../../schemas/index.ts';
 import { compileDeviceInGroups, createCompileContext, mergeRollout, type CompileContext } from '../core/compile/compile.ts';
 import { resolveDeviceGroups } from '../core/compile/groups.ts';
-import { relevantFactPaths } from '../core/compile/incremental.ts';
+import { diffRevisions, relevantFactPaths, type FleetCompile } from '../core/compile/incremental.ts';
 import { lookupFactPath } from '../core/compile/selectors.ts';
 import type { DesiredResource, DesiredState, DeviceInput, FleetModel } from '../core/model.ts';
 import { assignRollouts, changedProfiles } from '../core/rollout/membership.ts';
@@ -140,6 +140,8 @@ export class Reconciler {
   readonly memberships = new Map<string, { groups: string[]; profiles: string[] }>();
   readonly timings: ReconcileTimings = { sourcePasses: 0, devicePasses: 0, deviceSeconds: 0, sourceSeconds: 0 };
   #model: FleetModel | undefined;
+  /** Every live device compiled at the served model when its rollouts began (the next diff's start). */
+  #compiled: FleetCompile | undefined;
   #context: CompileContext | undefined;
   /** A revision whose rollouts are begun but which is not served yet: its rollouts start no job. */
   #publishing: string | undefined;
@@ -521,22 +523,37 @@ export class Reconciler {
   }
 
   /**
-   * Compiles every live device at both revisions, assigns the changed ones (and the devices the
-   * rollouts being superseded still owe) to new rollouts, and stores them. Returns the devices
-   * that need a pass: changed, carried over, or whose desired fingerprint moved.
+   * Finds the live devices whose desired state differs between the two revisions, assigns them
+   * (and the devices the rollouts being superseded still owe) to new rollouts, and stores them.
+   * Returns the devices that need a pass: changed, carried over, or whose desired fingerprint moved.
+   *
+   * Both sides are compiled incrementally (compileFleetSince) from the previous revision's compile:
+   * the previous revision again for the devices whose inputs changed since, then this one for the
+   * devices its change can reach. Both sides use each device's current inputs, so only what the
+   * revision changed counts.
    */
   async #beginRollouts(model: FleetModel, context: CompileContext, previous: { model: FleetModel; context: CompileContext }): Promise<string[]> {
     const changed = new Map<string, string[]>();
     const candidates = new Map<string, RolloutDevice>();
     const enqueue = new Set<string>();
-    for (const device of await this.deps.store.listDeviceInputs(factKeysRead(model, previous.model))) {
-      const after = compileWith(model, context, device);
-      const before = compileWith(previous.model, previous.context, device);
-      if (after.fingerprint !== before.fingerprint) changed.set(device.id, changedProfiles(before, after));
-      if (this.#desiredPrints.get(device.id) !== after.fingerprint) enqueue.add(device.id);
+    const devices = await this.deps.store.listDeviceInputs(factKeysRead(model, previous.model));
+    const { before, after, changed: differing } = diffRevisions(
+      this.#compiled,
+      { ...previous, devices: devices.map((device) => deviceInput(previous.model, device)) },
+      { model, context, devices: devices.map((device) => deviceInput(model, device)) },
+    );
+    const byId = new Map(devices.map((device) => [device.id, device]));
+    for (const id of differing) {
+      const device = byId.get(id)!;
+      const was = before.compiled.get(id) ?? compileWith(previous.model, previous.context, device);
+      const now = after.compiled.get(id) ?? compileWith(model, context, device);
+      changed.set(id, changedProfiles(was, now));
+    }
+    for (const device of devices) {
+      if (this.#desiredPrints.get(device.id) !== after.fingerprints.get(device.id)) enqueue.add(device.id);
       const input = deviceInput(model, device);
       // `online` is the driver's to fill in when the rollout is created.
-      candidates.set(device.id, { name: device.id, labels: input.labels, facts: input.facts, groups: after.groups, online: false });
+      candidates.set(device.id, { name: device.id, labels: input.labels, facts: input.facts, groups: [...(after.groupsOf.get(device.id) ?? [])], online: false });
     }
     const assignment = assignRollouts(changed, this.rollouts.current(), new Set(candidates.keys()));
     const rollouts: NewRolloutInput[] = assignment.rollouts.map(({ profile, devices }) => {
@@ -548,6 +565,8 @@ export class Reconciler {
     if (rollouts.length > 0 || assignment.superseded.length > 0) {
       await this.rollouts.begin(model.revision, rollouts, assignment.superseded);
     }
+    // Kept without its desired states: the next diff needs the fingerprints and the groups.
+    this.#compiled = { ...after, compiled: new Map() };
     return [...enqueue];
   }
 

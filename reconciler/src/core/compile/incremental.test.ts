@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeviceInput, FleetModel } from '../model.ts';
-import { findConflicts } from './compile.ts';
+import { compileFleet, createCompileContext, findConflicts } from './compile.ts';
 import { groupsByDevice, resolveGroupMembers } from './groups.ts';
-import { analyseFleetChange, equalData, findConflictsSince } from './incremental.ts';
+import { analyseFleetChange, compileFleetSince, diffRevisions, equalData, findConflictsSince } from './incremental.ts';
 import { buildModel, device, factsFor, type ModelParts } from './test-builders.ts';
 
 const REV0 = 'main@sha1:1111111111111111111111111111111111111111';
@@ -222,6 +222,57 @@ for (const row of ROWS) {
     assert.deepStrictEqual(findConflictsSince(next, model1, devices1).conflicts, next.conflicts);
   });
 }
+
+/** Each device's fingerprint when every device is compiled. */
+function allFingerprints(model: FleetModel, devices: readonly DeviceInput[]): Map<string, string> {
+  return new Map([...compileFleet(model, devices)].map(([name, desired]) => [name, desired.fingerprint]));
+}
+
+for (const row of ROWS) {
+  test(`compileFleetSince equals compiling every device: ${row.name}`, () => {
+    const model0 = buildModel(BASE);
+    const prev = compileFleetSince(undefined, model0, createCompileContext(model0), BASE_DEVICES);
+    assert.deepStrictEqual(new Map([...prev.fingerprints].sort()), allFingerprints(model0, BASE_DEVICES));
+    assert.equal(prev.compiled.size, BASE_DEVICES.length);
+
+    const model1 = row.model ? row.model(model0) : edit(model0, {});
+    const devices1 = row.devices ? row.devices(BASE_DEVICES) : BASE_DEVICES;
+    const next = compileFleetSince(prev, model1, createCompileContext(model1), devices1);
+    for (const name of next.compiled.keys()) assert.ok(row.recompiledAtMost.includes(name), `${name} was compiled again`);
+    assert.deepStrictEqual(new Map([...next.fingerprints].sort()), allFingerprints(model1, devices1));
+    for (const [name, desired] of next.compiled) assert.deepStrictEqual(desired, compileFleet(model1, devices1).get(name));
+
+    // From there, nothing changed: nothing compiled, the same fingerprints.
+    const again = compileFleetSince(next, model1, createCompileContext(model1), devices1);
+    assert.equal(again.compiled.size, 0);
+    assert.deepStrictEqual(again.fingerprints, next.fingerprints);
+  });
+}
+
+test('diffRevisions counts what the revision changed for each device as it is now, not what the device changed', () => {
+  const model0 = buildModel(BASE);
+  const context0 = createCompileContext(model0);
+  // The rollout diff of the revision that served model0 left this compile behind.
+  const base = compileFleetSince(undefined, model0, context0, BASE_DEVICES);
+  // Since then web-2 was relabelled a db server, and a commit changes nginx (the web profile's).
+  const devices = BASE_DEVICES.map((d) => (d.name === 'web-2' ? withLabels(d, { role: 'db', site: 'fra' }) : d));
+  const model1 = edit(model0, { software: { nginx: { packages: { apt: 'nginx', dnf: 'nginx' }, version: '1.26.*' } } });
+  const diff = diffRevisions(base, { model: model0, context: context0, devices }, { model: model1, context: createCompileContext(model1), devices });
+  // web-2 has no nginx at either revision now; comparing its old self (a web server) with its new
+  // self would have put it in the nginx rollout.
+  assert.deepEqual(diff.changed.sort(), ['enrolled-1', 'web-1']);
+  // The same answer as compiling both revisions for every device.
+  const before = allFingerprints(model0, devices);
+  const after = allFingerprints(model1, devices);
+  assert.deepEqual(diff.changed.sort(), [...after.keys()].filter((name) => before.get(name) !== after.get(name)).sort());
+  // Only web-2 was compiled again at the previous revision, only the web devices at the new one.
+  assert.deepEqual([...diff.before.compiled.keys()], ['web-2']);
+  assert.deepEqual([...diff.after.compiled.keys()].sort(), ['enrolled-1', 'web-1']);
+  // A base of another model (after a restart) is not used: everything is compiled.
+  const cold = diffRevisions(undefined, { model: model0, context: context0, devices }, { model: model1, context: createCompileContext(model1), devices });
+  assert.deepEqual(cold.changed.sort(), ['enrolled-1', 'web-1']);
+  assert.equal(cold.before.compiled.size, devices.length);
+});
 
 test('findConflictsSince equals findConflicts as conflicts appear and go', () => {
   const devices = BASE_DEVICES.map((d) => ({ ...d, facts: undefined }));
