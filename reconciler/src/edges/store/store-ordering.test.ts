@@ -1,5 +1,5 @@
 // Ordered observed state: reports and job results carry the agent's (epoch, seq) stamp, and an
-// older observation never replaces a newer one, whichever arrives last (real SQLite in a temp dir).
+// older observation never replaces a newer one, whichever arrives last (real SQLite and PostgreSQL).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { at, describeStores, enroll, jobResult, newJob, pkg, report } from './test-support.ts';

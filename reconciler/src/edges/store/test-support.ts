@@ -93,7 +93,7 @@ const PG_UNAVAILABLE = await pgUnavailable();
 export async function tempPgStore(
   t: TestContext,
   options: Partial<OpenPgStoreOptions> = {},
-): Promise<TempStore & { query<T>(sql: string): Promise<T[]> }> {
+): Promise<TempStore & { url: string; query<T>(sql: string): Promise<T[]> }> {
   const schema = `deployx_test_${randomBytes(6).toString('hex')}`;
   await adminExec(`CREATE SCHEMA ${schema}`);
   const url = new URL(TEST_PG_URL);
@@ -109,7 +109,7 @@ export async function tempPgStore(
     return s;
   };
   const query = async <T>(sql: string): Promise<T[]> => (await adminQuery<T>(sql, url.href)).rows;
-  return { store: await open(), open, exec: async (sql) => void (await query(sql)), query };
+  return { store: await open(), url: url.href, open, exec: async (sql) => void (await query(sql)), query };
 }
 
 export const STORE_BACKENDS: readonly StoreBackend[] = [
