@@ -9,6 +9,8 @@ import { describe, test, type TestContext } from 'node:test';
 import { describePostgres, tempPgStore } from '../../reconciler/src/edges/store/test-support.ts';
 import type { CommandIo } from './io.ts';
 import { main } from './main.ts';
+import { announceServer } from './running-server.ts';
+import { commandStoreSpec } from './store-option.ts';
 
 function recorder(cwd: string): CommandIo & { lines: string[]; errors: string[] } {
   const lines: string[] = [];
@@ -29,6 +31,22 @@ describe('--store', () => {
       assert.equal(await main([...command, '--help'], io), 0);
       assert.match(io.lines.join('\n'), /--store/, command.join(' '));
     }
+  });
+
+  test('beside a server that uses PostgreSQL, a command given no store stops instead of opening the SQLite file', async (t) => {
+    const dir = await tempDir(t);
+    const env = { DEPLOYX_RUNTIME_DIR: path.join(dir, 'running') };
+    const dataDir = path.join(dir, 'srv');
+    const unannounce = announceServer({ url: 'http://127.0.0.1:8080', dataDir, store: { kind: 'postgres', label: 'PostgreSQL deployx@db:5432/fleet' } }, env);
+    t.after(unannounce);
+    assert.throws(() => commandStoreSpec(undefined, dataDir, recorder(dir), env), {
+      code: 'store.open',
+      message: 'the server running at http://127.0.0.1:8080 keeps its state in PostgreSQL deployx@db:5432/fleet: give its URL with --store (or DEPLOYX_STORE)',
+    });
+    assert.deepEqual(commandStoreSpec('postgres://deployx@db/fleet', dataDir, recorder(dir), env), { kind: 'postgres', url: 'postgres://deployx@db/fleet' });
+    assert.equal(commandStoreSpec(undefined, dataDir, recorder(dir), { ...env, DEPLOYX_STORE: 'postgres://deployx@db/fleet' }).kind, 'postgres');
+    // Another data dir than the server's: its own SQLite file.
+    assert.deepEqual(commandStoreSpec(undefined, path.join(dir, 'other'), recorder(dir), env), { kind: 'sqlite', file: path.join(dir, 'other', 'deployx.sqlite') });
   });
 
   test('a URL of another database is refused in one line, without its password', async (t) => {
