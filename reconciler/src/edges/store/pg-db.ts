@@ -42,8 +42,14 @@ export interface OpenDbOptions {
   url: string;
   /** Connections in the pool. */
   max?: number;
-  /** How long connecting may take before failing `store.unavailable`. */
+  /** How long opening may wait for the server before failing `store.unavailable`. */
   connectTimeoutMs?: number;
+  /**
+   * How long a unit of work may wait for a connection — a free one of the pool, or a new one —
+   * before failing `store.unavailable` (pg's pool times both out alike). Longer than connecting at
+   * open: a burst queues for a while on a busy pool, and that is not an outage.
+   */
+  acquireTimeoutMs?: number;
 }
 
 /** How many times a transaction runs before a serialization failure is reported. */
@@ -59,23 +65,25 @@ const types: pg.CustomTypesConfig = {
 };
 
 export async function openDb(options: OpenDbOptions): Promise<Db> {
+  // One connection first, with the short timeout: a server that is not there is said at once.
+  const probe = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000, application_name: 'deployx' });
+  try {
+    await probe.connect();
+  } catch (err) {
+    throw toStoreError(err, 'connecting');
+  } finally {
+    await probe.end().catch(() => undefined);
+  }
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.max ?? 10,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    connectionTimeoutMillis: options.acquireTimeoutMs ?? 60_000,
     application_name: 'deployx',
     types,
   });
   // An idle connection that the server closes emits here; without a listener it would end the
   // process. The pool drops that connection and the next query connects anew.
   pool.on('error', () => undefined);
-  try {
-    const client = await pool.connect();
-    client.release();
-  } catch (err) {
-    await pool.end().catch(() => undefined);
-    throw toStoreError(err, 'connecting');
-  }
 
   const running = new Set<Promise<unknown>>();
   let closed = false;

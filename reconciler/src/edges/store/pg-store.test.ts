@@ -1,6 +1,10 @@
 // What only the PostgreSQL store has: its own migrations, migrating from several processes at
 // once, and the pool's errors as store codes (a real server: DEPLOYX_TEST_PG, see test-support.ts).
 import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { loadMigrations, PG_MIGRATIONS_DIR } from './migrate.ts';
 import { openPgStore } from './pg-store.ts';
@@ -34,6 +38,22 @@ describePostgres(() => {
     await store.close();
     await exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from-the-future', '2030-01-01T00:00:00.000Z')");
     await assert.rejects(open(), (err) => isStoreError(err, 'store.schema-too-new'));
+  });
+
+  test('a migration that fails is rolled back whole: store.migration-failed, the database as it was', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'deployx-pg-migrations-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    for (const m of await loadMigrations(PG_MIGRATIONS_DIR)) {
+      const name = `${String(m.version).padStart(3, '0')}-${m.name}.sql`;
+      await copyFile(new URL(name, PG_MIGRATIONS_DIR), join(dir, name));
+    }
+    await writeFile(join(dir, '900-broken.sql'), 'CREATE TABLE half_done (x INTEGER);\nSELECT no_such_column FROM half_done;\n');
+    const { store, open, query } = await tempPgStore(t);
+    await store.close();
+    await assert.rejects(open({ migrationsDir: pathToFileURL(dir + '/') }), (err) => isStoreError(err, 'store.migration-failed'));
+    assert.deepEqual(await query("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'half_done'"), []);
+    assert.equal((await query('SELECT version FROM schema_migrations WHERE version = 900')).length, 0);
+    await (await open()).close();
   });
 
   test('replicas starting together migrate once', async (t) => {

@@ -31,6 +31,14 @@ export interface SqliteTempStore extends TempStore {
   open(options?: Partial<OpenSqliteStoreOptions>): Promise<Store>;
 }
 
+export interface PgTempStore extends TempStore {
+  /** The URL of the test's schema (`options=-c search_path=…`). */
+  url: string;
+  open(options?: Partial<OpenPgStoreOptions>): Promise<Store>;
+  /** Rows of `sql`, run beside the store in the test's schema. */
+  query<T>(sql: string): Promise<T[]>;
+}
+
 export interface StoreBackend {
   name: 'sqlite' | 'postgres';
   tempStore(t: TestContext, options?: { now?: () => Date }): Promise<TempStore>;
@@ -93,7 +101,7 @@ const PG_UNAVAILABLE = await pgUnavailable();
 export async function tempPgStore(
   t: TestContext,
   options: Partial<OpenPgStoreOptions> = {},
-): Promise<TempStore & { url: string; query<T>(sql: string): Promise<T[]> }> {
+): Promise<PgTempStore> {
   const schema = `deployx_test_${randomBytes(6).toString('hex')}`;
   await adminExec(`CREATE SCHEMA ${schema}`);
   const url = new URL(TEST_PG_URL);
