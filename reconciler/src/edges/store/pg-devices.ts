@@ -6,7 +6,7 @@ import { StoreError } from './store.ts';
 import { iso, pageOf } from './store-values.ts';
 import { DEVICE_COLUMNS, DEVICE_COLUMNS_NO_FACTS, toDevice, toDeviceSummary, type DeviceRow } from './store-rows.ts';
 import { ENROLL_SET, enrollmentTarget, enrollValues, factKeysOf, sameHash } from './store-rules.ts';
-import { params, type PgContext } from './pg-util.ts';
+import { named, params, type PgContext } from './pg-util.ts';
 import type { DevicesPart } from './store-parts.ts';
 
 export function pgDevices({ db, now }: PgContext): DevicesPart {
@@ -17,7 +17,7 @@ export function pgDevices({ db, now }: PgContext): DevicesPart {
       c.all<DeviceRow & { public_key: string }>(
         `SELECT ${DEVICE_COLUMNS}, public_key FROM devices
          WHERE id = ANY($1::text[]) AND deleted_at IS NULL AND public_key IS NOT NULL`,
-        [[...ids]],
+        [named(ids)],
       ),
     );
     for (const row of rows) found.set(row.id, { device: toDevice(row), publicKey: row.public_key });
@@ -110,7 +110,7 @@ export function pgDevices({ db, now }: PgContext): DevicesPart {
     },
 
     async getDevicesMany(ids) {
-      const rows = await db.read((c) => c.all<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[])`, [ids]));
+      const rows = await db.read((c) => c.all<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[])`, [named(ids)]));
       return new Map(rows.map((row) => [row.id, toDevice(row)]));
     },
 
@@ -171,7 +171,7 @@ export function pgDevices({ db, now }: PgContext): DevicesPart {
         c.run(
           `UPDATE devices SET last_seen_at = $1
            WHERE id = ANY($2::text[]) AND (last_seen_at IS NULL OR last_seen_at < $1)`,
-          [t, ids],
+          [t, named(ids)],
         ),
       );
     },

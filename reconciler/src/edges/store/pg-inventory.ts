@@ -4,7 +4,7 @@ import type { InventoryEntry, InventoryUpsert } from './store.ts';
 import { lastByKey } from './store-values.ts';
 import { INVENTORY_COLUMNS as COLUMNS, toInventoryEntry as toEntry, type InventoryRow } from './store-rows.ts';
 import { inventoryChanges } from './store-rules.ts';
-import { columns, type PgContext } from './pg-util.ts';
+import { columns, named, type PgContext } from './pg-util.ts';
 import type { InventoryPart } from './store-parts.ts';
 
 export function pgInventory({ db }: PgContext): InventoryPart {
@@ -12,7 +12,7 @@ export function pgInventory({ db }: PgContext): InventoryPart {
     const entries = new Map<string, InventoryEntry[]>(ids.map((id) => [id, []]));
     if (ids.length === 0) return entries;
     const rows = await db.read((c) =>
-      c.all<InventoryRow>(`SELECT ${COLUMNS} FROM inventory WHERE device_id = ANY($1::text[]) ORDER BY device_id, key`, [[...ids]]),
+      c.all<InventoryRow>(`SELECT ${COLUMNS} FROM inventory WHERE device_id = ANY($1::text[]) ORDER BY device_id, key`, [named(ids)]),
     );
     for (const row of rows) entries.get(row.device_id)?.push(toEntry(row));
     return entries;

@@ -24,7 +24,7 @@ import {
 } from './store-rules.ts';
 import type { Conn, SqlValue } from './pg-db.ts';
 import { mergeObserved } from './pg-reports.ts';
-import { columns, type PgContext } from './pg-util.ts';
+import { columns, named, type PgContext } from './pg-util.ts';
 import type { JobsPart } from './store-parts.ts';
 
 /** SQL list of the states a job is still open in (not final). */
@@ -32,7 +32,7 @@ const OPEN = `('pending', 'dispatched', 'running')`;
 
 export function pgJobs({ db, now }: PgContext): JobsPart {
   async function recordResults(c: Conn, serialised: readonly SerialisedResult[], at: string): Promise<RecordResultOutcome[]> {
-    const keys = [...new Set(serialised.map((r) => r.result.idempotencyKey))];
+    const keys = named([...new Set(serialised.map((r) => r.result.idempotencyKey))]);
     const rows = await c.all<ResultTarget>(
       `SELECT id, idempotency_key, device_id, CASE WHEN result IS NOT NULL THEN 1 ELSE 0 END AS has_result FROM jobs
        WHERE idempotency_key = ANY($1::text[]) ORDER BY id FOR UPDATE`,
@@ -84,7 +84,7 @@ export function pgJobs({ db, now }: PgContext): JobsPart {
           `UPDATE jobs SET state = 'dispatched', dispatched_at = $1, attempts = attempts + 1
            WHERE id = ANY($2::text[]) AND state IN ('pending', 'dispatched')
            RETURNING id`,
-          [t, ids],
+          [t, named(ids)],
         ),
       );
       return inOrder(ids, rows);
@@ -94,7 +94,7 @@ export function pgJobs({ db, now }: PgContext): JobsPart {
       if (jobs.length === 0) return [];
       const t = iso(at, 'now');
       const lost = columns(
-        jobs.map((j) => [j.id, j.deviceId, iso(j.before, 'before')]),
+        jobs.filter((j) => named([j.id, j.deviceId]).length === 2).map((j) => [j.id, j.deviceId, iso(j.before, 'before')]),
         ['text', 'text', 'text'],
       );
       const rows = await db.transaction((c) =>
@@ -129,7 +129,7 @@ export function pgJobs({ db, now }: PgContext): JobsPart {
       if (jobs.length === 0) return [];
       const t = iso(at, 'now');
       const started = columns(
-        jobs.map((j) => [j.id, j.deviceId]),
+        jobs.filter((j) => named([j.id, j.deviceId]).length === 2).map((j) => [j.id, j.deviceId]),
         ['text', 'text'],
       );
       const rows = await db.transaction((c) =>
@@ -204,7 +204,7 @@ export function pgJobs({ db, now }: PgContext): JobsPart {
       const rows = await db.read((c) =>
         c.all<JobRow>(
           `SELECT ${COLUMNS} FROM jobs WHERE rollout_id = $1 AND device_id = ANY($2::text[]) ORDER BY created_at, seq`,
-          [rolloutId, deviceIds],
+          [rolloutId, named(deviceIds)],
         ),
       );
       // Oldest first: the newest of each device is the one left in the map.
@@ -212,7 +212,7 @@ export function pgJobs({ db, now }: PgContext): JobsPart {
     },
 
     async getJobsMany(ids) {
-      const rows = await db.read((c) => c.all<JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE id = ANY($1::text[])`, [ids]));
+      const rows = await db.read((c) => c.all<JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE id = ANY($1::text[])`, [named(ids)]));
       return new Map(rows.map((row) => [row.id, toJob(row)]));
     },
 
@@ -220,7 +220,7 @@ export function pgJobs({ db, now }: PgContext): JobsPart {
       const rows = await db.read((c) =>
         c.all<JobRow>(
           `SELECT ${COLUMNS} FROM jobs WHERE state IN ${OPEN} AND device_id = ANY($1::text[]) ORDER BY created_at, seq`,
-          [deviceIds],
+          [named(deviceIds)],
         ),
       );
       const byDevice = new Map<string, JobRecord[]>(deviceIds.map((id) => [id, []]));
@@ -248,7 +248,7 @@ export function pgJobs({ db, now }: PgContext): JobsPart {
           `UPDATE jobs SET state = 'cancelled', finished_at = $1
            WHERE id = ANY($2::text[]) AND state IN ${OPEN}
            RETURNING id`,
-          [t, ids],
+          [t, named(ids)],
         ),
       );
       return inOrder(ids, rows);

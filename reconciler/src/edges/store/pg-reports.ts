@@ -19,7 +19,7 @@ import {
   type StoredObserved,
 } from './store-rules.ts';
 import type { Conn, Db } from './pg-db.ts';
-import { columns, type PgContext } from './pg-util.ts';
+import { columns, named, type PgContext } from './pg-util.ts';
 import type { ReportsPart } from './store-parts.ts';
 
 /** isNewerObservation in SQL, for an UPDATE of `devices` whose new stamp is (epoch, seq). */
@@ -134,7 +134,7 @@ async function readObserved(db: Db, ids: readonly string[]): Promise<Map<string,
       `SELECT d.id, d.last_report_at, o.resources
        FROM devices d LEFT JOIN observed_sets o ON o.device_id = d.id
        WHERE d.id = ANY($1::text[])`,
-      [[...ids]],
+      [named(ids)],
     ),
   );
   for (const row of rows) snapshots.set(row.id, toObservedSnapshot(row));

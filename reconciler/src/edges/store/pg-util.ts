@@ -22,3 +22,12 @@ export function columns(rows: ReadonlyArray<readonly SqlValue[]>, types: readonl
   const values = types.map((_, i) => rows.map((row) => row[i] ?? null) as Array<string | number | null>);
   return { sql: `unnest(${types.map((type, i) => `$${i + 1}::${type}[]`).join(', ')})`, values };
 }
+
+/**
+ * The ids a lookup can match. PostgreSQL text cannot hold NUL ("\u0000"), so no stored id has one,
+ * and one such id from an agent (a handshake, a job's progress) would fail the whole statement —
+ * and with it every other agent's row of the batch. It matches nothing, so it is left out.
+ */
+export function named(ids: readonly string[]): string[] {
+  return ids.filter((id) => !id.includes('\u0000'));
+}

@@ -51,4 +51,25 @@ describeStores(({ tempStore }) => {
     assert.equal(refused?.state, 'pending');
     assert.equal(refused?.result, undefined);
   });
+
+  // PostgreSQL text cannot hold NUL: a string with one from an agent must cost its own row only.
+  test('a NUL in an agent’s text refuses its own report, result or lookup, never the batch', async (t) => {
+    const { store } = await tempStore(t);
+    for (const id of ['a', 'b']) await enroll(store, id);
+    const saved = await store.saveReports([
+      { deviceId: 'a', receivedAt: at(1), report: report([pkg('nginx', '1')], { agentVersion: '1.0\u0000evil' }) },
+      { deviceId: 'b', receivedAt: at(1), report: report([pkg('nginx', '1')], { facts: { hostname: 'b\u0000' } }) },
+    ]);
+    assert.deepEqual(saved.skipped, ['a']);
+    assert.equal(saved.saved, 1);
+    assert.deepEqual((await store.getDevice('b'))?.facts, { hostname: 'b\u0000' });
+
+    await store.createJobs([newJob('j-a', 'a'), newJob('j-b', 'b')]);
+    assert.deepEqual(await store.markRunningMany([{ id: 'j-a\u0000', deviceId: 'a' }, { id: 'j-b', deviceId: 'b' }], at(2)), ['j-b']);
+    const outcomes = await store.recordJobResults([jobResult('j-a', { idempotencyKey: 'key-j-a\u0000' }), jobResult('j-b')], at(3));
+    assert.deepEqual(outcomes.map((o) => o.outcome), ['unknown', 'recorded']);
+    assert.deepEqual([...(await store.getDevicesMany(['a\u0000', 'b'])).keys()], ['b']);
+    assert.deepEqual([...(await store.getJobsMany(['j-a\u0000', 'j-a'])).keys()], ['j-a']);
+    assert.equal((await store.findDeviceKeys(['a\u0000'])).size, 0);
+  });
 });

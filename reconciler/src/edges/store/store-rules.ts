@@ -236,12 +236,16 @@ function prepareReport(input: ReportInput, receivedAt: string): PreparedReport |
   const facts = serialise(report.facts ?? {});
   const observedText = serialise(observed);
   if (facts === undefined || observedText === undefined) return undefined;
+  // Stored as plain text (JSON escapes it): PostgreSQL cannot hold a NUL there, and one such
+  // report would fail its whole batch.
+  const revision = typeof report.revision === 'string' ? report.revision : null;
+  if ([report.agentVersion, revision, order?.epoch].some((text) => typeof text === 'string' && text.includes('\u0000'))) return undefined;
   return {
     deviceId: input.deviceId,
     receivedAt,
     facts,
     agentVersion: report.agentVersion,
-    revision: typeof report.revision === 'string' ? report.revision : null,
+    revision,
     observed: observedText,
     epoch: order?.epoch ?? null,
     seq: order?.seq ?? null,
