@@ -13,7 +13,7 @@ export function pgDeviceStatus({ db }: PgContext): DeviceStatusPart {
       // A device named twice: the later status wins, as SQLite's row-by-row upsert leaves it.
       const v = columns(
         lastByKey(statuses.map(deviceStatusValues), (row) => String(row[0])),
-        ['text', 'text', 'text', 'text', 'integer', 'integer', 'text'],
+        ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'text'],
       );
       await db.transaction((c) =>
         c.run(
@@ -46,7 +46,7 @@ export function pgDeviceStatus({ db }: PgContext): DeviceStatusPart {
       await db.transaction(async (c) => {
         for (const [rows, failureColumns] of [[setting, true], [keeping, false]] as const) {
           if (rows.length === 0) continue;
-          const v = columns(rows, ['text', 'text', 'text', 'text', 'text', 'integer', 'text']);
+          const v = columns(rows, ['text', 'text', 'text', 'text', 'text', 'bigint', 'text']);
           await c.run(upsert(failureColumns, v.sql), v.values);
         }
       });

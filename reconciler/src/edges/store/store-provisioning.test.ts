@@ -97,7 +97,9 @@ describeStores(({ tempStore }) => {
   test('a failing task without continueOnError ends the run as failed; the device is not provisioned', async (t) => {
     const { store } = await tempStore(t);
     await store.startProvisioningRun(run('r1'));
-    await store.recordProvisioningStep({ runId: 'r1', index: 0, status: 'failed', exitCode: 2, at: at(1) }, acceptStep);
+    // A Windows exit code (STATUS_ACCESS_VIOLATION) does not fit in 32 signed bits: kept whole.
+    await store.recordProvisioningStep({ runId: 'r1', index: 0, status: 'failed', exitCode: 0xc0000005, at: at(1) }, acceptStep);
+    assert.equal((await store.listProvisioningSteps('web-1', 1))[0]?.exitCode, 3221225477);
     assert.equal((await store.listProvisioningRuns('web-1', 1))[0]?.status, 'failed');
     assert.equal((await store.getProvisioning('web-1'))?.state, 'provisioning');
     assert.equal((await store.recordProvisioningStep({ runId: 'r1', index: 1, status: 'started', at: at(2) }, acceptStep)).outcome, 'inactive');
