@@ -98,8 +98,12 @@ describeStores(({ tempStore }) => {
     const { store } = await tempStore(t);
     await store.startProvisioningRun(run('r1'));
     // A Windows exit code (STATUS_ACCESS_VIOLATION) does not fit in 32 signed bits: kept whole.
-    await store.recordProvisioningStep({ runId: 'r1', index: 0, status: 'failed', exitCode: 0xc0000005, at: at(1) }, acceptStep);
-    assert.equal((await store.listProvisioningSteps('web-1', 1))[0]?.exitCode, 3221225477);
+    // Its log held binary output: a NUL is shown as U+FFFD, the report is not refused.
+    await store.recordProvisioningStep({ runId: 'r1', index: 0, status: 'failed', exitCode: 0xc0000005, log: 'MZ\u0000\u0000boom', at: at(1) }, acceptStep);
+    assert.deepEqual(
+      (await store.listProvisioningSteps('web-1', 1)).map((s) => [s.exitCode, s.log]),
+      [[3221225477, 'MZ\ufffd\ufffdboom']],
+    );
     assert.equal((await store.listProvisioningRuns('web-1', 1))[0]?.status, 'failed');
     assert.equal((await store.getProvisioning('web-1'))?.state, 'provisioning');
     assert.equal((await store.recordProvisioningStep({ runId: 'r1', index: 1, status: 'started', at: at(2) }, acceptStep)).outcome, 'inactive');

@@ -582,12 +582,20 @@ export function decideStep(
   const task = run.tasks[input.index]!;
   const step: Value[] = [
     run.id, run.deviceId, input.index, task.type, task.name, input.status, input.exitCode ?? null,
-    input.log === undefined ? null : input.log.slice(-MAX_STEP_LOG), at,
+    input.log === undefined ? null : stepLog(input.log), at,
   ];
   if (verdict.finish) {
     return { run, step, finish: verdict.finish, recorded: { outcome: 'recorded', run: { ...run, status: verdict.finish, finishedAt: at } } };
   }
   return { run, step, recorded: { outcome: 'recorded', run } };
+}
+
+/**
+ * The tail of a task's log as kept: its last MAX_STEP_LOG characters, a NUL (a tool's binary
+ * output) shown as U+FFFD — PostgreSQL text cannot hold NUL, and a log is for reading.
+ */
+function stepLog(log: string): string {
+  return log.slice(-MAX_STEP_LOG).replaceAll('\u0000', '\ufffd');
 }
 
 /** [id, device_id, token_hash, revision, profile, image, hostname, mac, tasks, enrollment_token_id, created_at, expires_at]. */
