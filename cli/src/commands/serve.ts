@@ -18,8 +18,8 @@ export const HELP = `usage: deployx serve --repo DIR|URL [--path SUBDIR] [--bran
 
 Store (docs/operations.md, "Choosing the store"):
   --store URL|FILE    where the state lives: a PostgreSQL database (postgres://USER[:PASSWORD]
-                      @HOST[:PORT]/DB; several servers may share it) or a SQLite file
-                      (default: DATA/deployx.sqlite); DEPLOYX_STORE is read when absent
+                      @HOST[:PORT]/DB) or a SQLite file (default: DATA/deployx.sqlite);
+                      DEPLOYX_STORE is read when absent
 
 Commit signatures (docs/security.md, "Commit signatures"):
   --verify-commits off         accept unsigned commits (default)
