@@ -170,24 +170,25 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGA
 /**
  * Maps pg's errors onto store codes as toStoreError in sqlite-db.ts maps SQLite's: a unique key
  * taken → conflict, a foreign key missing → not-found, a value the schema refuses → invalid, a
- * server that is busy, away or out of space → unavailable. The statement is named, its
- * parameters never are.
+ * server that is busy, away or out of space → unavailable. The message is PostgreSQL's; the
+ * statement is kept beside it (`statement`, its start), its parameters never are.
  */
 export function toStoreError(err: unknown, context: string): StoreError {
   if (err instanceof StoreError) return err;
   const code = sqlState(err) ?? '';
   const message = err instanceof Error ? err.message : String(err);
-  const where = `${message || code} (${context.replace(/\s+/g, ' ').slice(0, 120)})`;
+  const where = message || code;
+  const statement = context.replace(/\s+/g, ' ').slice(0, 120);
   const cls = code.slice(0, 2);
-  if (code === '23505' || code === '23P01') return new StoreError('store.conflict', where, { cause: err });
-  if (code === '23503') return new StoreError('store.not-found', where, { cause: err });
+  if (code === '23505' || code === '23P01') return new StoreError('store.conflict', where, { cause: err, statement });
+  if (code === '23503') return new StoreError('store.not-found', where, { cause: err, statement });
   // check, not-null, a raised exception (the append-only audit trigger), bad data (22xxx).
-  if (cls === '23' || cls === '22' || code === 'P0001') return new StoreError('store.invalid', where, { cause: err });
+  if (cls === '23' || cls === '22' || code === 'P0001') return new StoreError('store.invalid', where, { cause: err, statement });
   // serialization or deadlock after the retries, lock or statement timeouts, resources, connection, shutdown.
   if (cls === '40' || cls === '53' || cls === '08' || cls === '57' || code === '55P03' || UNREACHABLE.has(code) || /timeout|terminated|Connection/i.test(message)) {
-    return new StoreError('store.unavailable', where, { cause: err });
+    return new StoreError('store.unavailable', where, { cause: err, statement });
   }
   // Wrong password, unknown role or database: retrying does not help until someone acts.
-  if (cls === '28' || code === '3D000') return new StoreError('store.unavailable', where, { cause: err, transient: false });
-  return new StoreError('store.internal', where, { cause: err });
+  if (cls === '28' || code === '3D000') return new StoreError('store.unavailable', where, { cause: err, transient: false, statement });
+  return new StoreError('store.internal', where, { cause: err, statement });
 }

@@ -52,11 +52,17 @@ export class StoreError extends Error {
   readonly code: StoreErrorCode;
   /** True when the same call may succeed later (busy, locked, I/O): retry with backoff. */
   readonly transient: boolean;
+  /**
+   * The statement the database refused (its first characters, never its parameters), for
+   * debugging. Not in `message`, which the API may show its caller.
+   */
+  readonly statement: string | undefined;
 
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; transient?: boolean }) {
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; transient?: boolean; statement?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.transient = options?.transient ?? code === 'store.unavailable';
+    this.statement = options?.statement;
   }
 }
 
