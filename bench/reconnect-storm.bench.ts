@@ -166,7 +166,8 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
       const flags = profile && profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : [];
       const child = spawn(process.execPath, [...flags, cli, 'serve', '--repo', path.join(dir, 'repo'), '--data', dataDir, '--port', String(port), '--host', '127.0.0.1', '--poll', '1s'], {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, DEPLOYX_LOG_LEVEL: 'warn' },
+        // The data dir's SQLite store, where tokenFor made the token, whatever DEPLOYX_STORE says.
+        env: { ...process.env, DEPLOYX_LOG_LEVEL: 'warn', DEPLOYX_STORE: '' },
       });
       child.stdout!.pipe(serverLog, { end: false });
       child.stderr!.pipe(serverLog, { end: false });

@@ -40,7 +40,9 @@ const runtimeDir = mkdtempSync(path.join(os.tmpdir(), 'deployx-test-runtime-'));
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, DEPLOYX_RUNTIME_DIR: runtimeDir },
+  // A developer's DEPLOYX_STORE would send the servers and commands the tests start to that
+  // store; each test picks its own (the store tests take DEPLOYX_TEST_PG).
+  env: { ...process.env, DEPLOYX_RUNTIME_DIR: runtimeDir, DEPLOYX_STORE: '' },
 });
 child.on('exit', (code, signal) => {
   rmSync(runtimeDir, { recursive: true, force: true });

@@ -29,9 +29,11 @@ export function usageLine(command: string, message: string): string {
 export function errorLine(command: string, error: unknown, debug = false): string {
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : String(error);
+  // Opening the store failed: its message is written for people (what, why, what to do).
+  if (code === 'store.open') return `deployx ${command}: ${message}`;
   const hint = debug ? '' : '; run again with --debug for details';
   if (typeof code === 'string' && (code.startsWith('store.') || code.startsWith('SQLITE_'))) {
-    const what = code === 'store.unavailable' || code === 'SQLITE_BUSY' ? 'the data dir\'s database is busy or unreadable' : 'the data dir\'s database refused the operation';
+    const what = code === 'store.unavailable' || code === 'SQLITE_BUSY' ? 'the store is busy or cannot be reached' : 'the store refused the operation';
     return `deployx ${command}: ${what} (${code})${hint}`;
   }
   return `deployx ${command}: ${message.split('\n', 1)[0]!.trim() || 'failed'}`;

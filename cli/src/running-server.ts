@@ -21,6 +21,8 @@ export interface AnnouncedServer {
   url: string;
   dataDir: string;
   startedAt: string;
+  /** The store the server opened, as storeLabel says it (no password). Absent: the data dir's file. */
+  store?: { kind: 'sqlite' | 'postgres'; label: string };
 }
 
 function runtimeDir(env: NodeJS.ProcessEnv): string {
@@ -28,12 +30,21 @@ function runtimeDir(env: NodeJS.ProcessEnv): string {
 }
 
 /** Announces a server started by this process; the returned function removes the file. */
-export function announceServer(server: { url: string; dataDir: string }, env: NodeJS.ProcessEnv = process.env): () => void {
+export function announceServer(
+  server: { url: string; dataDir: string; store?: AnnouncedServer['store'] },
+  env: NodeJS.ProcessEnv = process.env,
+): () => void {
   const dir = runtimeDir(env);
   const file = path.join(dir, `${process.pid}.json`);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const entry: AnnouncedServer = { pid: process.pid, url: server.url, dataDir: path.resolve(server.dataDir), startedAt: new Date().toISOString() };
+    const entry: AnnouncedServer = {
+      pid: process.pid,
+      url: server.url,
+      dataDir: path.resolve(server.dataDir),
+      startedAt: new Date().toISOString(),
+      ...(server.store === undefined ? {} : { store: server.store }),
+    };
     writeFileSync(file, JSON.stringify(entry) + '\n', { mode: 0o600 });
   } catch {
     // Discovery is a convenience: a read-only home leaves commands to be given --data or --server.

@@ -2,6 +2,7 @@
 // module of the reconciler that reads process.env.
 import path from 'node:path';
 import { readDuration } from '../../schemas/duration.ts';
+import { StoreOpenError, storeSpecFrom, type StoreSpec } from './edges/store/open-store.ts';
 
 export interface ServerConfig {
   /** A local repository path or an http(s) URL. */
@@ -10,6 +11,11 @@ export interface ServerConfig {
   path: string | undefined;
   branch: string;
   dataDir: string;
+  /**
+   * Where the state lives: `--store` / DEPLOYX_STORE, a `postgres://` URL or a SQLite file.
+   * Default: the SQLite file in the data dir. Its URL may hold a password: log storeLabel(store).
+   */
+  store?: StoreSpec;
   host: string;
   port: number;
   pollIntervalMs: number;
@@ -73,6 +79,8 @@ export interface ServeOptions {
   path?: string;
   branch?: string;
   data?: string;
+  /** A `postgres://` URL or a SQLite file. */
+  store?: string;
   host?: string;
   port?: string;
   poll?: string;
@@ -109,11 +117,20 @@ export function loadServerConfig(options: ServeOptions, env: NodeJS.ProcessEnv =
   const trustProxy = trustProxyFrom(options.trustProxy ?? env.DEPLOYX_TRUST_PROXY);
   const level = env.DEPLOYX_LOG_LEVEL ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new ConfigError(`DEPLOYX_LOG_LEVEL=${level}: use debug|info|warn|error`);
+  const dataDir = path.resolve(cwd, options.data ?? env.DEPLOYX_DATA ?? '.deployx/server');
+  let store: StoreSpec;
+  try {
+    store = storeSpecFrom(options.store ?? env.DEPLOYX_STORE, dataDir, cwd);
+  } catch (error) {
+    if (error instanceof StoreOpenError) throw new ConfigError(error.message);
+    throw error;
+  }
   return {
     repo: isUrl ? repo : path.resolve(cwd, repo),
     path: options.path ?? env.DEPLOYX_PATH,
     branch: options.branch ?? env.DEPLOYX_BRANCH ?? 'main',
-    dataDir: path.resolve(cwd, options.data ?? env.DEPLOYX_DATA ?? '.deployx/server'),
+    dataDir,
+    store,
     host: options.host ?? env.DEPLOYX_HOST ?? '127.0.0.1',
     port,
     pollIntervalMs: poll,

@@ -15,7 +15,7 @@ import { Access } from './edges/http/access.ts';
 import { createApp } from './edges/http/app.ts';
 import { createLogger, type Logger } from '../../schemas/log.ts';
 import { Notifier } from './edges/notify/notifier.ts';
-import { openSqliteStore } from './edges/store/sqlite-store.ts';
+import { defaultStoreFile, openStore, storeLabel } from './edges/store/open-store.ts';
 import type { Store } from './edges/store/store.ts';
 import { loadServerKeys, type ServerKeys } from './edges/keys/server-keys.ts';
 import { AgentGateway, hashSecret, newSecret } from './edges/transport/agent-gateway.ts';
@@ -70,7 +70,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       openpgpKeys: verifier.keys.openpgp.length,
     });
   }
-  const store = await openSqliteStore({ file: path.join(config.dataDir, 'deployx.sqlite') });
+  const storeSpec = config.store ?? { kind: 'sqlite', file: defaultStoreFile(config.dataDir) };
+  const store = await openStore(storeSpec);
+  log.info('store opened', { store: storeLabel(storeSpec) });
   // The signing key is made at first start; `deployx keys rotate` changes it under a running server.
   const serverKeys = loadServerKeys(config.dataDir, {
     create: true,

@@ -1,25 +1,27 @@
-// deployx audit verify [--data DIR]
-// deployx audit list [--limit 50] [--data DIR]
+// deployx audit verify [--data DIR] [--store URL]
+// deployx audit list [--limit 50] [--data DIR] [--store URL]
 //
 // `verify` recomputes the audit log's hash chain from the server's store and compares the head
 // record: exit 0 with the entry count and the head's hash (keep it somewhere else to compare with
 // later), exit 1 with one line naming the first entry that was edited or removed, exit 2 when the
-// store cannot be read. It may run while the server runs (SQLite allows a second reader).
+// store cannot be read. It may run while the server runs (SQLite allows a second reader;
+// PostgreSQL any number).
 import { access } from 'node:fs/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { verifyAuditLog } from '../../../reconciler/src/actions/audit.ts';
-import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
+import { openStore } from '../../../reconciler/src/edges/store/open-store.ts';
 import { type CommandIo, errorLine, usageLine } from '../io.ts';
 import { resolveDataDir } from '../running-server.ts';
+import { commandStoreSpec, STORE_HELP, STORE_OPTION } from '../store-option.ts';
 
-export const HELP = `usage: deployx audit verify [--data DIR]
-       deployx audit list [--limit 50] [--data DIR]
+export const HELP = `usage: deployx audit verify [--data DIR] [--store URL]
+       deployx audit list [--limit 50] [--data DIR] [--store URL]
 
 verify  recompute the audit log's hash chain; exit 1 naming the first edited or removed entry
 list    the newest entries, one per line
   --data DIR   the server's data dir (default: the one of the server running on this machine
-               (deployx serve, npm start), else .deployx/server; the choice is printed)`;
+               (deployx serve, npm start), else .deployx/server; the choice is printed)
+${STORE_HELP}`;
 
 export async function runAudit(args: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = args;
@@ -29,6 +31,7 @@ export async function runAudit(args: string[], io: CommandIo): Promise<number> {
       args: rest,
       options: {
         data: { type: 'string' },
+        ...STORE_OPTION,
         limit: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -50,18 +53,21 @@ export async function runAudit(args: string[], io: CommandIo): Promise<number> {
     io.err(`deployx audit: --limit ${values.limit}: use a positive whole number`);
     return 2;
   }
-  const file = path.join(resolveDataDir('audit', values.data, io), 'deployx.sqlite');
-  try {
-    await access(file);
-  } catch {
-    io.err(`deployx audit: no store at ${file}: give the server's data directory with --data DIR`);
-    return 2;
-  }
   let store;
   try {
-    store = await openSqliteStore({ file });
+    const spec = commandStoreSpec(values.store, resolveDataDir('audit', values.data, io), io);
+    // Reading an audit log never creates a store: a missing file is a wrong --data.
+    if (spec.kind === 'sqlite') {
+      try {
+        await access(spec.file);
+      } catch {
+        io.err(`deployx audit: no store at ${spec.file}: give the server's data directory with --data DIR`);
+        return 2;
+      }
+    }
+    store = await openStore(spec);
   } catch (error) {
-    io.err(`deployx audit: cannot open ${file}: ${(error as Error).message}`);
+    io.err(errorLine('audit', error, io.debug));
     return 2;
   }
   try {

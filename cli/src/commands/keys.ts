@@ -1,27 +1,27 @@
 // deployx keys show [--data DIR]
-// deployx keys rotate [--grace 7d] [--data DIR]
+// deployx keys rotate [--grace 7d] [--data DIR] [--store URL]
 //
 // The server's job-signing keys (reconciler/src/edges/keys/server-keys.ts). `rotate` makes a new
 // current key and keeps the old one valid (it still signs, agents still trust it) for the grace
 // period; a running server picks the change up within seconds, and agents learn the new key
 // from the hello of their next connection.
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../../schemas/duration.ts';
 import { readKeyring, rotateServerKeys } from '../../../reconciler/src/edges/keys/server-keys.ts';
 import { cliActor, recordAudit } from '../../../reconciler/src/actions/audit.ts';
-import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
 import { type CommandIo, errorLine, usageLine } from '../io.ts';
 import { resolveDataDir } from '../running-server.ts';
+import { openCommandStore, STORE_HELP, STORE_OPTION } from '../store-option.ts';
 
 export const HELP = `usage: deployx keys show [--data DIR]
-       deployx keys rotate [--grace 7d] [--data DIR]
+       deployx keys rotate [--grace 7d] [--data DIR] [--store URL]
 
 show    each server signing key: fingerprint, state (current, valid until …, expired), created
 rotate  a new key signs from now on; the old one stays valid for --grace (default 7d) so agents
         that trust only it keep verifying jobs until they reconnect and learn the new one
   --data DIR   the server's data dir (default: the one of the server running on this machine
-               (deployx serve, npm start), else .deployx/server; the choice is printed)`;
+               (deployx serve, npm start), else .deployx/server; the choice is printed)
+${STORE_HELP}`;
 
 export async function runKeys(args: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = args;
@@ -31,7 +31,7 @@ export async function runKeys(args: string[], io: CommandIo): Promise<number> {
   }
   let values;
   try {
-    ({ values } = parseArgs({ args: rest, options: { grace: { type: 'string', default: '7d' }, data: { type: 'string' } } }));
+    ({ values } = parseArgs({ args: rest, options: { grace: { type: 'string', default: '7d' }, data: { type: 'string' }, ...STORE_OPTION } }));
   } catch (error) {
     io.err(usageLine('keys', (error as Error).message));
     return 2;
@@ -49,9 +49,16 @@ export async function runKeys(args: string[], io: CommandIo): Promise<number> {
     }
     if (sub === 'rotate') {
       const graceMs = parseDuration(values.grace, { zero: true });
-      const rotation = rotateServerKeys(dataDir, graceMs, new Date());
-      // An operator action: recorded in the audit log of the store in the same data dir.
-      const store = await openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
+      // Opened first: a store that cannot be reached stops the rotation before it happens.
+      const store = await openCommandStore(values.store, dataDir, io);
+      let rotation;
+      try {
+        rotation = rotateServerKeys(dataDir, graceMs, new Date());
+      } catch (error) {
+        await store.close();
+        throw error;
+      }
+      // An operator action: recorded in the audit log of the server's store.
       try {
         await recordAudit(store, {
           actor: cliActor(),

@@ -1,18 +1,25 @@
-// deployx serve --repo DIR|URL [--path SUBDIR] [--branch main] [--data DIR] [--port 8080] [--host 127.0.0.1] [--poll 30s]
+// deployx serve --repo DIR|URL [--path SUBDIR] [--branch main] [--data DIR] [--store URL|FILE] [--port 8080] [--host 127.0.0.1] [--poll 30s]
 //               [--verify-commits off|head|all] [--trusted-ssh-signers FILE] [--trusted-openpgp-keys FILE]...
 //               [--tls-cert FILE --tls-key FILE] [--trust-proxy loopback|ADDRS|N|true]
 import { parseArgs } from 'node:util';
 import { ConfigError, loadServerConfig } from '../../../reconciler/src/config.ts';
 import { startServer } from '../../../reconciler/src/main.ts';
 import { TrustedKeysError } from '../../../reconciler/src/edges/signatures/commit-verifier.ts';
+import { StoreOpenError, storeLabel } from '../../../reconciler/src/edges/store/open-store.ts';
 import { type CommandIo, usageLine } from '../io.ts';
 import { announceServer } from '../running-server.ts';
 
 export const HELP = `usage: deployx serve --repo DIR|URL [--path SUBDIR] [--branch main] [--data DIR]
+                     [--store postgres://USER@HOST/DB|FILE]
                      [--port 8080] [--host 127.0.0.1] [--poll 30s]
                      [--verify-commits off|head|all] [--trusted-ssh-signers FILE]
                      [--trusted-openpgp-keys FILE]...
                      [--tls-cert FILE --tls-key FILE] [--trust-proxy loopback|ADDRS|N|true]
+
+Store (docs/operations.md, "Choosing the store"):
+  --store URL|FILE    where the state lives: a PostgreSQL database (postgres://USER[:PASSWORD]
+                      @HOST[:PORT]/DB) or a SQLite file (default: DATA/deployx.sqlite);
+                      DEPLOYX_STORE is read when absent
 
 Commit signatures (docs/security.md, "Commit signatures"):
   --verify-commits off         accept unsigned commits (default)
@@ -32,7 +39,7 @@ TLS:
                       requests it received over HTTPS get Secure cookies
 
 Environment: DEPLOYX_GIT_USERNAME / DEPLOYX_GIT_PASSWORD / DEPLOYX_GIT_TOKEN (repository auth),
-DEPLOYX_WEBHOOK_SECRET, DEPLOYX_API_TOKEN, DEPLOYX_LOG_LEVEL, DEPLOYX_VERIFY_COMMITS,
+DEPLOYX_STORE, DEPLOYX_WEBHOOK_SECRET, DEPLOYX_API_TOKEN, DEPLOYX_LOG_LEVEL, DEPLOYX_VERIFY_COMMITS,
 DEPLOYX_TRUSTED_SSH_SIGNERS, DEPLOYX_TRUSTED_OPENPGP_KEYS, DEPLOYX_TLS_CERT, DEPLOYX_TLS_KEY,
 DEPLOYX_TRUST_PROXY.`;
 
@@ -46,6 +53,7 @@ export async function runServe(args: string[], io: CommandIo): Promise<number> {
         path: { type: 'string' },
         branch: { type: 'string' },
         data: { type: 'string' },
+        store: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
         poll: { type: 'string' },
@@ -89,12 +97,20 @@ export async function runServe(args: string[], io: CommandIo): Promise<number> {
       io.err(`deployx serve: ${error.message}`);
       return 2;
     }
+    if (error instanceof StoreOpenError) {
+      io.err(`deployx serve: ${error.message}`);
+      return 1;
+    }
     throw error;
   }
   io.out(`DeployX serving ${config.branch} of ${config.repo.replace(/\/\/[^@/]+@/, '//')} on ${server.url}`);
   io.out(`admin API token: ${config.dataDir}/api-token`);
   // deployx token, user, rollout … run on this machine find this server (running-server.ts).
-  const unannounce = announceServer({ url: server.url, dataDir: config.dataDir });
+  const unannounce = announceServer({
+    url: server.url,
+    dataDir: config.dataDir,
+    ...(config.store === undefined ? {} : { store: { kind: config.store.kind, label: storeLabel(config.store) } }),
+  });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -1,29 +1,28 @@
-// deployx token create --name N [--expires 7d] [--max-uses N] [--labels k=v,...] [--data DIR]
-// deployx token create --api --role viewer|operator|admin --name N [--expires 90d] [--data DIR]
-// deployx token list [--data DIR]
-// deployx token revoke ID [--data DIR]
+// deployx token create --name N [--expires 7d] [--max-uses N] [--labels k=v,...] [--data DIR] [--store URL]
+// deployx token create --api --role viewer|operator|admin --name N [--expires 90d] [--data DIR] [--store URL]
+// deployx token list [--data DIR] [--store URL]
+// deployx token revoke ID [--data DIR] [--store URL]
 //
 // Enrollment tokens let agents enroll; API tokens (`--api`) let tools call /api/v1 and /ui with a
 // role. A token is printed once; only its hash is stored.
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cliActor, recordAudit } from '../../../reconciler/src/actions/audit.ts';
-import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
 import type { Store } from '../../../reconciler/src/edges/store/store.ts';
 import { formatEnrollmentToken } from '../../../schemas/enrollment-token.ts';
 import { ensureKeyring, readKeyring } from '../../../reconciler/src/edges/keys/server-keys.ts';
 import { hashSecret, newSecret } from '../../../reconciler/src/edges/transport/agent-gateway.ts';
 import { type CommandIo, errorLine, usageLine } from '../io.ts';
 import { resolveDataDir } from '../running-server.ts';
+import { openCommandStore, STORE_HELP, STORE_OPTION } from '../store-option.ts';
 import { readDuration } from '../../../schemas/duration.ts';
 import { ROLES, type Role } from '../../../schemas/protocol.ts';
 
-export const HELP = `usage: deployx token create --name N [--expires 7d] [--max-uses N] [--labels k=v,...] [--device ID] [--data DIR]
-       deployx token create --api --role viewer|operator|admin --name N [--expires 90d] [--data DIR]
-       deployx token list [--data DIR]
-       deployx token revoke ID [--data DIR]
+export const HELP = `usage: deployx token create --name N [--expires 7d] [--max-uses N] [--labels k=v,...] [--device ID] [--data DIR] [--store URL]
+       deployx token create --api --role viewer|operator|admin --name N [--expires 90d] [--data DIR] [--store URL]
+       deployx token list [--data DIR] [--store URL]
+       deployx token revoke ID [--data DIR] [--store URL]
 
 Enrollment tokens let agents enroll (printed with the server key they pin); API tokens (--api)
 let tools call the API with a role. A token is printed once; only its hash is stored.
@@ -33,7 +32,8 @@ let tools call the API with a role. A token is printed once; only its hash is st
   --labels k=v    labels given to the devices that enroll with it
   --device ID     bind it to one declared device (enrolls it without approval)
   --data DIR   the server's data dir (default: the one of the server running on this machine
-               (deployx serve, npm start), else .deployx/server; the choice is printed)`;
+               (deployx serve, npm start), else .deployx/server; the choice is printed)
+${STORE_HELP}`;
 
 export async function runToken(args: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = args;
@@ -51,6 +51,7 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
         api: { type: 'boolean', default: false },
         role: { type: 'string' },
         data: { type: 'string' },
+        ...STORE_OPTION,
       },
     });
   } catch (error) {
@@ -61,7 +62,7 @@ export async function runToken(args: string[], io: CommandIo): Promise<number> {
   // The data dir may not exist yet: users and tokens can be made before the first `serve`.
   const dataDir = resolveDataDir('token', values.data, io);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const store = await openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
+  const store = await openCommandStore(values.store, dataDir, io);
   try {
     if (sub === 'create') {
       if (!values.name) return usage(io, '--name is required');

@@ -5,22 +5,22 @@
 // The password is prompted (not echoed) on a terminal, or read from the first line of stdin
 // (`printf '%s\n' "$PW" | deployx user create ...`); never from an argument, which `ps` shows.
 import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cliActor, recordAudit } from '../../../reconciler/src/actions/audit.ts';
 import { createUser } from '../../../reconciler/src/actions/users.ts';
-import { openSqliteStore } from '../../../reconciler/src/edges/store/sqlite-store.ts';
 import { type CommandIo, errorLine, usageLine } from '../io.ts';
 import { resolveDataDir } from '../running-server.ts';
+import { openCommandStore, STORE_HELP, STORE_OPTION } from '../store-option.ts';
 
-export const HELP = `usage: deployx user create --name N --role viewer|operator|admin [--reset] [--data DIR]
-       deployx user list [--data DIR]
-       deployx user delete NAME [--data DIR]
+export const HELP = `usage: deployx user create --name N --role viewer|operator|admin [--reset] [--data DIR] [--store URL]
+       deployx user list [--data DIR] [--store URL]
+       deployx user delete NAME [--data DIR] [--store URL]
 
 The password is prompted for, or read from the first line of stdin.
   --reset      change an existing user's role and password
   --data DIR   the server's data dir (default: the one of the server running on this machine
-               (deployx serve, npm start), else .deployx/server; the choice is printed)`;
+               (deployx serve, npm start), else .deployx/server; the choice is printed)
+${STORE_HELP}`;
 
 export async function runUser(args: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = args;
@@ -34,6 +34,7 @@ export async function runUser(args: string[], io: CommandIo): Promise<number> {
         role: { type: 'string' },
         reset: { type: 'boolean', default: false },
         data: { type: 'string' },
+        ...STORE_OPTION,
       },
     });
   } catch (error) {
@@ -56,7 +57,7 @@ export async function runUser(args: string[], io: CommandIo): Promise<number> {
   // The data dir may not exist yet: users and tokens can be made before the first `serve`.
   const dataDir = resolveDataDir('user', values.data, io);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const store = await openSqliteStore({ file: path.join(dataDir, 'deployx.sqlite') });
+  const store = await openCommandStore(values.store, dataDir, io);
   try {
     if (sub === 'create') {
       if (!io.readSecret) throw new Error('no way to read a password here');

@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import sqlite3 from 'sqlite3';
 import { loadMigrations } from './migrate.ts';
 import { openSqliteStore } from './sqlite-store.ts';
-import { isStoreError } from './store.ts';
-import { tempStore } from './test-support.ts';
+import { isStoreError, REVISION_ERRORS_KEPT } from './store.ts';
+import { at, tempStore } from './test-support.ts';
 
 function rawAll<T>(file: string, sql: string): Promise<T[]> {
   return new Promise((resolve, reject) => {
@@ -150,4 +150,31 @@ test('a database at an older version gets exactly the missing migrations, in ord
   assert.ok(after.slice(1).every((r) => r.applied_at === '2031-01-01T00:00:00.000Z'));
   const index = await rawAll<{ name: string }>(oldFile, "SELECT name FROM sqlite_master WHERE name = 'jobs_pending'");
   assert.equal(index.length, 1);
+});
+
+test('migration 009 trims the errors stored by older versions and counts them', async (t) => {
+  const { store, dir } = await tempStore(t);
+  await store.close();
+  const old = join(dir, 'old');
+  await mkdir(old);
+  for (const m of (await loadMigrations()).filter((m) => m.version < 9)) {
+    await writeFile(join(old, `${String(m.version).padStart(3, '0')}-${m.name}.sql`), m.sql);
+  }
+  const file = join(dir, 'old.sqlite');
+  await (await openSqliteStore({ file, migrationsDir: pathToFileURL(old + '/') })).close();
+  const errors = Array.from({ length: 300 }, (_, i) => ({ code: 'yaml.syntax', message: `bad ${i}`, file: 'a.yaml', line: i + 1, col: 1, path: '' }));
+  await new Promise<void>((resolve, reject) => {
+    const db = new sqlite3.Database(file);
+    db.run(
+      `INSERT INTO revisions (oid, revision, branch, author, message, committed_at, seen_at, last_seen_at, status, errors)
+       VALUES ('old', 'main@sha1:old', 'main', 'a', 'm', ?, ?, ?, 'rejected', ?)`,
+      [at(1), at(2), at(2), JSON.stringify(errors)],
+      (err) => db.close(() => (err ? reject(err) : resolve())),
+    );
+  });
+  const migrated = await openSqliteStore({ file });
+  const record = await migrated.getRevision('old');
+  await migrated.close();
+  assert.equal(record?.errorCount, 300);
+  assert.deepEqual(record?.errors, errors.slice(0, REVISION_ERRORS_KEPT));
 });

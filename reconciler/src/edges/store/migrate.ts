@@ -1,14 +1,16 @@
 // Forward-only schema migrations.
 //
-// A migration is a file `NNN-name.sql` in the migrations folder; NNN is its version. Applied
+// A migration is a file `NNN-name.sql` in a dialect's migrations folder (`migrations/` for SQLite,
+// `migrations/postgres/` for PostgreSQL); NNN is its version. Applied
 // versions are recorded in `schema_migrations`. Each missing version is applied in ascending
 // order, each inside its own transaction together with its `schema_migrations` row, so a failed
 // migration leaves the database at the previous version. A database that holds a version this
 // code does not know was migrated by a newer DeployX: opening it is refused (`store.schema-too-new`)
 // rather than risking writes the newer schema does not expect. A migration file must not contain
 // BEGIN/COMMIT (the migrator owns the transaction) nor change journal_mode or foreign_keys.
+// Each backend hands the migrator a MigrationDb: its transaction, alone among the processes that
+// may migrate the same database at once (SQLite's one writer; a PostgreSQL advisory lock).
 import { readdir, readFile } from 'node:fs/promises';
-import type { Conn, Db } from './sqlite-db.ts';
 import { StoreError } from './store.ts';
 
 export interface Migration {
@@ -18,6 +20,21 @@ export interface Migration {
 }
 
 export const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
+export const PG_MIGRATIONS_DIR = new URL('./migrations/postgres/', import.meta.url);
+
+/** What the migrator needs of a connection inside its transaction. */
+export interface MigrationConn {
+  /** Several statements, no parameters. */
+  exec(sql: string): Promise<void>;
+  all<T>(sql: string): Promise<T[]>;
+  /** Inserts the `schema_migrations` row of a migration just applied. */
+  record(migration: Migration, appliedAt: string): Promise<void>;
+}
+
+export interface MigrationDb {
+  /** Runs `fn` in one transaction that no other migrator of the database runs beside. */
+  transaction<T>(fn: (c: MigrationConn) => Promise<T>): Promise<T>;
+}
 
 const FILE_NAME = /^(\d+)-([a-z0-9][a-z0-9-]*)\.sql$/;
 
@@ -56,7 +73,7 @@ export interface MigrateResult {
 }
 
 export async function migrate(
-  db: Db,
+  db: MigrationDb,
   migrations: readonly Migration[],
   now: () => Date,
 ): Promise<MigrateResult> {
@@ -87,20 +104,16 @@ export async function migrate(
           { cause: err },
         );
       }
-      await c.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
-        migration.version,
-        migration.name,
-        now().toISOString(),
-      ]);
+      await c.record(migration, now().toISOString());
       return true;
     });
     if (didApply) applied.push(migration.version);
   }
-  const version = await db.read(async (c) => Math.max(0, ...(await appliedVersions(c))));
+  const version = await db.transaction(async (c) => Math.max(0, ...(await appliedVersions(c))));
   return { applied, version };
 }
 
-async function appliedVersions(c: Conn): Promise<number[]> {
+async function appliedVersions(c: MigrationConn): Promise<number[]> {
   const rows = await c.all<{ version: number }>('SELECT version FROM schema_migrations');
   return rows.map((r) => r.version);
 }

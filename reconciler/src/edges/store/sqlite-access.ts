@@ -1,45 +1,16 @@
 // Users, sessions and API tokens (migration 005). Secrets arrive here already hashed.
-import type { ApiTokenRecord, Role, SessionRecord, Store, UserRecord } from './store.ts';
+import type { Role, SessionRecord } from './store.ts';
 import { StoreError } from './store.ts';
-import { iso, setIf, type SqliteContext } from './sqlite-util.ts';
-
-type AccessPart = Pick<
-  Store,
-  | 'saveUser'
-  | 'getUser'
-  | 'listUsers'
-  | 'deleteUser'
-  | 'createSession'
-  | 'getSession'
-  | 'deleteSession'
-  | 'deleteExpiredSessions'
-  | 'createApiToken'
-  | 'findApiToken'
-  | 'listApiTokens'
-  | 'revokeApiToken'
->;
-
-interface UserRow {
-  name: string;
-  role: Role;
-  password_hash: string;
-  created_at: string;
-  updated_at: string;
-  disabled_at: string | null;
-}
-
-interface TokenRow {
-  id: string;
-  name: string;
-  role: Role;
-  token_hash: string;
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-}
-
-const USER_COLUMNS = 'name, role, password_hash, created_at, updated_at, disabled_at';
-const TOKEN_COLUMNS = 'id, name, role, token_hash, created_at, expires_at, revoked_at';
+import { iso, type SqliteContext } from './sqlite-util.ts';
+import {
+  API_TOKEN_COLUMNS as TOKEN_COLUMNS,
+  toApiToken as toToken,
+  toUser,
+  USER_COLUMNS,
+  type ApiTokenRow as TokenRow,
+  type UserRow,
+} from './store-rows.ts';
+import type { AccessPart } from './store-parts.ts';
 
 export function sqliteAccess({ db, now }: SqliteContext): AccessPart {
   return {
@@ -152,29 +123,4 @@ export function sqliteAccess({ db, now }: SqliteContext): AccessPart {
       return toToken(row);
     },
   };
-}
-
-function toUser(row: UserRow): UserRecord {
-  const user: UserRecord = {
-    name: row.name,
-    role: row.role,
-    passwordHash: row.password_hash,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  setIf(user, 'disabledAt', row.disabled_at);
-  return user;
-}
-
-function toToken(row: TokenRow): ApiTokenRecord {
-  const token: ApiTokenRecord = {
-    id: row.id,
-    name: row.name,
-    role: row.role,
-    tokenHash: row.token_hash,
-    createdAt: row.created_at,
-  };
-  setIf(token, 'expiresAt', row.expires_at);
-  setIf(token, 'revokedAt', row.revoked_at);
-  return token;
 }

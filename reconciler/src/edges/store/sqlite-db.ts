@@ -157,12 +157,15 @@ function makeConn(db: sqlite3.Database): Conn {
   };
 }
 
-/** Maps sqlite3's errors onto store codes; the statement is named, its parameters never are. */
+/**
+ * Maps sqlite3's errors onto store codes. The message is SQLite's; the statement is kept beside it
+ * (`statement`, its start), its parameters never are.
+ */
 export function toStoreError(err: unknown, context: string): StoreError {
   if (err instanceof StoreError) return err;
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : String(err);
-  const where = `${message} (${context.replace(/\s+/g, ' ').slice(0, 120)})`;
+  const statement = context.replace(/\s+/g, ' ').slice(0, 120);
   switch (code) {
     case 'SQLITE_CONSTRAINT':
       // UNIQUE / PRIMARY KEY: the record exists. FOREIGN KEY: what it refers to does not.
@@ -173,17 +176,17 @@ export function toStoreError(err: unknown, context: string): StoreError {
           : /UNIQUE|PRIMARY KEY/.test(message)
             ? 'store.conflict'
             : 'store.invalid',
-        where,
-        { cause: err },
+        message,
+        { cause: err, statement },
       );
     case 'SQLITE_BUSY':
     case 'SQLITE_LOCKED':
     case 'SQLITE_IOERR':
     case 'SQLITE_FULL':
     case 'SQLITE_CANTOPEN':
-      return new StoreError('store.unavailable', where, { cause: err });
+      return new StoreError('store.unavailable', message, { cause: err, statement });
     default:
-      return new StoreError('store.internal', where, { cause: err });
+      return new StoreError('store.internal', message, { cause: err, statement });
   }
 }
 

@@ -1,23 +1,9 @@
 // Enrollment approval and PXE build mode (migration 012): pending devices, armed machines, and
 // the expiry and cap of discovered machines.
-import type { ArmingRecord, Store } from './store.ts';
 import { StoreError } from './store.ts';
-import { DEVICE_COLUMNS, toDevice, type DeviceRow } from './sqlite-devices.ts';
 import { iso, limitOf, type SqliteContext } from './sqlite-util.ts';
-
-type EnrollmentPart = Pick<
-  Store,
-  'listPendingDevices' | 'approveDevice' | 'rejectDevice' | 'armProvisioning' | 'disarmProvisioning' | 'getArming' | 'consumeArming' | 'pruneDiscovered'
->;
-
-interface ArmingRow {
-  device_id: string;
-  armed_at: string;
-  expires_at: string;
-  armed_by: string;
-}
-
-const toArming = (row: ArmingRow): ArmingRecord => ({ deviceId: row.device_id, armedAt: row.armed_at, expiresAt: row.expires_at, armedBy: row.armed_by });
+import { ARMING_COLUMNS, DEVICE_COLUMNS, toArming, toDevice, type ArmingRow, type DeviceRow } from './store-rows.ts';
+import type { EnrollmentPart } from './store-parts.ts';
 
 export function sqliteEnrollment({ db }: SqliteContext): EnrollmentPart {
   return {
@@ -60,7 +46,7 @@ export function sqliteEnrollment({ db }: SqliteContext): EnrollmentPart {
         c.get<ArmingRow>(
           `INSERT INTO pxe_arming (device_id, armed_at, expires_at, armed_by) VALUES (?, ?, ?, ?)
            ON CONFLICT (device_id) DO UPDATE SET armed_at = excluded.armed_at, expires_at = excluded.expires_at, armed_by = excluded.armed_by
-           RETURNING device_id, armed_at, expires_at, armed_by`,
+           RETURNING ${ARMING_COLUMNS}`,
           [input.deviceId, iso(input.armedAt, 'armedAt'), iso(input.expiresAt, 'expiresAt'), input.armedBy],
         ),
       );
@@ -74,7 +60,7 @@ export function sqliteEnrollment({ db }: SqliteContext): EnrollmentPart {
 
     async getArming(deviceId, at) {
       const row = await db.read((c) =>
-        c.get<ArmingRow>('SELECT device_id, armed_at, expires_at, armed_by FROM pxe_arming WHERE device_id = ? AND expires_at > ?', [deviceId, iso(at, 'at')]),
+        c.get<ArmingRow>(`SELECT ${ARMING_COLUMNS} FROM pxe_arming WHERE device_id = ? AND expires_at > ?`, [deviceId, iso(at, 'at')]),
       );
       return row && toArming(row);
     },

@@ -1,22 +1,10 @@
 // Inventory: what DeployX applied on each device, the only source of prune deletions.
-import type { DesiredResource } from '../../core/model.ts';
-import type { InventoryEntry, InventoryUpsert, Store } from './store.ts';
-import { StoreError } from './store.ts';
-import { chunkRows, placeholders, type SqlValue } from './sqlite-db.ts';
-import { idList, iso, type SqliteContext } from './sqlite-util.ts';
-
-type InventoryPart = Pick<Store, 'getInventory' | 'applyInventory' | 'getInventoryMany' | 'applyInventoryMany'>;
-
-interface InventoryRow {
-  device_id: string;
-  key: string;
-  fingerprint: string;
-  resource: string;
-  revision: string;
-  applied_at: string;
-}
-
-const COLUMNS = 'device_id, key, fingerprint, resource, revision, applied_at';
+import type { InventoryEntry, InventoryUpsert } from './store.ts';
+import { chunkRows, placeholders } from './sqlite-db.ts';
+import { idList, type SqliteContext } from './sqlite-util.ts';
+import { INVENTORY_COLUMNS as COLUMNS, toInventoryEntry as toEntry, type InventoryRow } from './store-rows.ts';
+import { inventoryChanges } from './store-rules.ts';
+import type { InventoryPart } from './store-parts.ts';
 
 export function sqliteInventory({ db }: SqliteContext): InventoryPart {
   async function readMany(ids: readonly string[]): Promise<Map<string, InventoryEntry[]>> {
@@ -45,19 +33,7 @@ export function sqliteInventory({ db }: SqliteContext): InventoryPart {
   };
 
   async function applyMany(changes: Array<{ deviceId: string; upserts: InventoryUpsert[]; deletes: string[] }>): Promise<void> {
-      const rows: SqlValue[][] = [];
-      const deletes: Array<[string, string]> = [];
-      for (const { deviceId, upserts, deletes: keys } of changes) {
-        const upserted = new Set(upserts.map((u) => u.key));
-        const clash = keys.find((k) => upserted.has(k));
-        if (clash !== undefined) {
-          throw new StoreError('store.invalid', `inventory key ${clash} is both upserted and deleted`);
-        }
-        for (const u of upserts) {
-          rows.push([deviceId, u.key, u.fingerprint, JSON.stringify(u.resource), u.revision, iso(u.appliedAt, 'appliedAt')]);
-        }
-        for (const key of keys) deletes.push([deviceId, key]);
-      }
+      const { rows, deletes } = inventoryChanges(changes);
       if (rows.length === 0 && deletes.length === 0) return;
       await db.transaction(async (c) => {
         if (deletes.length > 0) {
@@ -75,15 +51,4 @@ export function sqliteInventory({ db }: SqliteContext): InventoryPart {
         }
       });
   }
-}
-
-function toEntry(row: InventoryRow): InventoryEntry {
-  return {
-    deviceId: row.device_id,
-    key: row.key,
-    fingerprint: row.fingerprint,
-    resource: JSON.parse(row.resource) as DesiredResource,
-    revision: row.revision,
-    appliedAt: row.applied_at,
-  };
 }

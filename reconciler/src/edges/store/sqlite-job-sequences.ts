@@ -1,8 +1,7 @@
 // Per-device job sequences (migration 010): each dispatch of a signed job takes the next number.
-import { StoreError, type Store } from './store.ts';
+import { StoreError } from './store.ts';
 import { idList, type SqliteContext } from './sqlite-util.ts';
-
-type JobSequencesPart = Pick<Store, 'nextJobSequences' | 'raiseJobSequence'>;
+import type { JobSequencesPart } from './store-parts.ts';
 
 export function sqliteJobSequences({ db }: SqliteContext): JobSequencesPart {
   return {

@@ -1,107 +1,36 @@
 // Jobs: created once per idempotency key, dispatched, finished by exactly one agent result.
-import type { JobResult, JobState, Step } from '../../../../schemas/protocol.ts';
-import type { DesiredResource } from '../../core/model.ts';
-import type { CreateJobsResult, JobRecord, NewJob, RecordResultOutcome, Store } from './store.ts';
-import { FINAL_JOB_STATES, JOB_STATES, StoreError } from './store.ts';
+import type { JobState } from '../../../../schemas/protocol.ts';
+import type { CreateJobsResult, JobRecord, NewJob, RecordResultOutcome } from './store.ts';
+import { JOB_STATES, StoreError } from './store.ts';
 import { chunkRows, placeholders, type Conn, type SqlValue } from './sqlite-db.ts';
-import { idList, iso, limitOf, serialise, setIf, type SqliteContext } from './sqlite-util.ts';
-import { observationOrder } from '../../core/observation-order.ts';
-import { mergeObserved, type ObservedDelta } from './sqlite-reports.ts';
-
-type JobsPart = Pick<
-  Store,
-  | 'createJobs'
-  | 'markDispatched'
-  | 'markRunning'
-  | 'markRunningMany'
-  | 'recordJobResult'
-  | 'recordJobResults'
-  | 'pendingJobs'
-  | 'listJobs'
-  | 'getJob'
-  | 'countJobsByState'
-  | 'cancelJobs'
-  | 'getJobsMany'
-  | 'openJobsMany'
-  | 'rolloutJobsMany'
-  | 'markJobsLost'
->;
-
-interface JobRow {
-  id: string;
-  device_id: string;
-  revision: string;
-  idempotency_key: string;
-  steps: string;
-  state: JobState;
-  created_at: string;
-  dispatched_at: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  attempts: number;
-  result: string | null;
-  reason: string | null;
-  rollout_id: string | null;
-  resources: string;
-}
-
-const COLUMNS =
-  'id, device_id, revision, idempotency_key, steps, state, created_at, dispatched_at, started_at, ' +
-  'finished_at, attempts, result, rollout_id, resources, reason';
+import { idList, iso, limitOf, type SqliteContext } from './sqlite-util.ts';
+import { mergeObserved } from './sqlite-reports.ts';
+import { JOB_COLUMNS as COLUMNS, toJob, type JobRow } from './store-rows.ts';
+import {
+  createdJobs,
+  decideResults,
+  inOrder,
+  JOB_INSERT,
+  jobValues,
+  resultError,
+  serialiseResults,
+  type ResultTarget,
+  type SerialisedResult,
+} from './store-rules.ts';
+import type { JobsPart } from './store-parts.ts';
 
 /** SQL list of the states a job is still open in (not final). */
 const OPEN = `('pending', 'dispatched', 'running')`;
 
-/** A result with its JSON text, made before the transaction; undefined when it cannot be serialised. */
-interface SerialisedResult {
-  result: JobResult;
-  text: string | undefined;
-}
-
-function serialiseResults(results: readonly JobResult[]): SerialisedResult[] {
-  return results.map((result) => ({ result, text: serialise(result) }));
-}
-
 export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
   async function recordResults(c: Conn, serialised: readonly SerialisedResult[], at: string): Promise<RecordResultOutcome[]> {
-    const stored = new Map<string, { id: string; device_id: string; has_result: number }>();
     const keys = [...new Set(serialised.map((r) => r.result.idempotencyKey))];
-    const rows = await c.all<{ id: string; idempotency_key: string; device_id: string; has_result: number }>(
-      `SELECT id, idempotency_key, device_id, result IS NOT NULL AS has_result FROM jobs
+    const rows = await c.all<ResultTarget>(
+      `SELECT id, idempotency_key, device_id, CASE WHEN result IS NOT NULL THEN 1 ELSE 0 END AS has_result FROM jobs
        WHERE idempotency_key IN (SELECT value FROM json_each(?))`,
       [idList(keys)],
     );
-    for (const row of rows) stored.set(row.idempotency_key, row);
-
-    const outcomes: RecordResultOutcome[] = [];
-    const updates: SqlValue[][] = [];
-    const observed = new Map<string, ObservedDelta[]>();
-    for (const { result, text } of serialised) {
-      const job = stored.get(result.idempotencyKey);
-      const base = { jobId: result.jobId, idempotencyKey: result.idempotencyKey };
-      let outcome: RecordResultOutcome['outcome'];
-      const order = observationOrder(result);
-      if (!FINAL_JOB_STATES.includes(result.status) || text === undefined || order === 'invalid') outcome = 'invalid';
-      else if (!job) outcome = 'unknown';
-      else if (job.id !== result.jobId) outcome = 'conflict';
-      else if (job.has_result) outcome = 'duplicate';
-      else {
-        outcome = 'recorded';
-        job.has_result = 1; // a second copy later in this batch is a duplicate
-        updates.push([
-          job.id,
-          result.status,
-          isoOrNullLoose(result.startedAt),
-          at,
-          text,
-        ]);
-        if (Array.isArray(result.observed) && result.observed.length > 0) {
-          observed.set(job.device_id, [...(observed.get(job.device_id) ?? []), { resources: result.observed, order }]);
-        }
-      }
-      outcomes.push({ ...base, outcome });
-    }
-
+    const { outcomes, updates, observed } = decideResults(serialised, new Map(rows.map((row) => [row.idempotency_key, row])), at);
     for (const chunk of chunkRows(updates, 5)) {
       await c.run(
         `UPDATE jobs SET state = v.column2, started_at = coalesce(started_at, v.column3),
@@ -119,22 +48,12 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
   return {
     async createJobs(jobs: NewJob[]): Promise<CreateJobsResult> {
       if (jobs.length === 0) return { created: [], duplicates: [] };
-      const rows = jobs.map((j): SqlValue[] => [
-        j.id,
-        j.deviceId,
-        j.revision,
-        j.idempotencyKey,
-        JSON.stringify(j.steps),
-        'pending',
-        iso(j.createdAt, 'createdAt'),
-        j.rolloutId ?? null,
-        JSON.stringify(j.resources ?? {}),
-      ]);
+      const rows = jobs.map(jobValues);
       return db.transaction(async (c) => {
         const created = new Set<string>();
         for (const chunk of chunkRows(rows, 9)) {
           const inserted = await c.all<{ id: string }>(
-            `INSERT INTO jobs (id, device_id, revision, idempotency_key, steps, state, created_at, rollout_id, resources)
+            `INSERT INTO jobs (${JOB_INSERT})
              VALUES ${placeholders(chunk.length, 9)}
              ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
             chunk.flat(),
@@ -142,22 +61,14 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
           for (const row of inserted) created.add(row.id);
         }
         const missing = jobs.filter((j) => !created.has(j.id));
-        const duplicates: CreateJobsResult['duplicates'] = [];
-        if (missing.length > 0) {
-          const existing = await c.all<{ id: string; idempotency_key: string }>(
-            `SELECT id, idempotency_key FROM jobs WHERE idempotency_key IN (SELECT value FROM json_each(?))`,
-            [idList(missing.map((j) => j.idempotencyKey))],
-          );
-          const byKey = new Map(existing.map((e) => [e.idempotency_key, e.id]));
-          for (const j of missing) {
-            duplicates.push({
-              id: j.id,
-              idempotencyKey: j.idempotencyKey,
-              existingId: byKey.get(j.idempotencyKey) ?? j.id,
-            });
-          }
-        }
-        return { created: jobs.filter((j) => created.has(j.id)).map((j) => j.id), duplicates };
+        const existing =
+          missing.length === 0
+            ? []
+            : await c.all<{ id: string; idempotency_key: string }>(
+                `SELECT id, idempotency_key FROM jobs WHERE idempotency_key IN (SELECT value FROM json_each(?))`,
+                [idList(missing.map((j) => j.idempotencyKey))],
+              );
+        return createdJobs(jobs, created, existing);
       });
     },
 
@@ -228,18 +139,8 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
       const serialised = serialiseResults([result]);
       return db.transaction(async (c) => {
         const [outcome] = await recordResults(c, serialised, t);
-        if (outcome?.outcome === 'unknown') {
-          throw new StoreError('store.not-found', `no job with idempotency key ${result.idempotencyKey}`);
-        }
-        if (outcome?.outcome === 'invalid') {
-          throw new StoreError('store.invalid', `the result of job ${result.jobId} has a status that is not final or cannot be stored`);
-        }
-        if (outcome?.outcome === 'conflict') {
-          throw new StoreError(
-            'store.conflict',
-            `idempotency key ${result.idempotencyKey} belongs to another job than ${result.jobId}`,
-          );
-        }
+        const refused = resultError(outcome, result);
+        if (refused) throw refused;
         const row = await c.get<JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`, [result.jobId]);
         if (!row) throw new StoreError('store.internal', `job ${result.jobId} vanished`);
         return { duplicate: outcome?.outcome === 'duplicate', job: toJob(row) };
@@ -364,39 +265,4 @@ export function sqliteJobs({ db, now }: SqliteContext): JobsPart {
       return inOrder(ids, rows);
     },
   };
-}
-
-/** The ids in `rows`, in the caller's order (RETURNING has no defined order). */
-function inOrder(ids: readonly string[], rows: ReadonlyArray<{ id: string }>): string[] {
-  const moved = new Set(rows.map((r) => r.id));
-  return [...new Set(ids)].filter((id) => moved.has(id));
-}
-
-/** Agent clocks are not ours to reject: a malformed startedAt is dropped, not an error. */
-function isoOrNullLoose(value: string | undefined): string | null {
-  if (typeof value !== 'string') return null;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
-}
-
-function toJob(row: JobRow): JobRecord {
-  const job: JobRecord = {
-    id: row.id,
-    deviceId: row.device_id,
-    revision: row.revision,
-    idempotencyKey: row.idempotency_key,
-    steps: JSON.parse(row.steps) as Step[],
-    state: row.state,
-    createdAt: row.created_at,
-    attempts: row.attempts,
-  };
-  setIf(job, 'dispatchedAt', row.dispatched_at);
-  setIf(job, 'startedAt', row.started_at);
-  setIf(job, 'finishedAt', row.finished_at);
-  setIf(job, 'result', row.result === null ? null : (JSON.parse(row.result) as JobResult));
-  setIf(job, 'rolloutId', row.rollout_id);
-  setIf(job, 'reason', row.reason);
-  const resources = JSON.parse(row.resources) as Record<string, DesiredResource>;
-  if (Object.keys(resources).length > 0) job.resources = resources;
-  return job;
 }

@@ -11,25 +11,21 @@
 // the rule of core/observation-order.ts), decided inside the UPDATE that writes the stamp, so a
 // report observed while a job ran never replaces that job's result stored before it. Facts, agent
 // version and times are refreshed whatever the order.
-import type { ObservationOrder, ObservedResource } from '../../../../schemas/protocol.ts';
-import type { ObservedSnapshot, ReportInput, SaveReportsResult, Store } from './store.ts';
-import { isNewerObservation, observationOrder } from '../../core/observation-order.ts';
+import type { ObservedSnapshot, ReportInput, SaveReportsResult } from './store.ts';
 import { chunkRows, placeholders, type Conn, type SqlValue } from './sqlite-db.ts';
-import { idList, iso, serialise, setIf, type SqliteContext } from './sqlite-util.ts';
-
-type ReportsPart = Pick<Store, 'saveReports' | 'getObserved' | 'getObservedMany'>;
-
-interface Prepared {
-  deviceId: string;
-  receivedAt: string;
-  facts: string;
-  agentVersion: string;
-  revision: string | null;
-  /** JSON of the normalised observed set. */
-  observed: string;
-  epoch: string | null;
-  seq: number | null;
-}
+import { idList, type SqliteContext } from './sqlite-util.ts';
+import { toObservedSnapshot, type ObservedRow } from './store-rows.ts';
+import {
+  acceptReports,
+  freshReports,
+  latestReports,
+  mergedSets,
+  observedMerges,
+  savedReports,
+  type ObservedDelta,
+  type StoredObserved,
+} from './store-rules.ts';
+import type { ReportsPart } from './store-parts.ts';
 
 /** isNewerObservation in SQL, for an UPDATE of `devices` whose new stamp is (epoch, seq). */
 function newerSql(epoch: string, seq: string): string {
@@ -39,16 +35,7 @@ function newerSql(epoch: string, seq: string): string {
 export function sqliteReports({ db }: SqliteContext): ReportsPart {
   return {
     async saveReports(reports: ReportInput[]): Promise<SaveReportsResult> {
-      const skipped = new Set<string>();
-      const latest = new Map<string, Prepared>();
-      for (const input of reports) {
-        const receivedAt = iso(input.receivedAt, 'receivedAt');
-        const prev = latest.get(input.deviceId);
-        if (prev && prev.receivedAt > receivedAt) continue;
-        const prepared = prepare(input, receivedAt);
-        if (prepared) latest.set(input.deviceId, prepared);
-        else if (!prev) skipped.add(input.deviceId);
-      }
+      const { latest, skipped } = latestReports(reports);
       if (latest.size === 0) return { saved: 0, skipped: [...skipped], observedChanged: [], stale: [] };
 
       return db.transaction(async (c) => {
@@ -58,21 +45,11 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
           [idList([...latest.keys()])],
         );
         const lastReportAt = new Map(current.map((d) => [d.id, d.last_report_at]));
-        const accepted: Prepared[] = [];
-        for (const p of latest.values()) {
-          const last = lastReportAt.get(p.deviceId);
-          // Unknown or deleted device, or a newer report already stored: nothing to write.
-          if (last === undefined || (last !== null && last > p.receivedAt)) skipped.add(p.deviceId);
-          else {
-            accepted.push(p);
-            skipped.delete(p.deviceId); // an earlier malformed report of this device
-          }
-        }
+        const accepted = acceptReports(latest, lastReportAt, skipped);
         // One write per chunk: facts, agent version and times always; the stamp and revision only
         // where this observation is newer than the stored one (every SET reads the row as it was).
         // RETURNING gives the stamp now stored: the device's report was newer when it is its own.
-        const fresh = new Set<string>();
-        const stampOf = new Map(accepted.map((p) => [p.deviceId, p]));
+        const stored: Array<{ id: string; observed_epoch: string | null; observed_seq: number | null }> = [];
         const newer = newerSql('v.column5', 'v.column6');
         for (const chunk of chunkRows(accepted, 7)) {
           const params: SqlValue[] = [];
@@ -88,22 +65,14 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
              RETURNING devices.id AS id, devices.observed_epoch AS observed_epoch, devices.observed_seq AS observed_seq`,
             params,
           );
-          for (const row of rows) {
-            const p = stampOf.get(row.id);
-            // Seqs are unique per epoch, so only this report (or a re-delivery of it) leaves this stamp.
-            if (p && row.observed_epoch === p.epoch && row.observed_seq === p.seq) fresh.add(row.id);
-          }
+          stored.push(...rows);
         }
+        const fresh = freshReports(accepted, stored);
         const written = await writeObservedSets(
           c,
           accepted.filter((p) => fresh.has(p.deviceId)).map((p) => [p.deviceId, p.observed]),
         );
-        // A device's first report changes its snapshot even when stale (a job result's newer
-        // resources stay): it now has a report time, and a pass that read none said "never reported".
-        const observedChanged = new Set(written);
-        for (const p of accepted) if (lastReportAt.get(p.deviceId) === null) observedChanged.add(p.deviceId);
-        const stale = accepted.filter((p) => !fresh.has(p.deviceId)).map((p) => p.deviceId);
-        return { saved: accepted.length, skipped: [...skipped], observedChanged: [...observedChanged], stale };
+        return savedReports(accepted, fresh, written, lastReportAt, skipped);
       });
     },
 
@@ -116,12 +85,6 @@ export function sqliteReports({ db }: SqliteContext): ReportsPart {
   };
 }
 
-/** A job result's observed resources and the stamp of when they were observed. */
-export interface ObservedDelta {
-  resources: ObservedResource[];
-  order: ObservationOrder | undefined;
-}
-
 /**
  * Merges job results' observed resources into devices' observed sets by key (observed after the
  * job ran, they are fresher than the last report — unless a report observed later is stored
@@ -130,29 +93,14 @@ export interface ObservedDelta {
  */
 export async function mergeObserved(c: Conn, byDevice: ReadonlyMap<string, readonly ObservedDelta[]>): Promise<void> {
   if (byDevice.size === 0) return;
-  const rows = await c.all<{ id: string; observed_epoch: string | null; observed_seq: number | null; resources: string | null }>(
+  const rows = await c.all<StoredObserved>(
     `SELECT d.id, d.observed_epoch, d.observed_seq, o.resources
      FROM devices d LEFT JOIN observed_sets o ON o.device_id = d.id
      WHERE d.id IN (SELECT value FROM json_each(?))`,
     [idList([...byDevice.keys()])],
   );
   const stored = new Map(rows.map((r) => [r.id, r]));
-  const candidates: Array<{ deviceId: string; order: ObservationOrder | undefined; resources: ObservedResource[] }> = [];
-  for (const [deviceId, deltas] of byDevice) {
-    const row = stored.get(deviceId);
-    if (!row) continue;
-    let current: ObservationOrder | undefined =
-      row.observed_epoch === null || row.observed_seq === null ? undefined : { epoch: row.observed_epoch, seq: row.observed_seq };
-    const kept: ObservedResource[] = [];
-    let any = false;
-    for (const delta of deltas) {
-      if (!isNewerObservation(delta.order, current)) continue;
-      kept.push(...delta.resources);
-      current = delta.order;
-      any = true;
-    }
-    if (any) candidates.push({ deviceId, order: current, resources: kept });
-  }
+  const candidates = observedMerges(byDevice, stored);
   // The same rule in SQL, in the write of the stamp: only the devices it moved get their set merged.
   const moved = new Set<string>();
   for (const chunk of chunkRows(candidates, 3)) {
@@ -167,30 +115,8 @@ export async function mergeObserved(c: Conn, byDevice: ReadonlyMap<string, reado
     );
     for (const row of updated) moved.add(row.id);
   }
-  const merged: Array<[string, string]> = [];
-  for (const d of candidates) {
-    if (!moved.has(d.deviceId)) continue;
-    const before = stored.get(d.deviceId)?.resources;
-    const set = normaliseObserved([...(before ? (JSON.parse(before) as ObservedResource[]) : []), ...d.resources]);
-    if (set) merged.push([d.deviceId, JSON.stringify(set)]);
-  }
+  const merged = mergedSets(candidates, moved, stored);
   await writeObservedSets(c, merged);
-}
-
-/** Undefined when a resource has no string `key` and `type`; else deduplicated (last wins), sorted. */
-export function normaliseObserved(observed: readonly ObservedResource[]): ObservedResource[] | undefined {
-  if (!Array.isArray(observed)) return undefined;
-  // Fast path: agents usually send a sorted, duplicate-free set; take it as it is.
-  let sorted = true;
-  for (let i = 0; i < observed.length; i++) {
-    const r = observed[i];
-    if (typeof r?.key !== 'string' || typeof r.type !== 'string') return undefined;
-    if (i > 0 && !((observed[i - 1] as ObservedResource).key < r.key)) sorted = false;
-  }
-  if (sorted) return observed as ObservedResource[];
-  const byKey = new Map<string, ObservedResource>();
-  for (const r of observed) byKey.set(r.key, r);
-  return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /**
@@ -212,48 +138,17 @@ async function writeObservedSets(c: Conn, sets: ReadonlyArray<[string, string]>)
   return written;
 }
 
-/**
- * Undefined when the report is malformed (an observed resource without key or type) or cannot be
- * serialised: it is skipped for its device, before the batch's transaction begins.
- */
-function prepare(input: ReportInput, receivedAt: string): Prepared | undefined {
-  const { report } = input;
-  const observed = normaliseObserved(report.observed);
-  const order = observationOrder(report);
-  if (!observed || order === 'invalid') return undefined;
-  const facts = serialise(report.facts ?? {});
-  const observedText = serialise(observed);
-  if (facts === undefined || observedText === undefined) return undefined;
-  return {
-    deviceId: input.deviceId,
-    receivedAt,
-    facts,
-    agentVersion: report.agentVersion,
-    revision: typeof report.revision === 'string' ? report.revision : null,
-    observed: observedText,
-    epoch: order?.epoch ?? null,
-    seq: order?.seq ?? null,
-  };
-}
-
 async function readObserved(db: SqliteContext['db'], ids: readonly string[]): Promise<Map<string, ObservedSnapshot>> {
   const snapshots = new Map<string, ObservedSnapshot>();
   if (ids.length === 0) return snapshots;
   const rows = await db.read((c) =>
-    c.all<{ id: string; last_report_at: string | null; resources: string | null }>(
+    c.all<ObservedRow>(
       `SELECT d.id, d.last_report_at, o.resources
        FROM devices d LEFT JOIN observed_sets o ON o.device_id = d.id
        WHERE d.id IN (SELECT value FROM json_each(?))`,
       [idList(ids)],
     ),
   );
-  for (const row of rows) {
-    const snapshot: ObservedSnapshot = {
-      deviceId: row.id,
-      resources: row.resources === null ? [] : (JSON.parse(row.resources) as ObservedResource[]),
-    };
-    setIf(snapshot, 'reportedAt', row.last_report_at);
-    snapshots.set(row.id, snapshot);
-  }
+  for (const row of rows) snapshots.set(row.id, toObservedSnapshot(row));
   return snapshots;
 }

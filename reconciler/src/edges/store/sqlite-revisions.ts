@@ -1,57 +1,24 @@
 // Revisions: every oid the source resolved, accepted or rejected with its first
 // REVISION_ERRORS_KEPT errors and their total, and the commit's verified signer (migration 013).
-import type { CommitSigner } from '../../../../schemas/protocol.ts';
-import type { RevisionInput, RevisionRecord, Store } from './store.ts';
-import { REVISION_ERRORS_KEPT, StoreError } from './store.ts';
+import type { RevisionInput, RevisionRecord } from './store.ts';
+import { StoreError } from './store.ts';
 import { iso, limitOf, type SqliteContext } from './sqlite-util.ts';
-
-type RevisionsPart = Pick<Store, 'recordRevision' | 'listRevisions' | 'getRevision' | 'latestAccepted'>;
-
-interface RevisionRow {
-  seq: number;
-  oid: string;
-  revision: string;
-  branch: string;
-  author: string;
-  message: string;
-  committed_at: string;
-  seen_at: string;
-  last_seen_at: string;
-  status: 'accepted' | 'rejected';
-  errors: string;
-  error_count: number;
-  signer: string | null;
-}
-
-const COLUMNS =
-  'seq, oid, revision, branch, author, message, committed_at, seen_at, last_seen_at, status, errors, error_count, signer';
+import { REVISION_COLUMNS as COLUMNS, toRevision as toRecord, type RevisionRow } from './store-rows.ts';
+import { REVISION_INSERT, revisionValues } from './store-rules.ts';
+import type { RevisionsPart } from './store-parts.ts';
 
 export function sqliteRevisions({ db, now }: SqliteContext): RevisionsPart {
   return {
     async recordRevision(input: RevisionInput) {
       const seenAt = input.seenAt === undefined ? now() : iso(input.seenAt, 'seenAt');
-      const committedAt = iso(input.committedAt, 'committedAt');
+      const values = revisionValues(input, seenAt);
       return db.transaction(async (c) => {
         const inserted = await c.get<RevisionRow>(
-          `INSERT INTO revisions
-             (oid, revision, branch, author, message, committed_at, seen_at, last_seen_at, status, errors, error_count, signer)
+          `INSERT INTO revisions (${REVISION_INSERT})
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (oid) DO NOTHING
            RETURNING ${COLUMNS}`,
-          [
-            input.oid,
-            input.revision,
-            input.branch,
-            input.author,
-            input.message,
-            committedAt,
-            seenAt,
-            seenAt,
-            input.status,
-            JSON.stringify(input.errors.slice(0, REVISION_ERRORS_KEPT)),
-            input.errors.length,
-            input.signer === undefined ? null : JSON.stringify({ method: input.signer.method, fingerprint: input.signer.fingerprint, identity: input.signer.identity }),
-          ],
+          values,
         );
         if (inserted) return { created: true, revision: toRecord(inserted) };
         const existing = await c.get<RevisionRow>(
@@ -104,23 +71,5 @@ export function sqliteRevisions({ db, now }: SqliteContext): RevisionsPart {
       );
       return row && toRecord(row);
     },
-  };
-}
-
-function toRecord(row: RevisionRow, maxErrors?: number): RevisionRecord {
-  const errors = JSON.parse(row.errors) as RevisionRecord['errors'];
-  return {
-    revision: row.revision,
-    oid: row.oid,
-    branch: row.branch,
-    author: row.author,
-    message: row.message,
-    committedAt: row.committed_at,
-    seenAt: row.seen_at,
-    lastSeenAt: row.last_seen_at,
-    status: row.status,
-    errors: maxErrors === undefined ? errors : errors.slice(0, maxErrors),
-    errorCount: row.error_count,
-    ...(row.signer === null ? {} : { signer: JSON.parse(row.signer) as CommitSigner }),
   };
 }

@@ -1,33 +1,17 @@
 // Rollouts: the scheduler's state per rollout, saved whole after every change (loop/rollouts.ts).
-import type { RolloutPolicy } from '../../../../schemas/kinds.ts';
-import type { RolloutState } from '../../core/rollout/schedule.ts';
-import type { ListRolloutsQuery, RolloutRecord, RolloutRecordStatus, Store } from './store.ts';
+import type { ListRolloutsQuery } from './store.ts';
 import { ROLLOUT_RECORD_STATUSES, StoreError } from './store.ts';
 import type { SqlValue } from './sqlite-db.ts';
-import { idList, iso, limitOf, setIf, type SqliteContext } from './sqlite-util.ts';
-
-type RolloutsPart = Pick<Store, 'saveRollouts' | 'getRollout' | 'listRollouts' | 'currentRollouts'>;
-
-interface RolloutRow {
-  seq: number;
-  id: string;
-  revision: string;
-  profile: string | null;
-  status: RolloutRecordStatus;
-  superseded_by: string | null;
-  policy: string;
-  state: string;
-  created_at: string;
-  updated_at: string;
-}
-
-const COLUMNS = 'seq, id, revision, profile, status, superseded_by, policy, state, created_at, updated_at';
+import { idList, limitOf, type SqliteContext } from './sqlite-util.ts';
+import { ROLLOUT_COLUMNS as COLUMNS, toRollout as toRecord, type RolloutRow } from './store-rows.ts';
+import { checkRolloutStatuses, rolloutValues } from './store-rules.ts';
+import type { RolloutsPart } from './store-parts.ts';
 
 export function sqliteRollouts({ db }: SqliteContext): RolloutsPart {
   return {
     async saveRollouts(records) {
       if (records.length === 0) return;
-      const rows = records.map(toRow);
+      const rows = records.map(rolloutValues);
       await db.transaction(async (c) => {
         for (const row of rows) {
           await c.run(
@@ -53,9 +37,7 @@ export function sqliteRollouts({ db }: SqliteContext): RolloutsPart {
     async listRollouts(query: ListRolloutsQuery) {
       limitOf(query.limit);
       const statuses = query.status === undefined ? [] : Array.isArray(query.status) ? query.status : [query.status];
-      for (const status of statuses) {
-        if (!ROLLOUT_RECORD_STATUSES.includes(status)) throw new StoreError('store.invalid', `unknown rollout status ${JSON.stringify(status)}`);
-      }
+      checkRolloutStatuses(statuses);
       return db.read(async (c) => {
         const where: string[] = [];
         const params: SqlValue[] = [];
@@ -89,37 +71,4 @@ export function sqliteRollouts({ db }: SqliteContext): RolloutsPart {
       return rows.map(toRecord);
     },
   };
-}
-
-function toRow(record: RolloutRecord): SqlValue[] {
-  if (!ROLLOUT_RECORD_STATUSES.includes(record.status)) {
-    throw new StoreError('store.invalid', `unknown rollout status ${JSON.stringify(record.status)}`);
-  }
-  if (typeof record.id !== 'string' || record.id === '') throw new StoreError('store.invalid', 'a rollout needs an id');
-  return [
-    record.id,
-    record.revision,
-    record.profile ?? null,
-    record.status,
-    record.supersededBy ?? null,
-    JSON.stringify(record.policy),
-    JSON.stringify(record.state),
-    iso(record.createdAt, 'createdAt'),
-    iso(record.updatedAt, 'updatedAt'),
-  ];
-}
-
-function toRecord(row: RolloutRow): RolloutRecord {
-  const record: RolloutRecord = {
-    id: row.id,
-    revision: row.revision,
-    status: row.status,
-    policy: JSON.parse(row.policy) as RolloutPolicy,
-    state: JSON.parse(row.state) as RolloutState,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  setIf(record, 'profile', row.profile);
-  setIf(record, 'supersededBy', row.superseded_by);
-  return record;
 }

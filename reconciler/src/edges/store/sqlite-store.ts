@@ -41,7 +41,22 @@ export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<
     ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
   });
   try {
-    await migrate(db, migrations, clock);
+    await migrate(
+      {
+        transaction: (fn) =>
+          db.transaction((c) =>
+            fn({
+              exec: (sql) => c.exec(sql),
+              all: (sql) => c.all(sql),
+              record: async (m, appliedAt) => {
+                await c.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, appliedAt]);
+              },
+            }),
+          ),
+      },
+      migrations,
+      clock,
+    );
     // SQLite's advice for a long-lived connection: refresh planner statistics where useful.
     await db.read((c) => c.exec('PRAGMA optimize=0x10002'));
   } catch (err) {

@@ -1,49 +1,18 @@
 // Enrollment tokens: stored hashed; consumed atomically.
-import type { ConsumeResult, EnrollmentToken, EnrollmentTokenInput, Store } from './store.ts';
+import type { ConsumeResult, EnrollmentTokenInput } from './store.ts';
 import { StoreError } from './store.ts';
-import { iso, isoOrNull, setIf, type SqliteContext } from './sqlite-util.ts';
-
-type TokensPart = Pick<
-  Store,
-  'createEnrollmentToken' | 'listEnrollmentTokens' | 'revokeEnrollmentToken' | 'consumeEnrollmentToken'
->;
-
-interface TokenRow {
-  id: string;
-  name: string;
-  token_hash: string;
-  created_at: string;
-  expires_at: string | null;
-  max_uses: number | null;
-  uses: number;
-  revoked_at: string | null;
-  labels: string;
-  bound_device: string | null;
-}
-
-const COLUMNS =
-  'id, name, token_hash, created_at, expires_at, max_uses, uses, revoked_at, labels, bound_device';
+import { iso, type SqliteContext } from './sqlite-util.ts';
+import { ENROLLMENT_TOKEN_COLUMNS as COLUMNS, toEnrollmentToken as toToken, type EnrollmentTokenRow as TokenRow } from './store-rows.ts';
+import { ENROLLMENT_TOKEN_INSERT, enrollmentTokenValues, refusalOf } from './store-rules.ts';
+import type { TokensPart } from './store-parts.ts';
 
 export function sqliteTokens({ db, now }: SqliteContext): TokensPart {
   return {
     async createEnrollmentToken(input: EnrollmentTokenInput) {
-      if (input.maxUses !== undefined && (!Number.isInteger(input.maxUses) || input.maxUses < 0)) {
-        throw new StoreError('store.invalid', `maxUses must be a non-negative integer`);
-      }
-      const params = [
-        input.id,
-        input.name,
-        input.tokenHash,
-        input.createdAt === undefined ? now() : iso(input.createdAt, 'createdAt'),
-        isoOrNull(input.expiresAt, 'expiresAt'),
-        input.maxUses ?? null,
-        JSON.stringify(input.labels ?? {}),
-        input.boundDevice ?? null,
-      ];
+      const params = enrollmentTokenValues(input, now());
       const row = await db.transaction((c) =>
         c.get<TokenRow>(
-          `INSERT INTO enrollment_tokens
-             (id, name, token_hash, created_at, expires_at, max_uses, labels, bound_device)
+          `INSERT INTO enrollment_tokens (${ENROLLMENT_TOKEN_INSERT})
            VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
           params,
         ),
@@ -89,27 +58,8 @@ export function sqliteTokens({ db, now }: SqliteContext): TokensPart {
           `SELECT ${COLUMNS} FROM enrollment_tokens WHERE token_hash = ?`,
           [tokenHash],
         );
-        if (!row) return { ok: false, reason: 'unknown' };
-        if (row.revoked_at !== null) return { ok: false, reason: 'revoked' };
-        if (row.expires_at !== null && row.expires_at <= t) return { ok: false, reason: 'expired' };
-        return { ok: false, reason: 'exhausted' };
+        return { ok: false, reason: refusalOf(row, t) };
       });
     },
   };
-}
-
-function toToken(row: TokenRow): EnrollmentToken {
-  const token: EnrollmentToken = {
-    id: row.id,
-    name: row.name,
-    tokenHash: row.token_hash,
-    createdAt: row.created_at,
-    uses: row.uses,
-    labels: JSON.parse(row.labels) as EnrollmentToken['labels'],
-  };
-  setIf(token, 'expiresAt', row.expires_at);
-  setIf(token, 'maxUses', row.max_uses);
-  setIf(token, 'revokedAt', row.revoked_at);
-  setIf(token, 'boundDevice', row.bound_device);
-  return token;
 }

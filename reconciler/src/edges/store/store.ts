@@ -1,7 +1,8 @@
 // The Store: the only way the server touches persistence.
 //
-// Every method is async and every implementation (SQLite now, PostgreSQL later) honours the same
-// contracts, which the tests beside `sqlite-store.ts` pin down:
+// Every method is async and every implementation (SQLite: sqlite-store.ts, PostgreSQL: pg-store.ts;
+// opened by open-store.ts) honours the same contracts, which the store-*.test.ts suites pin down
+// for each backend (test-support.ts `describeStores`):
 // - Times are ISO-8601 strings in UTC with milliseconds (`2025-01-02T03:04:05.678Z`). Inputs in any
 //   ISO form are normalised to that form on write, so stored times sort as strings.
 // - Batched methods take arrays and do their work in one transaction. A row of one device that
@@ -51,11 +52,17 @@ export class StoreError extends Error {
   readonly code: StoreErrorCode;
   /** True when the same call may succeed later (busy, locked, I/O): retry with backoff. */
   readonly transient: boolean;
+  /**
+   * The statement the database refused (its first characters, never its parameters), for
+   * debugging. Not in `message`, which the API may show its caller.
+   */
+  readonly statement: string | undefined;
 
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; transient?: boolean }) {
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; transient?: boolean; statement?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.transient = options?.transient ?? code === 'store.unavailable';
+    this.statement = options?.statement;
   }
 }
 
