@@ -59,7 +59,7 @@ export async function benchFleetLoad(): Promise<BenchResult[]> {
       const model = result.model;
       if (!model) throw new Error(`bench fleet invalid: ${JSON.stringify(result.issues.slice(0, 3))}`);
       const devices = devicesOf(model);
-      const context = createCompileContext(model);
+      const context = validation.contextFor(model) ?? createCompileContext(model);
       let compiled: FleetCompile;
       let changed = 0;
       if (served === undefined) {

@@ -464,7 +464,8 @@ export class Reconciler {
    */
   async #accept(model: FleetModel, reader: Parameters<BlobStore['addRevision']>[1], servedBefore?: RevisionRecord): Promise<void> {
     await this.deps.blobs.addRevision(model, reader);
-    const context = createCompileContext(model);
+    // The context validation just made for this model, which took over what the change left alone.
+    const context = this.#validation.contextFor(model) ?? createCompileContext(model);
     const previous =
       this.#model !== undefined
         ? { model: this.#model, context: this.#context! }

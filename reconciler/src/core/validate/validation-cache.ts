@@ -16,9 +16,10 @@
 // - The last conflict check (compile/incremental.ts `findConflictsSince`), so the next one checks
 //   only the devices a change can reach.
 import type { AnyDoc, Kind } from '../../../../schemas/kinds.ts';
+import type { CompileContext } from '../compile/compile.ts';
 import type { ConflictCheck } from '../compile/incremental.ts';
 import type { ValidationIssue } from '../errors.ts';
-import type { Located, ParsedDocument } from '../model.ts';
+import type { FleetModel, Located, ParsedDocument } from '../model.ts';
 import type { IssueList } from './issues.ts';
 import type { KindValidators } from './schema-check.ts';
 
@@ -75,6 +76,14 @@ export class ValidationCache {
 
   rememberConflictCheck(check: ConflictCheck): void {
     this.#conflicts = check;
+  }
+
+  /**
+   * The compile context the conflict check of `model` made (from the previous one, keeping what
+   * the change left alone), for the server's own compiles of the revision it has just validated.
+   */
+  contextFor(model: FleetModel): CompileContext | undefined {
+    return this.#conflicts?.model === model ? this.#conflicts.context : undefined;
   }
 }
 
