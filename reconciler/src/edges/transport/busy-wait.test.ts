@@ -27,10 +27,10 @@ test('a storm of 10,000 is spread over the time the server needs at its measured
   for (let i = 0; i < 50; i++) wait.admitted(2_500);
   wait.refused(2_600, none);
   assert.equal(wait.ratePerSecond, 600);
-  // Never beyond the cap.
+  // Never beyond the horizon: slots that would lie further are not given.
   const capped = new BusyWait([1_000, 60_000], { initialRate: 10 });
   for (let i = 0; i < 5_000; i++) last = capped.refused(0, none);
-  assert.equal(last, 60_000);
+  assert.equal(last, 30_000, 'beyond the horizon: its second half');
 });
 
 test('jitter stays inside the slot, so devices given neighbouring slots do not arrive together', () => {
@@ -44,4 +44,27 @@ test('a second without refusals measures demand, not capacity: the rate is kept'
   for (let i = 0; i < 5; i++) wait.admitted(100);
   wait.refused(1_200, none);
   assert.equal(wait.ratePerSecond, 800);
+});
+
+test('a slow first second does not send devices away for minutes: beyond the horizon they are told to ask again within it', () => {
+  // A restarted server's first saturated second: cold, 30 handshakes done (later it does 600/s).
+  const wait = new BusyWait([1_000, 20_000], { initialRate: 1_000 });
+  for (let i = 0; i < 30; i++) wait.admitted(500);
+  wait.refused(500, () => 0);
+  assert.equal(wait.refused(1_500, () => 0) > 0, true);
+  assert.equal(wait.ratePerSecond, 30);
+  // 3,350 refused at that rate: before, the last was told 3,350 / 30 s ≈ 112 s.
+  const told: number[] = [];
+  for (let i = 0; i < 3_350; i++) told.push(wait.refused(1_500, () => 0.999));
+  assert.ok(Math.max(...told) <= 20_000, `longest wait ${Math.max(...told)} ms`);
+  // Those within the horizon keep their slots, one after the other at the measured rate...
+  const slotted = told.filter((ms, i) => i === 0 || ms > told[i - 1]!);
+  assert.ok(slotted.length >= 500 && slotted.length <= 600, `${slotted.length} slots within 20 s at 30/s`);
+  // ...the others come back spread over the second half of it, and then get a slot at the rate measured then.
+  const beyond = told.slice(slotted.length);
+  assert.ok(beyond.every((ms) => ms >= 10_000 && ms <= 20_000));
+  const spread = new BusyWait([1_000, 20_000], { initialRate: 1_000 });
+  const random = [0, 0.5, 0.99];
+  for (let i = 0; i < 20_000; i++) spread.refused(0, () => 0);
+  assert.deepEqual(random.map((r) => spread.refused(0, () => r)), [10_000, 15_000, 19_900]);
 });

@@ -9,6 +9,12 @@
 // come back spread over the time the server needs for them (10,000 / rate), each about once; a
 // short burst waits about the minimum.
 //
+// Slots are given only within a horizon (20 s by default). A rate measured in a restarted server's
+// first seconds is a cold server's (30 a second, where it does 600 a few seconds later), and
+// slots given at it are kept long after: 3,350 devices refused in such a second were told up to
+// 112 s and came back at 30 a second for two minutes. A device beyond the horizon is told to ask
+// again in its second half, spread, and then gets a slot at the rate measured by then.
+//
 // Before: a window whose upper bound grew by half every second refusals outnumbered admissions.
 // In a reconnect storm it grew to its 120 s cap within seconds while the server sat idle; 10,000
 // devices took 166 s to reconnect.
@@ -17,7 +23,7 @@ const RATE_SECONDS = 5;
 
 export class BusyWait {
   readonly #minMs: number;
-  readonly #capMs: number;
+  readonly #horizonMs: number;
   #rate: number;
   /** Rates measured in the last saturated seconds, newest last. */
   #measured: number[] = [];
@@ -28,10 +34,13 @@ export class BusyWait {
   #turnedAway = 0;
   #admitted = 0;
 
-  /** `bounds`: the shortest wait, and the longest (a slot further away is told this). */
+  /**
+   * `bounds`: the shortest wait, and the horizon: no slot is given further away than that; a
+   * device beyond it is told a wait in its second half.
+   */
   constructor(bounds: readonly [min: number, max: number], options: { initialRate?: number } = {}) {
     this.#minMs = bounds[0];
-    this.#capMs = bounds[1];
+    this.#horizonMs = bounds[1];
     // Optimistic: a device told too early is refused again (cheap); one told too late waits idle.
     this.#rate = options.initialRate ?? 1_000;
   }
@@ -57,8 +66,12 @@ export class BusyWait {
     this.#turnedAway++;
     const spacing = 1_000 / this.#rate;
     const start = Math.max(this.#nextFree, nowMs + Math.max(this.#minMs, aheadMs));
+    if (start + spacing - nowMs > this.#horizonMs) {
+      // Further than the measured rate can promise: ask again in the second half of the horizon.
+      return Math.round(this.#horizonMs * (0.5 + 0.5 * random()));
+    }
     this.#nextFree = start + spacing;
-    return Math.round(Math.min(this.#capMs, start - nowMs + spacing * random()));
+    return Math.round(start - nowMs + spacing * random());
   }
 
   /** The admission rate the slots are given at, per second. */
