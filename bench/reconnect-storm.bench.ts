@@ -147,6 +147,16 @@ async function tokenFor(tree: string, dataDir: string): Promise<string> {
   }
 }
 
+/**
+ * With DEPLOYX_BENCH_STORM_SIM_PROFILE=DIR, the first simulator process writes its CPU profile
+ * there when it exits: on two shared cores the simulated devices' own work is part of what the
+ * storm measures.
+ */
+function simulatorProfile(p: number): string[] {
+  const dir = process.env.DEPLOYX_BENCH_STORM_SIM_PROFILE;
+  return p === 0 && dir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(dir)] : [];
+}
+
 async function storm(agents: number, tree: string, label: string): Promise<{ result: BenchResult; jobs: BenchResult }> {
   const cli = path.join(tree, 'cli/bin/deployx.js');
   const perProcess = agents / PROCESSES;
@@ -180,7 +190,7 @@ async function storm(agents: number, tree: string, label: string): Promise<{ res
     for (let p = 0; p < PROCESSES; p++) {
       const child = spawn(
         process.execPath,
-        [cli, 'simulate', '--server', url, '--agents', String(perProcess), '--token', token, '--prefix', `s${p}`, '--labels', 'storm=1', '--heartbeat', '1h', '--state', path.join(dir, `sim-${p}`), '--stats-every', '200ms', '--batch', '100'],
+        [...simulatorProfile(p), cli, 'simulate', '--server', url, '--agents', String(perProcess), '--token', token, '--prefix', `s${p}`, '--labels', 'storm=1', '--heartbeat', '1h', '--state', path.join(dir, `sim-${p}`), '--stats-every', '200ms', '--batch', '100'],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
       deprioritise(child.pid);

@@ -48,14 +48,33 @@ export type HelloVerdict =
   | { ok: true; keys: ServerPublicKey[]; keyid: string }
   | { ok: false; code: 'hello.unsigned' | 'hello.untrusted' | 'hello.invalid' | 'hello.wrong-challenge' | 'hello.wrong-device'; error: string };
 
+/**
+ * Server keys parsed from PEM, with their fingerprints. Every hello lists the server's keys and
+ * every connection is checked against the trusted ones: the same one or two PEMs, parsed and
+ * hashed again for each connection (in a simulator's reconnect storm, a third of its CPU).
+ */
+const parsedServerKeys = new Map<string, { key: KeyObject; keyid: string }>();
+
+/** The Ed25519 key in `pem` and its fingerprint; throws on anything else. */
+function serverKey(pem: string): { key: KeyObject; keyid: string } {
+  let parsed = parsedServerKeys.get(pem);
+  if (parsed === undefined) {
+    const key = publicKeyFromPem(pem);
+    parsed = { key, keyid: keyFingerprint(key) };
+    if (parsedServerKeys.size >= 64) parsedServerKeys.clear();
+    parsedServerKeys.set(pem, parsed);
+  }
+  return parsed;
+}
+
 /** Public keys by fingerprint, for the trusted keys that carry one (an unparsable one is left out). */
 export function trustedKeyMap(keys: readonly TrustedServerKey[]): Map<string, KeyObject> {
   const map = new Map<string, KeyObject>();
   for (const key of keys) {
     if (key.publicKey === undefined) continue;
     try {
-      const parsed = publicKeyFromPem(key.publicKey);
-      if (keyFingerprint(parsed) === key.keyid) map.set(key.keyid, parsed);
+      const parsed = serverKey(key.publicKey);
+      if (parsed.keyid === key.keyid) map.set(key.keyid, parsed.key);
     } catch {
       // Not a usable key: it verifies nothing.
     }
@@ -164,9 +183,9 @@ function unverifiedKeys(envelope: unknown): Map<string, KeyObject> | undefined {
     const entry = k as Partial<ServerPublicKey> | null;
     if (typeof entry?.keyid !== 'string' || typeof entry.publicKey !== 'string') return undefined;
     try {
-      const key = publicKeyFromPem(entry.publicKey);
-      if (keyFingerprint(key) !== entry.keyid) return undefined;
-      out.set(entry.keyid, key);
+      const parsed = serverKey(entry.publicKey);
+      if (parsed.keyid !== entry.keyid) return undefined;
+      out.set(entry.keyid, parsed.key);
     } catch {
       return undefined;
     }
