@@ -13,7 +13,8 @@
 // first seconds is a cold server's (30 a second, where it does 600 a few seconds later), and
 // slots given at it are kept long after: 3,350 devices refused in such a second were told up to
 // 112 s and came back at 30 a second for two minutes. A device beyond the horizon is told to ask
-// again in its second half, spread, and then gets a slot at the rate measured by then.
+// again at a random time within it (after the queue), and then gets a slot at the rate measured
+// by then, or is taken at once when the server turned out faster.
 //
 // Before: a window whose upper bound grew by half every second refusals outnumbered admissions.
 // In a reconnect storm it grew to its 120 s cap within seconds while the server sat idle; 10,000
@@ -36,7 +37,7 @@ export class BusyWait {
 
   /**
    * `bounds`: the shortest wait, and the horizon: no slot is given further away than that; a
-   * device beyond it is told a wait in its second half.
+   * device beyond it is told a random wait within it.
    */
   constructor(bounds: readonly [min: number, max: number], options: { initialRate?: number } = {}) {
     this.#minMs = bounds[0];
@@ -67,8 +68,10 @@ export class BusyWait {
     const spacing = 1_000 / this.#rate;
     const start = Math.max(this.#nextFree, nowMs + Math.max(this.#minMs, aheadMs));
     if (start + spacing - nowMs > this.#horizonMs) {
-      // Further than the measured rate can promise: ask again in the second half of the horizon.
-      return Math.round(this.#horizonMs * (0.5 + 0.5 * random()));
+      // Further than the measured rate can promise: ask again at a random time between the end
+      // of the queue and the horizon (the rate may well be higher by then).
+      const from = Math.min(this.#horizonMs, Math.max(this.#minMs, aheadMs));
+      return Math.round(from + (this.#horizonMs - from) * random());
     }
     this.#nextFree = start + spacing;
     return Math.round(start - nowMs + spacing * random());
