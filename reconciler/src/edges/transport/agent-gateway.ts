@@ -156,7 +156,7 @@ export interface IngestStats {
 /** Handshake admission (admission.ts). */
 export type HandshakeAdmission = AdmissionPolicy;
 
-export const DEFAULT_HANDSHAKE_ADMISSION: HandshakeAdmission = { maxConcurrent: 200, retryAfterMs: [1_000, 20_000], queueWaitMs: 5_000 };
+export const DEFAULT_HANDSHAKE_ADMISSION: HandshakeAdmission = { maxConcurrent: 200, retryAfterMs: [1_000, 60_000], queueWaitMs: 5_000 };
 
 export class AgentGateway {
   readonly ingest: IngestStats = { reportsStored: 0, maxStoreLatencyMs: 0, totalStoreLatencyMs: 0 };

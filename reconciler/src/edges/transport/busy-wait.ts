@@ -9,12 +9,13 @@
 // come back spread over the time the server needs for them (10,000 / rate), each about once; a
 // short burst waits about the minimum.
 //
-// Slots are given only within a horizon (20 s by default). A rate measured in a restarted server's
-// first seconds is a cold server's (30 a second, where it does 600 a few seconds later), and
-// slots given at it are kept long after: 3,350 devices refused in such a second were told up to
-// 112 s and came back at 30 a second for two minutes. A device beyond the horizon is told to ask
-// again at a random time within it (after the queue), and then gets a slot at the rate measured
-// by then, or is taken at once when the server turned out faster.
+// A rate measured in a restarted server's first seconds is a cold server's (30 a second, where it
+// does 600 a few seconds later), and slots given at it are kept long after: 3,350 devices refused
+// in such a second were told up to 112 s and came back at 30 a second for two minutes. So the
+// optimistic initial rate is remembered like a measured second until five measured ones have
+// pushed it out, and slots are given only within a horizon (60 s by default): a device beyond it
+// is told to ask again at a random time within it (after the queue), and then gets a slot at the
+// rate measured by then.
 //
 // Before: a window whose upper bound grew by half every second refusals outnumbered admissions.
 // In a reconnect storm it grew to its 120 s cap within seconds while the server sat idle; 10,000
@@ -44,6 +45,9 @@ export class BusyWait {
     this.#horizonMs = bounds[1];
     // Optimistic: a device told too early is refused again (cheap); one told too late waits idle.
     this.#rate = options.initialRate ?? 1_000;
+    // Remembered like a measured second: a restarted server's first saturated seconds are cold
+    // (30 handshakes a second, 600 a few seconds later), and alone they would set the rate.
+    this.#measured.push(this.#rate);
   }
 
   /** A handshake was let through (counted when its check ends). */
